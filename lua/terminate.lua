@@ -1,0 +1,49 @@
+#!lua flags=allow-oom
+-- terminate: turn a live session into a tombstone that remembers its last
+-- generation, so no write and no create can bring the id back before the
+-- tombstone expires.
+-- allow-oom: a logout must never be refused for lack of memory; dropping the
+-- metadata frees more than the tombstone's few fields take.
+--
+-- KEYS[1]  session record key
+-- ARGV[1]  op id (see create.lua)
+-- ARGV[2]  tombstone TTL in milliseconds (positive integer)
+-- ARGV[3]  expected generation, or '' for any
+-- ARGV[4]  event channel ('' = publish nothing)
+-- ARGV[5]  session id, for the event payload
+--
+-- Reply: {code, generation, fields}
+--   {OK, gen, {}}            terminated; gen is the last generation it had
+--   {REPLAYED, gen, {}}      this op id already terminated it
+--   {CONFLICT, gen, hash}    expected generation differs; hash is current
+--   {NOT_FOUND, '', {}}      no record
+--   {TERMINATED, '', {}}     already a tombstone (another terminate)
+--- @include "common"
+
+local key = KEYS[1]
+local opId = ARGV[1]
+local ttl = parseTtl(ARGV[2])
+if type(ttl) == 'table' then return ttl end
+local expected = parseExpected(ARGV[3])
+if expected == nil then
+  return redis.error_reply('ERR session-cas: bad expected generation')
+end
+local channel, id = ARGV[4], ARGV[5]
+
+local ctl = readControl(key)
+if not ctl[1] then return {NOT_FOUND, '', {}} end
+if ctl[2] then
+  if ctl[3] == opId then return {REPLAYED, ctl[1], {}} end
+  return {TERMINATED, '', {}}
+end
+local gen = tonumber(ctl[1])
+if expected and gen ~= expected then
+  return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
+end
+
+local ring = ringPairs(ctl)
+redis.call('DEL', key)
+redis.call('HSET', key, 'g', ctl[1], 't', '1', 'x', opId, unpack(ring))
+redis.call('PEXPIRE', key, ttl)
+publish(channel, 'terminated', gen, id)
+return {OK, ctl[1], {}}

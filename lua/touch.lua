@@ -1,0 +1,32 @@
+#!lua flags=allow-oom
+-- touch: reset the TTL of a live session. Never changes the generation.
+-- allow-oom: PEXPIRE does not grow memory, and refusing a keep-alive under
+-- memory pressure would expire sessions that are in use.
+--
+-- KEYS[1]  session record key
+-- ARGV[1]  TTL in milliseconds (positive integer)
+-- ARGV[2]  expected generation, or '' for any
+--
+-- Reply: {code, generation, fields}
+--   {OK, gen, {}}            TTL reset; gen is the current generation
+--   {CONFLICT, gen, hash}    expected generation differs; hash is current
+--   {NOT_FOUND, '', {}}      no record
+--   {TERMINATED, '', {}}     tombstone
+--- @include "common"
+
+local key = KEYS[1]
+local ttl = parseTtl(ARGV[1])
+if type(ttl) == 'table' then return ttl end
+local expected = parseExpected(ARGV[2])
+if expected == nil then
+  return redis.error_reply('ERR session-cas: bad expected generation')
+end
+
+local ctl = redis.call('HMGET', key, 'g', 't')
+if not ctl[1] then return {NOT_FOUND, '', {}} end
+if ctl[2] then return {TERMINATED, '', {}} end
+if expected and tonumber(ctl[1]) ~= expected then
+  return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
+end
+redis.call('PEXPIRE', key, ttl)
+return {OK, ctl[1], {}}

@@ -1,0 +1,22 @@
+/**
+ * session-cas: session state with a generation counter, changed only by
+ * atomic compare-and-set, so a terminate or TTL expiry can never be undone by
+ * a late writer and two writers never silently overwrite each other.
+ * @packageDocumentation
+ */
+export type {
+  CreateResult, Metadata, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore,
+  SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption, WriteResult,
+} from './types.js';
+export {
+  InvalidArgumentError, RedisFaultError, SessionStoreError, isInvalidArgument, isOutcomeUnknown, isRedisFault,
+  isSessionStoreError,
+} from './errors.js';
+export type { Outcome, SessionStoreErrorCode } from './errors.js';
+export { RedisSessionStore } from './redis-store.js';
+export type { RedisSessionStoreOptions } from './redis-store.js';
+export { MemorySessionStore } from './memory-store.js';
+export type { MemorySessionStoreOptions } from './memory-store.js';
+export { DEFAULT_PREFIX, encodeId, decodeId, sessionKey } from './keys.js';
+export { DEFAULTS, MAX_ID_LENGTH } from './validate.js';
+export type { ResolvedOptions } from './validate.js';

@@ -1,0 +1,196 @@
+/**
+ * The in-memory store: the same contract as the Redis store, in one process.
+ * The embedded default for tests and single-node use, and the model the
+ * property tests compare Redis against.
+ * @module
+ */
+import { InvalidArgumentError } from './errors.js';
+import { checkMutateArgs, runMutate } from './mutate.js';
+import type {
+  CreateResult, Metadata, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session,
+  SessionStore, SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption,
+  WriteResult,
+} from './types.js';
+import {
+  type ResolvedOptions, checkChanges, checkGeneration, checkId, checkMetadata, checkOptions, checkTtl,
+  freezeMetadata, resolveOptions, utf8Bytes,
+} from './validate.js';
+
+/** Options of {@link MemorySessionStore}. */
+export interface MemorySessionStoreOptions extends SessionStoreOptions {
+  /** Clock in ms; inject one to move time in tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+interface LiveRecord { readonly kind: 'live'; readonly session: Session; readonly expiresAt: number }
+interface Tombstone { readonly kind: 'tombstone'; readonly generation: number; readonly expiresAt: number }
+type StoredRecord = LiveRecord | Tombstone;
+
+/** Expired records are swept once per this many operations, so memory stays bounded. */
+const SWEEP_EVERY = 1024;
+
+/**
+ * A {@link SessionStore} in process memory, with the Redis store's semantics:
+ * generations, tombstones, TTLs (checked against the injectable clock, so no
+ * timers run) and the same validation.
+ *
+ * Generations come from a store-wide high-water mark, so an id re-created after
+ * terminate or expiry always gets a higher generation than any before.
+ */
+export class MemorySessionStore implements SessionStore {
+  /** Options after defaults. */
+  readonly options: ResolvedOptions;
+  private readonly now: () => number;
+  private readonly records = new Map<string, StoredRecord>();
+  private highWater = 0;
+  private opsSinceSweep = 0;
+
+  /** @throws InvalidArgumentError for bad options. */
+  constructor(options?: MemorySessionStoreOptions) {
+    const o = checkOptions<MemorySessionStoreOptions>(options, 'options');
+    this.options = resolveOptions(o);
+    if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('options.now', 'expected a function');
+    this.now = o.now ?? Date.now;
+  }
+
+  /** The unexpired record of an id, dropping an expired one. */
+  private record(id: string): StoredRecord | undefined {
+    const now = this.now();
+    if (++this.opsSinceSweep >= SWEEP_EVERY) this.sweep(now);
+    const rec = this.records.get(id);
+    if (rec && rec.expiresAt <= now) {
+      this.records.delete(id);
+      return undefined;
+    }
+    return rec;
+  }
+
+  private sweep(now: number): void {
+    this.opsSinceSweep = 0;
+    for (const [id, rec] of this.records) if (rec.expiresAt <= now) this.records.delete(id);
+  }
+
+  private ttl(opts: TtlOption): number {
+    return opts.ttlMs === undefined ? this.options.ttlMs : checkTtl(opts.ttlMs, 'opts.ttlMs');
+  }
+
+  private store(session: Session, ttlMs: number): Session {
+    this.highWater = Math.max(this.highWater, session.generation);
+    this.records.set(session.id, { kind: 'live', session, expiresAt: this.now() + ttlMs });
+    return session;
+  }
+
+  /** Why a write cannot apply, or the live record it applies to. */
+  private live(id: string, expected: number | undefined):
+    | LiveRecord
+    | { ok: false; reason: 'not_found' | 'terminated' }
+    | { ok: false; reason: 'conflict'; session: Session } {
+    const rec = this.record(id);
+    if (!rec) return { ok: false, reason: 'not_found' };
+    if (rec.kind === 'tombstone') return { ok: false, reason: 'terminated' };
+    if (expected !== undefined && rec.session.generation !== expected) return { ok: false, reason: 'conflict', session: rec.session };
+    return rec;
+  }
+
+  async create(id: string, metadata: Metadata = {}, opts?: TtlOption): Promise<CreateResult> {
+    checkId(id);
+    const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
+    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const rec = this.record(id);
+    if (rec) return { ok: false, reason: rec.kind === 'live' ? 'exists' : 'terminated' };
+    const session = { id, generation: this.highWater + 1, metadata: freezeMetadata(checked.entries) };
+    return { ok: true, session: this.store(session, ttl) };
+  }
+
+  async get(id: string): Promise<Session | null> {
+    checkId(id);
+    const rec = this.record(id);
+    if (!rec || rec.kind !== 'live') return null;
+    if (this.options.touchOnGet) this.store(rec.session, this.options.ttlMs);
+    return rec.session;
+  }
+
+  async peek(id: string): Promise<Session | null> {
+    const loaded = await this.load(id);
+    return typeof loaded === 'string' ? null : loaded;
+  }
+
+  /** @internal The live session or why there is none; used by `mutate`. */
+  async load(id: string): Promise<Session | 'not_found' | 'terminated'> {
+    checkId(id);
+    const rec = this.record(id);
+    if (!rec) return 'not_found';
+    return rec.kind === 'live' ? rec.session : 'terminated';
+  }
+
+  async exists(id: string): Promise<boolean> {
+    checkId(id);
+    return this.record(id)?.kind === 'live';
+  }
+
+  async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: TtlOption): Promise<WriteResult> {
+    checkId(id);
+    const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
+    const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
+    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const rec = this.live(id, expected);
+    if (!('kind' in rec)) return rec;
+    const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(checked.entries) };
+    return { ok: true, session: this.store(session, ttl) };
+  }
+
+  async patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
+    checkId(id);
+    const checked = checkChanges(changes, this.options.maxMetadataBytes);
+    const o = checkOptions<PatchOptions>(opts, 'opts');
+    const expected = o.expectedGeneration === undefined ? undefined : checkGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const ttl = this.ttl(o);
+    const rec = this.live(id, expected);
+    if (!('kind' in rec)) return rec;
+    const next = new Map(Object.entries(rec.session.metadata));
+    for (const name of checked.remove) next.delete(name);
+    for (const [k, v] of checked.set.entries) next.set(k, v);
+    let bytes = 0;
+    for (const [k, v] of next) bytes += utf8Bytes(k) + utf8Bytes(v);
+    if (bytes > this.options.maxMetadataBytes) {
+      throw new InvalidArgumentError(
+        'changes',
+        `the patched metadata would be ${bytes} bytes, over maxMetadataBytes (${this.options.maxMetadataBytes})`,
+      );
+    }
+    const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(next) };
+    return { ok: true, session: this.store(session, ttl) };
+  }
+
+  async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
+    checkId(id);
+    const o = checkOptions<TouchOptions>(opts, 'opts');
+    const expected = o.expectedGeneration === undefined ? undefined : checkGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const ttl = this.ttl(o);
+    const rec = this.live(id, expected);
+    if (!('kind' in rec)) return rec;
+    this.store(rec.session, ttl);
+    return { ok: true, generation: rec.session.generation };
+  }
+
+  async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
+    checkId(id);
+    const o = checkOptions<TerminateOptions>(opts, 'opts');
+    const expected = o.expectedGeneration === undefined ? undefined : checkGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const rec = this.live(id, expected);
+    if (!('kind' in rec)) return rec;
+    const generation = rec.session.generation;
+    this.records.set(id, { kind: 'tombstone', generation, expiresAt: this.now() + this.options.tombstoneTtlMs });
+    return { ok: true, generation };
+  }
+
+  async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {
+    checkId(id);
+    return runMutate(this, id, fn, checkMutateArgs(fn, opts));
+  }
+
+  /** Number of records held (live sessions and tombstones, expired ones not yet swept included). */
+  get size(): number {
+    return this.records.size;
+  }
+}

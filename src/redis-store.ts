@@ -1,0 +1,269 @@
+/**
+ * The Redis store: every operation is one Lua script call (lua/*.lua).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { Code, type Reply, decodeReply, isLiveRecord, requireGeneration, sessionFromFields } from './decode.js';
+import { InvalidArgumentError, SessionStoreError } from './errors.js';
+import { toFault } from './faults.js';
+import type { ScriptName } from './generated/lua.js';
+import { DEFAULT_PREFIX, sessionKey } from './keys.js';
+import { checkMutateArgs, runMutate } from './mutate.js';
+import { type Client, callScript, registerScripts } from './scripts.js';
+import type {
+  CreateResult, Metadata, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session,
+  SessionStore, SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption,
+  WriteResult,
+} from './types.js';
+import {
+  type CheckedMetadata, type ResolvedOptions, checkChanges, checkGeneration, checkId, checkMetadata, checkOptions,
+  checkTtl, freezeMetadata, resolveOptions,
+} from './validate.js';
+
+/** Options of {@link RedisSessionStore}. */
+export interface RedisSessionStoreOptions extends SessionStoreOptions {
+  /**
+   * Prefix of every key this store writes, before any ioredis `keyPrefix`.
+   * Default `'scas:'`. Stores with different prefixes never see each other's sessions.
+   */
+  prefix?: string;
+  /**
+   * Publish a change event (`<kind>:<generation>:<id>`, kind one of created,
+   * updated, terminated) on this channel from inside every successful write
+   * script, in the same atomic step. Default: off.
+   */
+  eventsChannel?: string;
+}
+
+/**
+ * Unique per process: random prefix + counter. A write carries its op id into
+ * its script, which remembers the last 8 per session, so a call that ioredis
+ * re-sends after a reconnect reports its first application instead of
+ * applying twice.
+ */
+const OP_PREFIX = randomBytes(6).toString('base64url');
+let opCounter = 0;
+function nextOpId(): string {
+  opCounter = (opCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return OP_PREFIX + opCounter.toString(36);
+}
+
+function metadataArgs(checked: CheckedMetadata, into: Array<string | number>): void {
+  for (const [k, v] of checked.entries) into.push(`m${k}`, v);
+}
+
+function optionalGeneration(value: unknown, argument: string): string {
+  return value === undefined ? '' : String(checkGeneration(value, argument));
+}
+
+/**
+ * A {@link SessionStore} on Redis (single node, Cluster or Sentinel) through
+ * an ioredis client you own: the store never connects or quits it.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { RedisSessionStore } from 'session-cas';
+ * const store = new RedisSessionStore(new Redis(), { ttlMs: 15 * 60_000 });
+ * const created = await store.create('sess-1', { user: 'ada' });
+ * ```
+ */
+export class RedisSessionStore implements SessionStore {
+  /** The ioredis client the store calls. */
+  readonly client: Client;
+  /** The key prefix (before any ioredis `keyPrefix`). */
+  readonly prefix: string;
+  /** Options after defaults. */
+  readonly options: ResolvedOptions;
+  private readonly channel: string;
+
+  /** @throws InvalidArgumentError for a client that is not ioredis, or bad options. */
+  constructor(client: Client, options?: RedisSessionStoreOptions) {
+    if (typeof client !== 'object' || client === null || typeof (client as Client).defineCommand !== 'function') {
+      throw new InvalidArgumentError('client', 'expected an ioredis Redis or Cluster instance');
+    }
+    const o = checkOptions<RedisSessionStoreOptions>(options, 'options');
+    this.options = resolveOptions(o);
+    if (o.prefix !== undefined && typeof o.prefix !== 'string') {
+      throw new InvalidArgumentError('options.prefix', 'expected a string');
+    }
+    if (o.eventsChannel !== undefined && (typeof o.eventsChannel !== 'string' || o.eventsChannel === '')) {
+      throw new InvalidArgumentError('options.eventsChannel', 'expected a non-empty string');
+    }
+    this.prefix = o.prefix ?? DEFAULT_PREFIX;
+    this.channel = o.eventsChannel ?? '';
+    this.client = client;
+    registerScripts(client);
+  }
+
+  /** The Redis key of a session's record (without the client's `keyPrefix`). */
+  keyFor(id: string): string {
+    return sessionKey(checkId(id), this.prefix);
+  }
+
+  private async run(op: string, script: ScriptName, id: string, args: Array<string | number>, writes: boolean): Promise<Reply> {
+    let raw: unknown;
+    try {
+      raw = await callScript(this.client, script, sessionKey(id, this.prefix), args);
+    } catch (err) {
+      throw toFault(err, op, id, writes);
+    }
+    return decodeReply(raw);
+  }
+
+  private ttl(opts: TtlOption, argument = 'opts.ttlMs'): number {
+    return opts.ttlMs === undefined ? this.options.ttlMs : checkTtl(opts.ttlMs, argument);
+  }
+
+  private eventId(id: string): string {
+    return this.channel === '' ? '' : id;
+  }
+
+  private conflict(id: string, reply: Reply): { ok: false; reason: 'conflict'; session: Session } {
+    return { ok: false, reason: 'conflict', session: sessionFromFields(id, reply.fields) };
+  }
+
+  async create(id: string, metadata: Metadata = {}, opts?: TtlOption): Promise<CreateResult> {
+    checkId(id);
+    const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
+    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const args: Array<string | number> = [nextOpId(), ttl, this.channel, this.eventId(id)];
+    metadataArgs(checked, args);
+    const reply = await this.run('create', 'create', id, args, true);
+    switch (reply.code) {
+      case Code.OK:
+      case Code.REPLAYED:
+        return { ok: true, session: { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.entries) } };
+      case Code.EXISTS:
+        return { ok: false, reason: 'exists' };
+      case Code.TERMINATED:
+        return { ok: false, reason: 'terminated' };
+      default:
+        throw unexpectedCode('create', reply);
+    }
+  }
+
+  async get(id: string): Promise<Session | null> {
+    checkId(id);
+    if (!this.options.touchOnGet) return this.peek(id);
+    const reply = await this.run('get', 'get', id, [this.options.ttlMs], true);
+    return reply.code === Code.OK ? sessionFromFields(id, reply.fields) : null;
+  }
+
+  async peek(id: string): Promise<Session | null> {
+    const loaded = await this.load(id);
+    return typeof loaded === 'string' ? null : loaded;
+  }
+
+  /** @internal The live session or why there is none; used by `mutate`. */
+  async load(id: string): Promise<Session | 'not_found' | 'terminated'> {
+    checkId(id);
+    const reply = await this.run('peek', 'peek', id, [], false);
+    if (reply.code === Code.OK) return sessionFromFields(id, reply.fields);
+    return reply.code === Code.TERMINATED ? 'terminated' : 'not_found';
+  }
+
+  async exists(id: string): Promise<boolean> {
+    checkId(id);
+    const reply = await this.run('exists', 'exists', id, [], false);
+    return reply.code === Code.OK;
+  }
+
+  async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: TtlOption): Promise<WriteResult> {
+    checkId(id);
+    const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
+    const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
+    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const args: Array<string | number> = [nextOpId(), ttl, expected, this.channel, this.eventId(id)];
+    metadataArgs(checked, args);
+    const reply = await this.run('update', 'update', id, args, true);
+    switch (reply.code) {
+      case Code.OK:
+      case Code.REPLAYED:
+        return { ok: true, session: { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.entries) } };
+      case Code.CONFLICT:
+        return this.conflict(id, reply);
+      default:
+        return missing('update', reply);
+    }
+  }
+
+  async patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
+    checkId(id);
+    const checked = checkChanges(changes, this.options.maxMetadataBytes);
+    const o = checkOptions<PatchOptions>(opts, 'opts');
+    const expected = optionalGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const ttl = this.ttl(o);
+    const args: Array<string | number> = [
+      nextOpId(), ttl, expected, this.options.maxMetadataBytes, this.channel, this.eventId(id), checked.set.entries.length * 2,
+    ];
+    metadataArgs(checked.set, args);
+    for (const name of checked.remove) args.push(`m${name}`);
+    const reply = await this.run('patch', 'patch', id, args, true);
+    switch (reply.code) {
+      case Code.OK:
+        return { ok: true, session: sessionFromFields(id, reply.fields) };
+      case Code.REPLAYED:
+        // Applied by an earlier send of this call. If later writes moved the
+        // record on, the current record is the closest truthful snapshot.
+        if (isLiveRecord(reply.fields)) return { ok: true, session: sessionFromFields(id, reply.fields) };
+        return { ok: true, session: { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.set.entries) } };
+      case Code.CONFLICT:
+        return this.conflict(id, reply);
+      case Code.TOO_LARGE:
+        throw new InvalidArgumentError(
+          'changes',
+          `the patched metadata would be ${reply.generation ?? '?'} bytes, over maxMetadataBytes (${this.options.maxMetadataBytes})`,
+        );
+      default:
+        return missing('patch', reply);
+    }
+  }
+
+  async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
+    checkId(id);
+    const o = checkOptions<TouchOptions>(opts, 'opts');
+    const expected = optionalGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const reply = await this.run('touch', 'touch', id, [this.ttl(o), expected], true);
+    switch (reply.code) {
+      case Code.OK:
+        return { ok: true, generation: requireGeneration(reply) };
+      case Code.CONFLICT:
+        return this.conflict(id, reply);
+      default:
+        return missing('touch', reply);
+    }
+  }
+
+  async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
+    checkId(id);
+    const o = checkOptions<TerminateOptions>(opts, 'opts');
+    const expected = optionalGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const args = [nextOpId(), this.options.tombstoneTtlMs, expected, this.channel, this.eventId(id)];
+    const reply = await this.run('terminate', 'terminate', id, args, true);
+    switch (reply.code) {
+      case Code.OK:
+      case Code.REPLAYED:
+        return { ok: true, generation: requireGeneration(reply) };
+      case Code.CONFLICT:
+        return this.conflict(id, reply);
+      default:
+        return missing('terminate', reply);
+    }
+  }
+
+  async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {
+    checkId(id);
+    return runMutate(this, id, fn, checkMutateArgs(fn, opts));
+  }
+}
+
+function unexpectedCode(op: string, reply: Reply): SessionStoreError {
+  return new SessionStoreError('UNEXPECTED_REPLY', `${op}: unexpected reply code ${reply.code}`);
+}
+
+function missing(op: string, reply: Reply): { ok: false; reason: 'not_found' | 'terminated' } {
+  if (reply.code === Code.NOT_FOUND) return { ok: false, reason: 'not_found' };
+  if (reply.code === Code.TERMINATED) return { ok: false, reason: 'terminated' };
+  throw unexpectedCode(op, reply);
+}

@@ -1,0 +1,153 @@
+/**
+ * Public types of session-cas. Only types and interfaces live here; the two
+ * stores implement {@link SessionStore} with identical semantics.
+ * @module
+ */
+
+/** Session metadata: a flat map of string names to string values. */
+export type Metadata = Record<string, string>;
+
+/** A snapshot of one live session. */
+export interface Session {
+  /** The session id the caller chose. */
+  readonly id: string;
+  /**
+   * Positive safe integer. Set by `create`, increased by every successful
+   * `update`/`patch`, and strictly increasing over the id's whole history,
+   * across terminate, expiry and re-create (no ABA).
+   */
+  readonly generation: number;
+  /** The metadata at this generation (a frozen copy). */
+  readonly metadata: Readonly<Metadata>;
+}
+
+/** Options shared by both stores. */
+export interface SessionStoreOptions {
+  /** Sliding TTL of a live session in ms. Default 1_800_000 (30 min). */
+  ttlMs?: number;
+  /** Whether `get()` refreshes the TTL. Default true. `peek()`/`exists()` never do. */
+  touchOnGet?: boolean;
+  /** How long a terminated id stays terminated, in ms. Default: `ttlMs`. */
+  tombstoneTtlMs?: number;
+  /** Cap on the UTF-8 bytes of all metadata names + values. Default 1 MiB. */
+  maxMetadataBytes?: number;
+}
+
+/** Per-call TTL override for writes. */
+export interface TtlOption {
+  /** TTL in ms for this write; default: the store's `ttlMs`. */
+  ttlMs?: number;
+}
+
+/** Result of `create`. */
+export type CreateResult =
+  | { ok: true; session: Session }
+  | { ok: false; reason: 'exists' | 'terminated' };
+
+/** Result of `update`, `patch` (and, with `attempts`, `mutate`). */
+export type WriteResult =
+  | { ok: true; session: Session }
+  /** The generation did not match; `session` is the current record, so no extra read is needed. */
+  | { ok: false; reason: 'conflict'; session: Session }
+  | { ok: false; reason: 'not_found' | 'terminated' };
+
+/** Result of `touch`: the current generation on success. */
+export type TouchResult =
+  | { ok: true; generation: number }
+  | { ok: false; reason: 'not_found' | 'terminated' }
+  | { ok: false; reason: 'conflict'; session: Session };
+
+/** Result of `terminate`: on success, the last generation the session had. */
+export type TerminateResult =
+  | { ok: true; generation: number }
+  | { ok: false; reason: 'not_found' | 'terminated' }
+  | { ok: false; reason: 'conflict'; session: Session };
+
+/** Result of `mutate`: a {@link WriteResult} plus how many CAS attempts it took. */
+export type MutateResult = WriteResult & { attempts: number };
+
+/** Changes applied by `patch`: entries to set and names to remove (disjoint). */
+export interface PatchChanges {
+  set?: Metadata;
+  remove?: string[];
+}
+
+/** Options of `patch`. */
+export interface PatchOptions extends TtlOption {
+  /** Apply only if the session is at this generation (else `conflict`). */
+  expectedGeneration?: number;
+}
+
+/** Options of `touch`. */
+export interface TouchOptions extends TtlOption {
+  /** Touch only if the session is at this generation (else `conflict`). */
+  expectedGeneration?: number;
+}
+
+/** Options of `terminate`. */
+export interface TerminateOptions {
+  /** Terminate only if the session is at this generation (else `conflict`). */
+  expectedGeneration?: number;
+}
+
+/** Options of `mutate`. */
+export interface MutateOptions extends TtlOption {
+  /** CAS attempts before giving up with the last `conflict`. Default 10. */
+  maxAttempts?: number;
+}
+
+/**
+ * The function `mutate` calls with the current session. Return the complete
+ * new metadata, or `undefined` to change nothing (nothing is written).
+ * It may be called several times (once per attempt): keep it free of side effects.
+ */
+export type MutateFn = (session: Session) => Metadata | undefined | Promise<Metadata | undefined>;
+
+/**
+ * A versioned session store. Expected outcomes (conflict, not found,
+ * terminated, exists) are returned; faults and invalid arguments are thrown as
+ * {@link SessionStoreError}s.
+ */
+export interface SessionStore {
+  /**
+   * Creates a session. The only operation that brings an id into existence.
+   * @returns `{ ok: true, session }`, or `exists` (a live session has the id),
+   * or `terminated` (the id's tombstone has not expired).
+   * @throws InvalidArgumentError before any I/O for a bad id, metadata or TTL.
+   * @throws RedisFaultError when Redis fails (see its `code` and `outcome`).
+   */
+  create(id: string, metadata?: Metadata, opts?: TtlOption): Promise<CreateResult>;
+  /**
+   * Reads a live session; refreshes its TTL when `touchOnGet` (the default).
+   * @returns the session, or `null` when absent, expired or terminated.
+   */
+  get(id: string): Promise<Session | null>;
+  /** Reads a live session without refreshing its TTL. */
+  peek(id: string): Promise<Session | null>;
+  /** Whether a live session has this id. Never refreshes the TTL. */
+  exists(id: string): Promise<boolean>;
+  /**
+   * Replaces all metadata if the session is live at `expectedGeneration`.
+   * @returns the new session, or `conflict` with the current one, `not_found` or `terminated`.
+   */
+  update(id: string, expectedGeneration: number, metadata: Metadata, opts?: TtlOption): Promise<WriteResult>;
+  /**
+   * Sets and removes entries of a live session (at `expectedGeneration` when given).
+   * @throws InvalidArgumentError when the result would exceed `maxMetadataBytes` (nothing is written).
+   */
+  patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult>;
+  /** Resets the TTL of a live session (at `expectedGeneration` when given). */
+  touch(id: string, opts?: TouchOptions): Promise<TouchResult>;
+  /**
+   * Terminates a live session (at `expectedGeneration` when given). Afterwards
+   * the id reads as absent and every write and `create` on it returns
+   * `terminated` until `tombstoneTtlMs` passes.
+   */
+  terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult>;
+  /**
+   * Read, call `fn`, compare-and-set; on conflict call `fn` again with the
+   * current session (jittered backoff) up to `maxAttempts` times.
+   * Errors thrown by `fn` propagate unchanged.
+   */
+  mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult>;
+}

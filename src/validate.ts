@@ -1,0 +1,181 @@
+/**
+ * Argument checks, run before any I/O. Each failure names the argument.
+ * @module
+ */
+import { InvalidArgumentError } from './errors.js';
+import type { Metadata, SessionStoreOptions } from './types.js';
+
+/** Longest accepted id, in UTF-16 code units (JavaScript string length). */
+export const MAX_ID_LENGTH = 1024;
+
+/** Defaults of {@link SessionStoreOptions}. */
+export const DEFAULTS = {
+  ttlMs: 1_800_000,
+  touchOnGet: true,
+  maxMetadataBytes: 1024 * 1024,
+  maxAttempts: 10,
+} as const;
+
+/** Options after defaults and checks. */
+export interface ResolvedOptions {
+  readonly ttlMs: number;
+  readonly touchOnGet: boolean;
+  readonly tombstoneTtlMs: number;
+  readonly maxMetadataBytes: number;
+}
+
+/** Metadata after checks: entries in insertion order and their UTF-8 size. */
+export interface CheckedMetadata {
+  readonly entries: ReadonlyArray<readonly [string, string]>;
+  readonly bytes: number;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function isWellFormed(s: string): boolean {
+  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
+  return native ? native.call(s) : !LONE_SURROGATE.test(s);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : `the number ${Object.is(v, -0) ? '-0' : String(v)}`;
+  if (typeof v === 'string') return `a string of length ${v.length}`;
+  if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+  return `a value of type ${typeof v}`;
+}
+
+/** A non-empty, well-formed Unicode string of at most {@link MAX_ID_LENGTH} code units. */
+export function checkId(id: unknown, argument = 'id'): string {
+  if (typeof id !== 'string') throw new InvalidArgumentError(argument, `expected a string, got ${describe(id)}`);
+  if (id.length === 0) throw new InvalidArgumentError(argument, 'must not be empty');
+  if (id.length > MAX_ID_LENGTH) {
+    throw new InvalidArgumentError(argument, `length ${id.length} exceeds the cap of ${MAX_ID_LENGTH} UTF-16 code units`);
+  }
+  if (!isWellFormed(id)) throw new InvalidArgumentError(argument, 'is not well-formed Unicode (lone surrogate)');
+  return id;
+}
+
+/** A positive safe integer number of milliseconds. */
+export function checkTtl(ttl: unknown, argument: string): number {
+  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 1) {
+    throw new InvalidArgumentError(argument, `expected a positive safe integer of milliseconds, got ${describe(ttl)}`);
+  }
+  return ttl;
+}
+
+/** A positive safe integer generation. */
+export function checkGeneration(gen: unknown, argument: string): number {
+  if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 1) {
+    throw new InvalidArgumentError(argument, `expected a positive safe integer generation, got ${describe(gen)}`);
+  }
+  return gen;
+}
+
+/** A positive safe integer (attempt counts, byte caps). */
+export function checkPositiveInt(n: unknown, argument: string): number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(argument, `expected a positive safe integer, got ${describe(n)}`);
+  }
+  return n;
+}
+
+/** `undefined` or a plain object of options; returns an object to read from. */
+export function checkOptions<T extends object>(opts: unknown, argument: string): Partial<T> {
+  if (opts === undefined) return {};
+  if (!isPlainObject(opts)) throw new InvalidArgumentError(argument, `expected an options object, got ${describe(opts)}`);
+  return opts as Partial<T>;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** UTF-8 length of a string. */
+export function utf8Bytes(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+function checkString(s: unknown, argument: string, what: string): string {
+  if (typeof s !== 'string') throw new InvalidArgumentError(argument, `${what} must be a string, got ${describe(s)}`);
+  if (!isWellFormed(s)) throw new InvalidArgumentError(argument, `${what} is not well-formed Unicode (lone surrogate)`);
+  return s;
+}
+
+/**
+ * A plain object (prototype `Object.prototype` or `null`) whose own enumerable
+ * string keys all map to well-formed strings, at most `maxBytes` UTF-8 bytes
+ * of names + values in all. Names may be anything, `''` and `__proto__` included.
+ */
+export function checkMetadata(metadata: unknown, maxBytes: number, argument = 'metadata'): CheckedMetadata {
+  if (!isPlainObject(metadata)) {
+    throw new InvalidArgumentError(argument, `expected a plain object of strings, got ${describe(metadata)}`);
+  }
+  if (Object.getOwnPropertySymbols(metadata).length > 0) {
+    throw new InvalidArgumentError(argument, 'must not have symbol keys');
+  }
+  const entries: Array<readonly [string, string]> = [];
+  let bytes = 0;
+  for (const name of Object.keys(metadata)) {
+    checkString(name, argument, 'a name');
+    const value = checkString(metadata[name], argument, `the value of ${JSON.stringify(name.slice(0, 64))}`);
+    bytes += utf8Bytes(name) + utf8Bytes(value);
+    if (bytes > maxBytes) {
+      throw new InvalidArgumentError(argument, `exceeds maxMetadataBytes (${maxBytes} UTF-8 bytes of names + values)`);
+    }
+    entries.push([name, value]);
+  }
+  return { entries, bytes };
+}
+
+/** Checked `patch` changes: `set` entries and `remove` names, disjoint. */
+export interface CheckedChanges {
+  readonly set: CheckedMetadata;
+  readonly remove: readonly string[];
+}
+
+export function checkChanges(changes: unknown, maxBytes: number): CheckedChanges {
+  if (!isPlainObject(changes)) {
+    throw new InvalidArgumentError('changes', `expected { set?, remove? }, got ${describe(changes)}`);
+  }
+  const set = changes.set === undefined ? { entries: [], bytes: 0 } : checkMetadata(changes.set, maxBytes, 'changes.set');
+  const rawRemove = changes.remove ?? [];
+  if (!Array.isArray(rawRemove)) {
+    throw new InvalidArgumentError('changes.remove', `expected an array of names, got ${describe(rawRemove)}`);
+  }
+  const setNames = new Set(set.entries.map(([k]) => k));
+  const remove = [...new Set(rawRemove.map((n) => checkString(n, 'changes.remove', 'a name')))];
+  for (const name of remove) {
+    if (setNames.has(name)) {
+      throw new InvalidArgumentError('changes', `${JSON.stringify(name.slice(0, 64))} is both set and removed`);
+    }
+  }
+  return { set, remove };
+}
+
+/** Applies defaults and checks store options. */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  const o = checkOptions<SessionStoreOptions>(options, 'options');
+  const ttlMs = o.ttlMs === undefined ? DEFAULTS.ttlMs : checkTtl(o.ttlMs, 'options.ttlMs');
+  const tombstoneTtlMs = o.tombstoneTtlMs === undefined ? ttlMs : checkTtl(o.tombstoneTtlMs, 'options.tombstoneTtlMs');
+  if (o.touchOnGet !== undefined && typeof o.touchOnGet !== 'boolean') {
+    throw new InvalidArgumentError('options.touchOnGet', `expected a boolean, got ${describe(o.touchOnGet)}`);
+  }
+  const maxMetadataBytes = o.maxMetadataBytes === undefined
+    ? DEFAULTS.maxMetadataBytes
+    : checkPositiveInt(o.maxMetadataBytes, 'options.maxMetadataBytes');
+  return { ttlMs, tombstoneTtlMs, touchOnGet: o.touchOnGet ?? DEFAULTS.touchOnGet, maxMetadataBytes };
+}
+
+/** Builds the frozen metadata object handed to callers. `__proto__` stays an own key. */
+export function freezeMetadata(entries: Iterable<readonly [string, string]>): Readonly<Metadata> {
+  const out: Metadata = {};
+  for (const [k, v] of entries) {
+    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
+  }
+  return Object.freeze(out);
+}

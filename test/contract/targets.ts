@@ -1,0 +1,69 @@
+/**
+ * The stores the contract suite runs against. A target makes isolated stores
+ * and knows how to move time and read a record's remaining TTL: the memory
+ * store through its injected clock, Redis through real time and PTTL.
+ */
+import type { RedisOptions } from 'ioredis';
+import { afterAll } from 'vitest';
+import { MemorySessionStore, RedisSessionStore, type SessionStore, type SessionStoreOptions } from '../../src/index.js';
+import type { Client } from '../../src/scripts.js';
+import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
+
+export interface ContractTarget {
+  readonly name: string;
+  /** True when the store is Redis (real time passes in advance()). */
+  readonly realTime: boolean;
+  makeStore(options?: SessionStoreOptions): SessionStore;
+  /** Lets ms pass for the store (memory: moves the clock; Redis: sleeps ms + margin). */
+  advance(ms: number): Promise<void>;
+  /** Remaining TTL of the id's record in ms; -2 when there is no record, -1 when it has no TTL. */
+  pttl(store: SessionStore, id: string): Promise<number>;
+  /** Commands sent to Redis so far (always 0 for memory). */
+  commandsSent(): number;
+}
+
+export function memoryTarget(): ContractTarget {
+  let now = 1_000_000;
+  return {
+    name: 'MemorySessionStore',
+    realTime: false,
+    makeStore: (options) => new MemorySessionStore({ ...options, now: () => now }),
+    advance: async (ms) => { now += ms; },
+    async pttl(store, id) {
+      const rec = (store as unknown as { records: Map<string, { expiresAt: number }> }).records.get(id);
+      if (!rec || rec.expiresAt <= now) return -2;
+      return rec.expiresAt - now;
+    },
+    commandsSent: () => 0,
+  };
+}
+
+export function redisTarget(major: IoredisMajor, clientOptions: RedisOptions = {}): ContractTarget {
+  let client: Client | undefined;
+  let sent = 0;
+  const getClient = (): Client => {
+    if (!client) {
+      client = createClient(major, undefined, clientOptions);
+      const c = client as unknown as { sendCommand: (...a: unknown[]) => unknown };
+      const original = c.sendCommand;
+      c.sendCommand = function (this: unknown, ...args: unknown[]) {
+        sent++;
+        return original.apply(this, args);
+      };
+    }
+    return client;
+  };
+  afterAll(() => { client?.disconnect(); });
+  return {
+    name: `RedisSessionStore (ioredis ${major}${clientOptions.keyPrefix ? `, keyPrefix` : ''})`,
+    realTime: true,
+    makeStore: (options) => new RedisSessionStore(getClient(), { ...options, prefix: uniquePrefix('contract') }),
+    // Redis expires keys by its own clock; the margin covers its 1 ms resolution and a busy machine.
+    advance: (ms) => sleep(ms + 30),
+    async pttl(store, id) {
+      const s = store as RedisSessionStore;
+      return (s.client as unknown as { pttl(k: string): Promise<number> }).pttl(s.keyFor(id));
+    },
+    commandsSent: () => sent,
+  };
+}

@@ -1,0 +1,23 @@
+/** ioredis clients of both supported majors, and per-test key prefixes. */
+import { randomBytes } from 'node:crypto';
+import { Redis as Redis5, type RedisOptions } from 'ioredis';
+import { Redis as Redis6 } from 'ioredis6';
+import { inject } from 'vitest';
+import type { Client } from '../../src/scripts.js';
+
+export type IoredisMajor = 5 | 6;
+
+/** A client of the given ioredis major. ioredis 6 speaks RESP3 by default; both must work. */
+export function createClient(major: IoredisMajor, url: string = inject('redisUrl'), options: RedisOptions = {}): Client {
+  const Ctor = (major === 5 ? Redis5 : Redis6) as unknown as new (url: string, o: RedisOptions) => Client;
+  const client = new Ctor(url, { maxRetriesPerRequest: 3, ...options });
+  client.on('error', () => undefined); // tests assert on command errors, not on the event
+  return client;
+}
+
+/** A key prefix no other test file or run shares. */
+export function uniquePrefix(label: string): string {
+  return `t:${label}:${randomBytes(4).toString('hex')}:`;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -6,7 +6,7 @@
  */
 export type {
   CreateResult, Metadata, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore,
-  SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption, WriteResult,
+  ReplicationReport, SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption, WriteResult,
 } from './types.js';
 export {
   InvalidArgumentError, RedisFaultError, SessionStoreError, isInvalidArgument, isOutcomeUnknown, isRedisFault,

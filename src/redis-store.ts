@@ -11,13 +11,13 @@ import { DEFAULT_PREFIX, sessionKey } from './keys.js';
 import { checkMutateArgs, runMutate } from './mutate.js';
 import { type Client, callScript, registerScripts } from './scripts.js';
 import type {
-  CreateResult, Metadata, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session,
+  CreateResult, Metadata, ReplicationReport, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session,
   SessionStore, SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption,
   WriteResult,
 } from './types.js';
 import {
   type CheckedMetadata, type ResolvedOptions, checkChanges, checkGeneration, checkId, checkMetadata, checkOptions,
-  checkTtl, freezeMetadata, resolveOptions,
+  checkPositiveInt, checkTtl, freezeMetadata, resolveOptions,
 } from './validate.js';
 
 /** Options of {@link RedisSessionStore}. */
@@ -33,6 +33,14 @@ export interface RedisSessionStoreOptions extends SessionStoreOptions {
    * script, in the same atomic step. Default: off.
    */
   eventsChannel?: string;
+  /**
+   * After a successful `terminate`, run `WAIT replicas timeoutMs` on the
+   * connection that ran it and report in the result how many replicas
+   * acknowledged. Redis replicates asynchronously: without this, a terminate
+   * acknowledged by a primary that fails before replicating it is lost, and
+   * the session comes back on the promoted replica. Default: off.
+   */
+  terminateWait?: { replicas: number; timeoutMs: number };
 }
 
 /**
@@ -76,6 +84,7 @@ export class RedisSessionStore implements SessionStore {
   /** Options after defaults. */
   readonly options: ResolvedOptions;
   private readonly channel: string;
+  private readonly terminateWait: { replicas: number; timeoutMs: number } | undefined;
 
   /** @throws InvalidArgumentError for a client that is not ioredis, or bad options. */
   constructor(client: Client, options?: RedisSessionStoreOptions) {
@@ -90,6 +99,7 @@ export class RedisSessionStore implements SessionStore {
     if (o.eventsChannel !== undefined && (typeof o.eventsChannel !== 'string' || o.eventsChannel === '')) {
       throw new InvalidArgumentError('options.eventsChannel', 'expected a non-empty string');
     }
+    this.terminateWait = o.terminateWait === undefined ? undefined : checkWaitOption(o.terminateWait);
     this.prefix = o.prefix ?? DEFAULT_PREFIX;
     this.channel = o.eventsChannel ?? '';
     this.client = client;
@@ -243,8 +253,11 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.run('terminate', 'terminate', id, args, true);
     switch (reply.code) {
       case Code.OK:
-      case Code.REPLAYED:
-        return { ok: true, generation: requireGeneration(reply) };
+      case Code.REPLAYED: {
+        const generation = requireGeneration(reply);
+        if (!this.terminateWait) return { ok: true, generation };
+        return { ok: true, generation, replication: await this.waitForReplicas(id) };
+      }
       case Code.CONFLICT:
         return this.conflict(id, reply);
       default:
@@ -252,10 +265,34 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
+  /** WAIT on the connection that ran the write (a standalone client has one). */
+  private async waitForReplicas(id: string): Promise<ReplicationReport> {
+    const { replicas, timeoutMs } = this.terminateWait!;
+    let acknowledged: unknown;
+    try {
+      acknowledged = await (this.client as unknown as { call(...a: Array<string | number>): Promise<unknown> })
+        .call('WAIT', replicas, timeoutMs);
+    } catch (err) {
+      // The terminate itself is applied; only its replication is unknown.
+      throw toFault(err, 'terminate (WAIT after applying)', id, true);
+    }
+    if (typeof acknowledged !== 'number') {
+      throw new SessionStoreError('UNEXPECTED_REPLY', `WAIT replied ${String(acknowledged)}`);
+    }
+    return { acknowledged, requested: replicas, durable: acknowledged >= replicas };
+  }
+
   async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {
     checkId(id);
     return runMutate(this, id, fn, checkMutateArgs(fn, opts));
   }
+}
+
+function checkWaitOption(w: unknown): { replicas: number; timeoutMs: number } {
+  const o = checkOptions<{ replicas: number; timeoutMs: number }>(w, 'options.terminateWait');
+  const replicas = checkPositiveInt(o.replicas, 'options.terminateWait.replicas');
+  const timeoutMs = checkPositiveInt(o.timeoutMs, 'options.terminateWait.timeoutMs');
+  return { replicas, timeoutMs };
 }
 
 function unexpectedCode(op: string, reply: Reply): SessionStoreError {

@@ -57,9 +57,22 @@ export type TouchResult =
   | { ok: false; reason: 'not_found' | 'terminated' }
   | { ok: false; reason: 'conflict'; session: Session };
 
-/** Result of `terminate`: on success, the last generation the session had. */
+/** How many replicas acknowledged a write (Redis store with `terminateWait`). */
+export interface ReplicationReport {
+  /** Replicas that acknowledged within the timeout. */
+  readonly acknowledged: number;
+  /** Replicas asked for. */
+  readonly requested: number;
+  /** `acknowledged >= requested`. When false the write is applied on the primary but a failover may lose it. */
+  readonly durable: boolean;
+}
+
+/**
+ * Result of `terminate`: on success, the last generation the session had, and
+ * (Redis store with `terminateWait` only) how far the tombstone replicated.
+ */
 export type TerminateResult =
-  | { ok: true; generation: number }
+  | { ok: true; generation: number; replication?: ReplicationReport }
   | { ok: false; reason: 'not_found' | 'terminated' }
   | { ok: false; reason: 'conflict'; session: Session };
 

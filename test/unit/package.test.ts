@@ -1,0 +1,45 @@
+/**
+ * The built package loads as ESM and as CommonJS through its exports map,
+ * and the guards recognise errors thrown by the other module format's copy.
+ * Runs on dist/ (npm test builds first).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const run = (args: string[]) => execFileSync('node', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+describe('package', () => {
+  it('has been built (npm test runs the build first)', () => {
+    expect(existsSync('dist/index.js') && existsSync('dist/index.cjs'), 'run `npm run build`').toBe(true);
+  });
+
+  it('require() and import() expose the same API', () => {
+    const names = ['RedisSessionStore', 'MemorySessionStore', 'SessionStoreError', 'InvalidArgumentError',
+      'RedisFaultError', 'isSessionStoreError', 'isInvalidArgument', 'isRedisFault', 'isOutcomeUnknown', 'sessionKey'];
+    const cjs = run(['-e', `const m = require('session-cas'); console.log(JSON.stringify(Object.keys(m).sort()))`]);
+    const esm = run(['--input-type=module', '-e', `const m = await import('session-cas'); console.log(JSON.stringify(Object.keys(m).sort()))`]);
+    expect(JSON.parse(cjs)).toEqual(JSON.parse(esm));
+    for (const n of names) expect(JSON.parse(cjs)).toContain(n);
+  });
+
+  it('guards from one copy recognise errors from the other (code, not instanceof)', () => {
+    const out = run(['--input-type=module', '-e', `
+      import { createRequire } from 'node:module';
+      import { MemorySessionStore, isInvalidArgument, InvalidArgumentError } from 'session-cas';
+      const cjs = createRequire(import.meta.url)('session-cas');
+      const err = await new cjs.MemorySessionStore().create('').catch((e) => e);
+      console.log(JSON.stringify([isInvalidArgument(err), err instanceof InvalidArgumentError, err.code, err.name, err.argument]));
+    `]);
+    expect(JSON.parse(out)).toEqual([true, false, 'INVALID_ARGUMENT', 'InvalidArgumentError', 'id']);
+  });
+
+  it('npm pack ships only dist, lua, README, LICENSE and package.json', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
+    for (const f of files) expect(f).toMatch(/^(dist\/|lua\/[a-z/-]+\.lua$|README\.md$|LICENSE$|package\.json$)/);
+    expect(files).toContain('dist/index.d.ts');
+    expect(files).toContain('dist/index.d.cts');
+    expect(files.some((f) => f.startsWith('src/') || f.startsWith('test/'))).toBe(false);
+  });
+});

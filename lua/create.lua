@@ -25,12 +25,9 @@
 local key = KEYS[1]
 local opId = ARGV[1]
 local ttl = parseTtl(ARGV[2])
-if type(ttl) == 'table' then return ttl end
 local channel, id = ARGV[3], ARGV[4]
+checkPairs(5)
 local nArgs = #ARGV
-if (nArgs - 4) % 2 ~= 0 then
-  return redis.error_reply('ERR session-cas: odd metadata argument count')
-end
 
 local ctl = readControl(key)
 if ctl[1] then

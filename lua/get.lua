@@ -13,7 +13,6 @@
 
 local key = KEYS[1]
 local ttl = parseTtl(ARGV[1])
-if type(ttl) == 'table' then return ttl end
 
 local ctl = redis.call('HMGET', key, 'g', 't')
 if not ctl[1] then return {NOT_FOUND, '', {}} end

@@ -25,18 +25,12 @@
 local key = KEYS[1]
 local opId = ARGV[1]
 local ttl = parseTtl(ARGV[2])
-if type(ttl) == 'table' then return ttl end
-local expected = parseExpected(ARGV[3])
-if expected == nil then
-  return redis.error_reply('ERR session-cas: bad expected generation')
-end
+local expected = parseExpected(ARGV[3], true)
 local maxBytes = tonumber(ARGV[4])
 local channel, id = ARGV[5], ARGV[6]
 local nSet = tonumber(ARGV[7])
 local nArgs = #ARGV
-if not maxBytes or not nSet or nSet % 2 ~= 0 or 7 + nSet > nArgs then
-  return redis.error_reply('ERR session-cas: bad patch arguments')
-end
+if not maxBytes or not nSet or nSet % 2 ~= 0 or 7 + nSet > nArgs then fail('bad patch arguments') end
 local setTo = 7 + nSet
 
 local ctl = readControl(key)

@@ -23,11 +23,7 @@
 local key = KEYS[1]
 local opId = ARGV[1]
 local ttl = parseTtl(ARGV[2])
-if type(ttl) == 'table' then return ttl end
-local expected = parseExpected(ARGV[3])
-if expected == nil then
-  return redis.error_reply('ERR session-cas: bad expected generation')
-end
+local expected = parseExpected(ARGV[3], true)
 local channel, id = ARGV[4], ARGV[5]
 
 local ctl = readControl(key)

@@ -16,11 +16,7 @@
 
 local key = KEYS[1]
 local ttl = parseTtl(ARGV[1])
-if type(ttl) == 'table' then return ttl end
-local expected = parseExpected(ARGV[2])
-if expected == nil then
-  return redis.error_reply('ERR session-cas: bad expected generation')
-end
+local expected = parseExpected(ARGV[2], true)
 
 local ctl = redis.call('HMGET', key, 'g', 't')
 if not ctl[1] then return {NOT_FOUND, '', {}} end

@@ -20,16 +20,10 @@
 local key = KEYS[1]
 local opId = ARGV[1]
 local ttl = parseTtl(ARGV[2])
-if type(ttl) == 'table' then return ttl end
-local expected = parseExpected(ARGV[3])
-if not expected then
-  return redis.error_reply('ERR session-cas: bad expected generation')
-end
+local expected = parseExpected(ARGV[3], false)
 local channel, id = ARGV[4], ARGV[5]
+checkPairs(6)
 local nArgs = #ARGV
-if (nArgs - 5) % 2 ~= 0 then
-  return redis.error_reply('ERR session-cas: odd metadata argument count')
-end
 
 local ctl = readControl(key)
 if not ctl[1] then return {NOT_FOUND, '', {}} end

@@ -57,22 +57,33 @@ local function callChunked(cmd, key, args, from, to)
   end
 end
 
-local function parseTtl(s)
+-- Argument checks raise an error reply; they all run before any write.
+local function fail(message)
+  error(redis.error_reply('ERR session-cas: ' .. message))
+end
+
+local MAX_SAFE = 9007199254740991
+
+-- A whole number in [1, 2^53), or nil. tonumber() also accepts 'inf', hex and exponents.
+local function positiveInt(s)
   local n = tonumber(s)
-  if not n or n < 1 or n ~= math.floor(n) then
-    return redis.error_reply('ERR session-cas: bad ttl argument')
-  end
+  if not n or n < 1 or n > MAX_SAFE or n ~= math.floor(n) then return nil end
   return n
 end
 
--- '' means "any generation"; anything else must be a positive integer.
-local function parseExpected(s)
-  if s == '' then return false end
-  local n = tonumber(s)
-  if not n or n < 1 or n ~= math.floor(n) then
-    return nil
-  end
-  return n
+local function parseTtl(s)
+  return positiveInt(s) or fail('bad ttl argument')
+end
+
+-- A positive integer; with optional, '' means "any generation" (false).
+local function parseExpected(s, optional)
+  if optional and s == '' then return false end
+  return positiveInt(s) or fail('bad expected generation')
+end
+
+-- Metadata arguments come as field, value pairs from ARGV[from] on.
+local function checkPairs(from)
+  if (#ARGV - from + 1) % 2 ~= 0 then fail('odd metadata argument count') end
 end
 
 local function publish(channel, kind, gen, id)

@@ -116,6 +116,11 @@ const { Store } = session;
  * An express-session `Store` that never resurrects a destroyed or expired
  * session and never loses a concurrent change to another field.
  *
+ * Methods follow express-session's callback signatures; errors (faults,
+ * unserializable values, {@link SessionConflictError}) go to the callback,
+ * never thrown. Each also returns a promise that settles after the callback:
+ * without a callback it rejects with the error instead.
+ *
  * @example
  * ```ts
  * import session from 'express-session';
@@ -167,8 +172,8 @@ export class CasSessionStore extends Store {
   }
 
   /** Reads a live session (without refreshing its TTL); `null` when absent, expired or destroyed. */
-  override get(sid: string, callback: Callback<SessionData | null>): void {
-    this.settle(this.readSession(sid), callback);
+  override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null | undefined> {
+    return this.settle(this.readSession(sid), callback);
   }
 
   /**
@@ -177,33 +182,33 @@ export class CasSessionStore extends Store {
    * is dropped without error). A session this store has not seen is created;
    * if the id is live already it is replaced whole, if destroyed the save is dropped.
    */
-  override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
-    this.settle(this.serialized(sess, () => this.save(sid, sess as unknown as Data)), callback);
+  override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): Promise<void> {
+    return this.settle(this.serialized(sess, () => this.save(sid, sess as unknown as Data)), callback);
   }
 
   /** Ends a session for good: later saves of it are dropped. Destroying an absent id is not an error. */
-  override destroy(sid: string, callback?: (err?: unknown) => void): void {
-    this.settle(this.sessions.terminate(sid).then(() => undefined), callback);
+  override destroy(sid: string, callback?: (err?: unknown) => void): Promise<void> {
+    return this.settle(this.sessions.terminate(sid).then(() => undefined), callback);
   }
 
   /** Resets the TTL of a live session (from its cookie, else the store default); never creates one. */
-  override touch(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
-    this.settle(this.touchLive(sid, sess as unknown as Data), callback as Callback<void> | undefined);
+  override touch(sid: string, sess: SessionData, callback?: (err?: unknown) => void): Promise<void> {
+    return this.settle(this.touchLive(sid, sess as unknown as Data), callback as Callback<void> | undefined);
   }
 
   /** Every live session, by id. RedisSessionStore only: SCANs its keys (never KEYS). */
-  override all(callback: Callback<AllSessions>): void {
-    this.settle(this.collect(), callback);
+  override all(callback?: Callback<AllSessions>): Promise<AllSessions | undefined> {
+    return this.settle(this.collect(), callback);
   }
 
   /** How many live sessions there are. RedisSessionStore only (SCAN). */
-  override length(callback: Callback<number>): void {
-    this.settle(this.count(), callback);
+  override length(callback?: Callback<number>): Promise<number | undefined> {
+    return this.settle(this.count(), callback);
   }
 
   /** Destroys every session (they become tombstones). RedisSessionStore only (SCAN). */
-  override clear(callback?: (err?: unknown) => void): void {
-    this.settle(this.destroyAll(), callback);
+  override clear(callback?: (err?: unknown) => void): Promise<void> {
+    return this.settle(this.destroyAll(), callback);
   }
 
   /** express-session builds its Session from our data here; the new object inherits what we remember. */
@@ -214,16 +219,27 @@ export class CasSessionStore extends Store {
     return created;
   }
 
-  /** Runs `work`, then the callback; without one, errors go to 'error' listeners or a process warning. */
-  private settle<T>(work: Promise<T>, callback: Callback<T> | undefined): void {
-    work.then(
-      (value) => callback?.(null, value),
-      (err: unknown) => {
-        if (callback) callback(err);
-        else if (this.listenerCount('error') > 0) this.emit('error', err);
-        else process.emitWarning(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
+  /**
+   * Runs `work` and reports it the express-session way, through the callback.
+   * The returned promise settles when the callback has run: with a callback it
+   * never rejects (the error went to the callback); without one it rejects,
+   * already marked handled so that a caller ignoring it (express-session's
+   * `req.session.destroy()` without a callback) cannot crash the process, and
+   * the error is also emitted as `'error'` when the store has listeners.
+   */
+  private settle<T>(work: Promise<T>, callback: Callback<T> | undefined): Promise<T | undefined> {
+    if (callback) {
+      return work.then(
+        (value) => { callback(null, value); return value; },
+        (err: unknown) => { callback(err); return undefined; },
+      );
+    }
+    const result = work.catch((err: unknown) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      throw err;
+    });
+    result.catch(() => undefined);
+    return result;
   }
 
   /** Saves of one session object run one after another, each diffing against the last. */

@@ -146,11 +146,20 @@ describe('CasSessionStore through the Store API', () => {
     expect(await get(store, 'sid')).toEqual({ cookie: cookie(), user: 'ada', x: 'same' });
   });
 
-  it('without a callback, a failure goes to the store\'s error listeners', async () => {
+  it('without a callback, the returned promise reports the outcome, and failures also reach error listeners', async () => {
     const { store } = target.make();
+    await store.set('sid', { cookie: cookie(), user: 'ada' } as never);
+    expect(await store.get('sid')).toEqual({ cookie: cookie(), user: 'ada' });
     const seen = new Promise<unknown>((resolve) => store.once('error', resolve));
-    store.set('sid', { cookie: cookie(), bad: 1n } as never);
-    expect(isInvalidArgument(await seen)).toBe(true);
+    const rejected = await store.set('sid', { cookie: cookie(), bad: 1n } as never).then(() => 'resolved', (e: unknown) => e);
+    expect(isInvalidArgument(rejected)).toBe(true);
+    expect(await seen).toBe(rejected);
+    // With a callback the promise never rejects: the error went to the callback.
+    let viaCallback: unknown;
+    await store.set('sid', { cookie: cookie(), bad: 1n } as never, (e) => { viaCallback = e; });
+    expect(isInvalidArgument(viaCallback)).toBe(true);
+    await store.destroy('sid');
+    expect(await store.get('sid')).toBeNull();
   });
 });
 

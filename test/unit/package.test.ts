@@ -34,6 +34,14 @@ describe('package', () => {
     expect(JSON.parse(out)).toEqual([true, false, 'INVALID_ARGUMENT', 'InvalidArgumentError', 'id']);
   });
 
+  it('session-cas/express loads both ways, and the root entry never loads express-session', () => {
+    const cjs = run(['-e', `const m = require('session-cas/express'); console.log(typeof m.CasSessionStore)`]);
+    const esm = run(['--input-type=module', '-e', `const m = await import('session-cas/express'); console.log(typeof m.CasSessionStore)`]);
+    expect([cjs.trim(), esm.trim()]).toEqual(['function', 'function']);
+    const loaded = run(['-e', `require('session-cas'); console.log(Object.keys(require.cache).some((k) => k.includes('express-session')))`]);
+    expect(loaded.trim()).toBe('false');
+  });
+
   it('npm pack ships only dist, lua, README, LICENSE and package.json', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);

@@ -46,7 +46,7 @@ export async function createPlainRecord(client: Redis, key: string, ttlMs: numbe
   await client.pipeline().hset(key, 'g', '1', ...fields).pexpire(key, ttlMs).exec();
 }
 
-/** HSET + PEXPIRE in one pipeline: a blind write, the floor of any write to a hash. */
+/** HSET + PEXPIRE sent as one ioredis pipeline: a blind write (no CAS, no read), what a plain store does. */
 export async function hsetPexpire(client: Redis, key: string, ttlMs: number, fields: readonly string[]): Promise<boolean> {
   const replies = await client.pipeline().hset(key, ...fields).pexpire(key, ttlMs).exec();
   return replies !== null && replies.every(([err]) => err === null);

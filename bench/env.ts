@@ -106,13 +106,19 @@ export interface MachineInfo {
   platform: string;
   arch: string;
   totalMemoryMiB: number;
-  loadAverage1m: number;
+  /** 1-minute load average when the run started and when it ended: how busy the machine was. */
+  loadAverage1m: { start: number; end: number };
   node: string;
   ioredis: string;
   hdrHistogramJs: string;
 }
 
-export function machineInfo(): MachineInfo {
+/** The 1-minute load average, rounded. */
+export function loadAverage(): number {
+  return Math.round(os.loadavg()[0]! * 100) / 100;
+}
+
+export function machineInfo(loadAtStart: number): MachineInfo {
   const cpus = os.cpus();
   const require = createRequire(import.meta.url);
   const version = (pkg: string): string => {
@@ -128,7 +134,7 @@ export function machineInfo(): MachineInfo {
     platform: `${os.platform()} ${os.release()}`,
     arch: os.arch(),
     totalMemoryMiB: Math.round(os.totalmem() / 2 ** 20),
-    loadAverage1m: Math.round(os.loadavg()[0]! * 100) / 100,
+    loadAverage1m: { start: loadAtStart, end: loadAverage() },
     node: process.version,
     ioredis: version('ioredis'),
     hdrHistogramJs: version('hdr-histogram-js'),

@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type RedisEnv, closeRedis, machineInfo, openRedis, runPrefix } from './env.js';
+import { type RedisEnv, closeRedis, loadAverage, machineInfo, openRedis, runPrefix } from './env.js';
 import { watchdog } from './load.js';
 import { BUDGETS, type Scenario, type StoreKind, createContext, runScenarios } from './harness.js';
 import { type Report, computeRatios, findProblems, redactUrl, renderTables } from './report.js';
@@ -65,6 +65,7 @@ async function main(): Promise<number> {
   const budgets = BUDGETS[args.quick ? 'quick' : 'full'];
   watchdog(args.quick ? 180_000 : 1_200_000, 'bench');
   const startedAt = new Date();
+  const loadAtStart = loadAverage();
   const log = (line: string) => console.log(`[bench] ${line}`);
   const prefix = runPrefix();
   log(`${budgets.mode} run on the ${args.store} store (${budgets.load.maxMs} ms or ${budgets.load.maxOps} ops per measured run)`);
@@ -99,7 +100,7 @@ async function main(): Promise<number> {
       redis: redis
         ? { source: redis.provided.source, url: redactUrl(redis.provided.url), version: redis.version, startedByBench: redis.provided.owned }
         : null,
-      machine: machineInfo(),
+      machine: machineInfo(loadAtStart),
       budgets,
       results,
       skipped,

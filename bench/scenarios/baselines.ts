@@ -3,7 +3,7 @@
  * same concurrency and pipelining matrix, same rounds), so the ratios mean
  * something:
  *   bare-lua-cas      the smallest equivalent Lua CAS, called bare (the ceiling for update)
- *   hset-pexpire      a blind HSET + PEXPIRE pipeline (the ceiling for any hash write)
+ *   hset-pexpire      a blind HSET + PEXPIRE pipeline (no CAS; the cheapest write a plain store does)
  *   watch-multi-cas   WATCH / HGET / MULTI / EXEC, one connection per in-flight transaction
  *   naive             HGETALL then HSET + PEXPIRE (not atomic: the store most services have)
  * @module

@@ -88,6 +88,7 @@ describe('npm run bench -- --quick', () => {
     expect(report.machine).toMatchObject({ node: process.version });
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(report.machine.ioredis).toMatch(/^5\./);
+    expect(report.machine.loadAverage1m).toEqual({ start: expect.any(Number), end: expect.any(Number) });
 
     const contention = ['mutate', 'watch-multi-cas', 'naive'].flatMap((s) => ['on', 'off'].map((p) => `contention:${s}:ap-${p}`));
     const expected = [

@@ -1,0 +1,50 @@
+/**
+ * A throughput/latency scenario: prepare once (sessions, connections), then
+ * measure a slice per round into one {@link LoadSeries}.
+ * @module
+ */
+import type { Pipelining } from '../env.js';
+import type { BenchContext, LoadData, Scenario, Section } from '../harness.js';
+import { LoadSeries, type Operation, capBudget, sliceBudget } from '../load.js';
+
+/** What a load scenario measures, set up once before its first slice. */
+export interface Prepared {
+  readonly call: Operation;
+  /** Calls the setup allows in all rounds together, warm-ups included (e.g. sessions to terminate). */
+  readonly maxCalls?: number;
+  /** Releases what the setup holds (connections); runs after the last slice. */
+  close?(): void;
+}
+
+export function loadId(subject: string, concurrency: number, pipelining: Pipelining): string {
+  return `${subject}:c${concurrency}:ap-${pipelining}`;
+}
+
+export function loadScenario(spec: {
+  section: Section;
+  subject: string;
+  concurrency: number;
+  pipelining: Pipelining;
+  redisOnly?: string;
+  prepare(ctx: BenchContext): Promise<Prepared>;
+}): Scenario {
+  let prepared: Prepared | undefined;
+  const series = new LoadSeries();
+  return {
+    id: loadId(spec.subject, spec.concurrency, spec.pipelining),
+    section: spec.section,
+    group: `c${spec.concurrency}:ap-${spec.pipelining}`,
+    ...(spec.redisOnly === undefined ? {} : { redisOnly: spec.redisOnly }),
+    async run(ctx, slice): Promise<LoadData> {
+      prepared ??= await spec.prepare(ctx);
+      let budget = sliceBudget(ctx.budgets.load, slice.rounds);
+      if (prepared.maxCalls !== undefined) budget = capBudget(budget, Math.floor(prepared.maxCalls / slice.rounds));
+      try {
+        const result = await series.slice(prepared.call, spec.concurrency, budget);
+        return { kind: 'load', subject: spec.subject, pipelining: spec.pipelining, ...result };
+      } finally {
+        if (slice.round === slice.rounds) prepared.close?.();
+      }
+    },
+  };
+}

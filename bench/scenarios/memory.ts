@@ -1,0 +1,57 @@
+/**
+ * Memory per session in Redis (MEMORY USAGE ... SAMPLES 0, exact) for 1, 10
+ * and 100 metadata entries: the session-cas hash right after create and
+ * with its op-id ring full (8 writes later), against the same metadata as
+ * one JSON string, the layout connect-redis and most session stores use.
+ * @module
+ */
+import type { Metadata, RedisSessionStore } from '../../src/index.js';
+import { type BenchContext, BENCH_TTL_MS, type MemoryData, type Scenario, requireRedis } from '../harness.js';
+
+export const MEMORY_FIELD_COUNTS = [1, 10, 100] as const;
+const RING = 8;
+
+export function memoryId(fields: number): string {
+  return `memory:${fields}-fields`;
+}
+
+export function memoryScenarios(): Scenario[] {
+  return MEMORY_FIELD_COUNTS.map((fields) => ({
+    id: memoryId(fields),
+    section: 'memory' as const,
+    redisOnly: 'MEMORY USAGE is a Redis figure',
+    run: (ctx: BenchContext) => measureMemory(ctx, fields),
+  }));
+}
+
+/** `n` entries with realistic names and 32-character values. */
+export function metadataOf(n: number): Metadata {
+  const m: Metadata = {};
+  for (let i = 0; i < n; i++) m[`app.field.${i}`] = i.toString(16).padStart(32, '0');
+  return m;
+}
+
+async function measureMemory(ctx: BenchContext, fields: number): Promise<MemoryData> {
+  const admin = requireRedis(ctx).admin;
+  const metadata = metadataOf(fields);
+  const usage = async (key: string): Promise<number> => {
+    const bytes = await admin.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+    if (typeof bytes !== 'number') throw new Error(`MEMORY USAGE ${key} replied ${String(bytes)}`);
+    return bytes;
+  };
+  const store = ctx.makeStore('on', 'memory') as RedisSessionStore;
+  const created = await store.create('s', metadata);
+  if (!created.ok) throw new Error(`bench setup: create returned ${created.reason}`);
+  const sessionCasFresh = await usage(store.keyFor('s'));
+  let generation = created.session.generation;
+  for (let i = 0; i < RING; i++) {
+    const r = await store.update('s', generation, metadata);
+    if (!r.ok) throw new Error(`bench setup: update returned ${r.reason}`);
+    generation = r.session.generation;
+  }
+  const sessionCasRingFull = await usage(store.keyFor('s'));
+  const jsonKey = `${ctx.keyPrefix('memory-json')}s`;
+  await admin.set(jsonKey, JSON.stringify(metadata), 'PX', BENCH_TTL_MS);
+  const jsonString = await usage(jsonKey);
+  return { kind: 'memory', fields, bytes: { sessionCasFresh, sessionCasRingFull, jsonString } };
+}

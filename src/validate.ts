@@ -99,11 +99,14 @@ export function utf8Bytes(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
 
-function checkString(s: unknown, argument: string, what: string): string {
-  if (typeof s !== 'string') throw new InvalidArgumentError(argument, `${what} must be a string, got ${describe(s)}`);
-  if (!isWellFormed(s)) throw new InvalidArgumentError(argument, `${what} is not well-formed Unicode (lone surrogate)`);
+/** `what` is a function so the label is only built when the check fails (this runs per entry on every write). */
+function checkString(s: unknown, argument: string, what: () => string): string {
+  if (typeof s !== 'string') throw new InvalidArgumentError(argument, `${what()} must be a string, got ${describe(s)}`);
+  if (!isWellFormed(s)) throw new InvalidArgumentError(argument, `${what()} is not well-formed Unicode (lone surrogate)`);
   return s;
 }
+
+const A_NAME = () => 'a name';
 
 /**
  * A plain object (prototype `Object.prototype` or `null`) whose own enumerable
@@ -120,8 +123,8 @@ export function checkMetadata(metadata: unknown, maxBytes: number, argument = 'm
   const entries: Array<readonly [string, string]> = [];
   let bytes = 0;
   for (const name of Object.keys(metadata)) {
-    checkString(name, argument, 'a name');
-    const value = checkString(metadata[name], argument, `the value of ${JSON.stringify(name.slice(0, 64))}`);
+    checkString(name, argument, A_NAME);
+    const value = checkString(metadata[name], argument, () => `the value of ${JSON.stringify(name.slice(0, 64))}`);
     bytes += utf8Bytes(name) + utf8Bytes(value);
     if (bytes > maxBytes) {
       throw new InvalidArgumentError(argument, `exceeds maxMetadataBytes (${maxBytes} UTF-8 bytes of names + values)`);
@@ -147,7 +150,7 @@ export function checkChanges(changes: unknown, maxBytes: number): CheckedChanges
     throw new InvalidArgumentError('changes.remove', `expected an array of names, got ${describe(rawRemove)}`);
   }
   const setNames = new Set(set.entries.map(([k]) => k));
-  const remove = [...new Set(rawRemove.map((n) => checkString(n, 'changes.remove', 'a name')))];
+  const remove = [...new Set(rawRemove.map((n) => checkString(n, 'changes.remove', A_NAME)))];
   for (const name of remove) {
     if (setNames.has(name)) {
       throw new InvalidArgumentError('changes', `${JSON.stringify(name.slice(0, 64))} is both set and removed`);

@@ -98,3 +98,37 @@ export async function killConnection(admin: Client, name: string): Promise<numbe
 }
 
 export const uid = (label: string): string => `${label}-${randomBytes(5).toString('hex')}`;
+
+/**
+ * Wraps a store so calls to `methods` run at once on the store but their
+ * results are held back while `holding` is set, until `release()`: a slow
+ * network in a bottle, to stage races deterministically.
+ */
+export function gated<S extends object>(store: S, methods: readonly string[]) {
+  let waiters: Array<() => void> = [];
+  const state = {
+    holding: false,
+    /** Calls currently held. */
+    get held(): number { return waiters.length; },
+    release(): void {
+      const w = waiters;
+      waiters = [];
+      for (const f of w) f();
+    },
+  };
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || typeof prop !== 'string' || !methods.includes(prop)) {
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      }
+      return async (...args: unknown[]) => {
+        const hold = state.holding;
+        const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (hold) await new Promise<void>((resolve) => waiters.push(resolve));
+        return result;
+      };
+    },
+  });
+  return { store: proxy, state };
+}

@@ -258,6 +258,7 @@ export class SessionCache implements SessionStore {
   private epoch = 0;
   private feedUp = false;
   private subscription: Subscription | undefined;
+  private readonly abortFeed = new AbortController();
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -289,13 +290,14 @@ export class SessionCache implements SessionStore {
     }
     const pending = feed.subscribe.call(this.store, (event) => this.onChange(event), {
       onStatus: (status) => this.onStatus(status),
+      signal: this.abortFeed.signal,
     });
     const ready = pending.then((sub) => {
       this.subscription = sub;
       if (this.closed) return sub.unsubscribe();
       return undefined;
     });
-    ready.catch((err: unknown) => { if (this.onError) this.report(err); });
+    ready.catch((err: unknown) => { if (this.onError && !this.closed) this.report(err); });
     return ready;
   }
 
@@ -521,6 +523,8 @@ export class SessionCache implements SessionStore {
       this.closed = true;
       this.feedUp = false;
       this.clear();
+      // A subscription still waiting for Redis is abandoned, so close() never waits for Redis.
+      this.abortFeed.abort(new SessionStoreError('CLOSED', 'SessionCache closed before its change feed was subscribed'));
       this.closing = this.ready.catch(() => undefined).then(() => this.subscription?.unsubscribe());
     }
     return this.closing;

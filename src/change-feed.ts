@@ -61,9 +61,13 @@ export function checkSubscribeArgs(listener: unknown, opts: unknown): SubscribeO
   if (typeof listener !== 'function') throw new InvalidArgumentError('listener', `expected a function, got ${typeof listener}`);
   if (opts === undefined) return {};
   if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('opts', 'expected an object');
-  const onStatus = (opts as SubscribeOptions).onStatus;
+  const { onStatus, signal } = opts as SubscribeOptions;
   if (onStatus !== undefined && typeof onStatus !== 'function') throw new InvalidArgumentError('opts.onStatus', 'expected a function');
-  return { onStatus };
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean' ||
+    typeof signal.addEventListener !== 'function')) {
+    throw new InvalidArgumentError('opts.signal', 'expected an AbortSignal');
+  }
+  return { onStatus, signal };
 }
 
 /** The registrations of one store and their fan-out; transport-agnostic. */
@@ -118,13 +122,23 @@ export class RedisChangeFeed {
   constructor(private readonly client: Client, private readonly channel: string) {}
 
   async subscribe(listener: (event: ChangeEvent) => void, opts: SubscribeOptions): Promise<Subscription> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
     const reg = this.listeners.add(listener, opts);
     const sub = this.connection();
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal!.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
     try {
-      await this.ensureSubscribed(sub);
+      await Promise.race([this.ensureSubscribed(sub), aborted]);
     } catch (err) {
       this.release(reg);
-      throw toFault(err, 'subscribe', this.channel, false);
+      throw signal?.aborted ? err : toFault(err, 'subscribe', this.channel, false);
+    } finally {
+      signal?.removeEventListener('abort', onAbort!);
     }
     this.listeners.status('subscribed', reg);
     return { unsubscribe: async () => this.release(reg) };

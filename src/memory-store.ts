@@ -158,7 +158,9 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
    * @throws InvalidArgumentError (synchronously) for a bad listener or options.
    */
   subscribe(listener: (event: ChangeEvent) => void, opts?: SubscribeOptions): Promise<Subscription> {
-    const reg = this.listeners.add(listener, checkSubscribeArgs(listener, opts));
+    const o = checkSubscribeArgs(listener, opts);
+    if (o.signal?.aborted) return Promise.reject(o.signal.reason);
+    const reg = this.listeners.add(listener, o);
     this.listeners.status('subscribed', reg);
     return Promise.resolve({ unsubscribe: async () => { this.listeners.remove(reg); } });
   }

@@ -222,6 +222,12 @@ export type FeedStatus = 'subscribed' | 'interrupted';
 export interface SubscribeOptions {
   /** Called on every delivery state change; see {@link FeedStatus}. */
   onStatus?: (status: FeedStatus) => void;
+  /**
+   * Aborts a subscription that is still waiting for Redis (the returned
+   * promise rejects with the signal's reason, and nothing is left subscribed).
+   * No effect once it has resolved: unsubscribe then.
+   */
+  signal?: AbortSignal;
 }
 
 /** A live subscription to a store's change events. */

@@ -169,3 +169,31 @@ describe('store failure during validation', () => {
     }
   });
 });
+
+describe('close while Redis is unreachable', () => {
+  it("an 'events' cache whose feed is still waiting for Redis closes at once and leaves nothing running", async () => {
+    const server = await startRedisServer();
+    const port = server.port;
+    await server.kill();
+    const client = createClient(5, `redis://127.0.0.1:${port}`, { retryStrategy: () => 100 });
+    try {
+      const errors: unknown[] = [];
+      const cache = new SessionCache(new RedisSessionStore(client, { eventsChannel: 'down' }), {
+        validate: 'events', onError: (e) => errors.push(e),
+      });
+      await sleep(50);
+      const closed = await Promise.race([cache.close().then(() => 'closed'), sleep(3_000).then(() => 'timeout')]);
+      expect(closed).toBe('closed');
+      await expect(cache.ready).rejects.toMatchObject({ code: 'CLOSED' });
+      expect(errors).toEqual([]);
+      // An aborted store-level subscribe rejects the same way.
+      const ac = new AbortController();
+      const store = new RedisSessionStore(client, { eventsChannel: 'down2' });
+      const pending = store.subscribe(() => undefined, { signal: ac.signal });
+      ac.abort(new Error('gave up'));
+      await expect(pending).rejects.toThrow('gave up');
+    } finally {
+      client.disconnect();
+    }
+  });
+});

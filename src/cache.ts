@@ -64,7 +64,8 @@ export interface SessionCacheOptions {
    * `'events'` mode: longest time a hit is served without asking the store.
    * It bounds staleness when an event is lost, and is also how often a
    * session in use here gets its TTL slid (validations touch like `get`), so
-   * keep it well below the store's `ttlMs`. Default 5_000.
+   * keep it well below the store's `ttlMs`. Default 5_000; 0 validates every
+   * hit (events then only evict early).
    */
   maxStaleMs?: number;
   /**
@@ -191,19 +192,23 @@ function checkCacheOptions(options: unknown): Required<Omit<SessionCacheOptions,
   for (const name of ['onEvict', 'onError', 'now'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'function') throw new InvalidArgumentError(`options.${name}`, 'expected a function');
   }
-  const staleIfErrorMs = o.staleIfErrorMs ?? 0;
-  if (typeof staleIfErrorMs !== 'number' || !Number.isSafeInteger(staleIfErrorMs) || staleIfErrorMs < 0) {
-    throw new InvalidArgumentError('options.staleIfErrorMs', 'expected a non-negative safe integer of milliseconds');
-  }
+  const staleIfErrorMs = o.staleIfErrorMs === undefined ? 0 : checkNonNegativeMs(o.staleIfErrorMs, 'options.staleIfErrorMs');
   return {
     maxEntries: o.maxEntries === undefined ? DEFAULT_MAX_ENTRIES : checkPositiveInt(o.maxEntries, 'options.maxEntries'),
     validate,
-    maxStaleMs: o.maxStaleMs === undefined ? DEFAULT_MAX_STALE_MS : checkPositiveInt(o.maxStaleMs, 'options.maxStaleMs'),
+    maxStaleMs: o.maxStaleMs === undefined ? DEFAULT_MAX_STALE_MS : checkNonNegativeMs(o.maxStaleMs, 'options.maxStaleMs'),
     staleIfErrorMs,
     onEvict: o.onEvict,
     onError: o.onError,
     now: o.now ?? (() => performance.now()),
   };
+}
+
+function checkNonNegativeMs(n: unknown, argument: string): number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidArgumentError(argument, `expected a non-negative safe integer of milliseconds, got ${String(n)}`);
+  }
+  return n;
 }
 
 function checkSession(session: unknown): Session {

@@ -98,6 +98,22 @@ describe('pass-through writes (real Redis)', () => {
     await cache.close();
   });
 
+  it("'events' with maxStaleMs 0 validates every hit and still evicts on events", async () => {
+    const store = new MemorySessionStore();
+    const { store: counted, calls } = counting(store);
+    const ev = evictions();
+    const cache = new SessionCache(counted, { validate: 'events', maxStaleMs: 0, onEvict: ev.onEvict });
+    await cache.ready;
+    const s = await created(store, 'z0');
+    for (let i = 0; i < 3; i++) await cache.get('z0');
+    expect(calls.get).toBe(1);
+    expect(calls.generationOf).toBe(2);
+    await store.terminate('z0');
+    await sleep(0);
+    expect(ev.list).toEqual([{ id: 'z0', generation: s.generation, reason: 'terminated' }]); // by the event, before any get
+    await cache.close();
+  });
+
   it('bad options and an events cache without a feed are refused up front', () => {
     const store = new MemorySessionStore();
     expect(() => new SessionCache(store, { maxEntries: 0 })).toThrow(InvalidArgumentError);

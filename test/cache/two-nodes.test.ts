@@ -126,55 +126,57 @@ describe("'events' mode", () => {
     await cacheB.close();
   });
 
-  it('dropping the event connection makes B re-validate everything it holds (the event published meanwhile is lost)', async () => {
-    const c = cluster();
-    const A = c.node('A');
-    // Slow reconnects (also for the store's subscriber, a duplicate of this
-    // client) so A's write lands while B's event connection is down.
-    const B = c.node('B', {}, { retryStrategy: () => 400 });
-    const admin = createClient(5);
-    try {
-      const cacheB = new SessionCache(B.store, { validate: 'events', maxStaleMs: 600_000 });
-      await cacheB.ready;
-      const spyEvents: ChangeEvent[] = [];
-      const spyStatus: FeedStatus[] = [];
-      const spy = await B.store.subscribe((e) => spyEvents.push(e), { onStatus: (s) => spyStatus.push(s) });
-      const ids = [uid('drop'), uid('drop'), uid('drop')];
-      const sessions = await Promise.all(ids.map((id) => created(A.store, id, { v: '0' })));
-      for (const s of sessions) expect(await cacheB.get(s.id)).toEqual(s);
-      await waitFor(() => spyEvents.length === 3);
-      const hitsBefore = cacheB.stats().hits;
-      expect(await cacheB.get(ids[0]!)).toEqual(sessions[0]);
-      expect(cacheB.stats().hits).toBe(hitsBefore + 1); // served from memory while the feed is up
+  for (const major of [5, 6] as const) {
+    it(`ioredis ${major}: dropping the event connection makes B re-validate everything it holds (the event published meanwhile is lost)`, async () => {
+      const c = cluster(major);
+      const A = c.node('A');
+      // Slow reconnects (also for the store's subscriber, a duplicate of this
+      // client) so A's write lands while B's event connection is down.
+      const B = c.node('B', {}, { retryStrategy: () => 400 });
+      const admin = createClient(5);
+      try {
+        const cacheB = new SessionCache(B.store, { validate: 'events', maxStaleMs: 600_000 });
+        await cacheB.ready;
+        const spyEvents: ChangeEvent[] = [];
+        const spyStatus: FeedStatus[] = [];
+        const spy = await B.store.subscribe((e) => spyEvents.push(e), { onStatus: (s) => spyStatus.push(s) });
+        const ids = [uid('drop'), uid('drop'), uid('drop')];
+        const sessions = await Promise.all(ids.map((id) => created(A.store, id, { v: '0' })));
+        for (const s of sessions) expect(await cacheB.get(s.id)).toEqual(s);
+        await waitFor(() => spyEvents.length === 3);
+        const hitsBefore = cacheB.stats().hits;
+        expect(await cacheB.get(ids[0]!)).toEqual(sessions[0]);
+        expect(cacheB.stats().hits).toBe(hitsBefore + 1); // served from memory while the feed is up
 
-      expect(await killConnection(admin, `${B.name}:events`)).toBe(1);
-      const r = await A.store.update(ids[0]!, sessions[0]!.generation, { v: '1' }); // published to nobody on B
-      expect(r.ok).toBe(true);
-      expect(await waitFor(() => spyStatus.includes('interrupted'))).toBe(true);
-      // While interrupted every hit is validated.
-      const v0 = cacheB.stats().validations;
-      expect(await cacheB.get(ids[1]!)).toEqual(sessions[1]);
-      expect(cacheB.stats().validations).toBe(v0 + 1);
+        expect(await killConnection(admin, `${B.name}:events`)).toBe(1);
+        const r = await A.store.update(ids[0]!, sessions[0]!.generation, { v: '1' }); // published to nobody on B
+        expect(r.ok).toBe(true);
+        expect(await waitFor(() => spyStatus.includes('interrupted'))).toBe(true);
+        // While interrupted every hit is validated.
+        const v0 = cacheB.stats().validations;
+        expect(await cacheB.get(ids[1]!)).toEqual(sessions[1]);
+        expect(cacheB.stats().validations).toBe(v0 + 1);
 
-      expect(await waitFor(() => spyStatus.filter((s) => s === 'subscribed').length === 2, 10_000)).toBe(true);
-      expect(spyStatus).toEqual(['subscribed', 'interrupted', 'subscribed']);
-      expect(spyEvents.some((e) => e.kind === 'updated')).toBe(false); // the event really was lost
-      // Resubscribed, maxStaleMs far away: only the gap handling can make B see the update.
-      expect((await cacheB.get(ids[0]!))?.metadata).toEqual({ v: '1' });
-      const v1 = cacheB.stats().validations;
-      for (const id of ids.slice(1)) await cacheB.get(id);
-      // Each once more: ids[1] too, as its validation during the gap may predate the resubscription.
-      expect(cacheB.stats().validations).toBe(v1 + 2);
-      // ...after which hits are served from memory again, and events flow.
-      const h = cacheB.stats().hits;
-      for (const id of ids) await cacheB.get(id);
-      expect(cacheB.stats().hits).toBe(h + 3);
-      await spy.unsubscribe();
-      await cacheB.close();
-    } finally {
-      admin.disconnect();
-    }
-  });
+        expect(await waitFor(() => spyStatus.filter((s) => s === 'subscribed').length === 2, 10_000)).toBe(true);
+        expect(spyStatus).toEqual(['subscribed', 'interrupted', 'subscribed']);
+        expect(spyEvents.some((e) => e.kind === 'updated')).toBe(false); // the event really was lost
+        // Resubscribed, maxStaleMs far away: only the gap handling can make B see the update.
+        expect((await cacheB.get(ids[0]!))?.metadata).toEqual({ v: '1' });
+        const v1 = cacheB.stats().validations;
+        for (const id of ids.slice(1)) await cacheB.get(id);
+        // Each once more: ids[1] too, as its validation during the gap may predate the resubscription.
+        expect(cacheB.stats().validations).toBe(v1 + 2);
+        // ...after which hits are served from memory again, and events flow.
+        const h = cacheB.stats().hits;
+        for (const id of ids) await cacheB.get(id);
+        expect(cacheB.stats().hits).toBe(h + 3);
+        await spy.unsubscribe();
+        await cacheB.close();
+      } finally {
+        admin.disconnect();
+      }
+    });
+  }
 });
 
 describe('no eviction storm', () => {

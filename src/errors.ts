@@ -31,7 +31,9 @@ export type SessionStoreErrorCode =
   /** Redis answered with a reply this version does not understand. */
   | 'UNEXPECTED_REPLY'
   /** The server's configuration breaks a guarantee (for example an eviction policy that can drop tombstones). */
-  | 'UNSAFE_CONFIG';
+  | 'UNSAFE_CONFIG'
+  /** The object was closed (a `SessionCache` after `close()`); nothing was sent. */
+  | 'CLOSED';
 
 /** Whether a failed command was applied. */
 export type Outcome = 'not_applied' | 'unknown';
@@ -89,7 +91,7 @@ function hasCode(e: unknown): e is { code: unknown; name: unknown } {
 
 const CODES: ReadonlySet<string> = new Set<SessionStoreErrorCode>([
   'INVALID_ARGUMENT', 'OUTCOME_UNKNOWN', 'CONNECTION', 'OOM', 'BUSY', 'READONLY', 'LOADING',
-  'NOPERM', 'CLUSTER', 'REDIS_ERROR', 'UNEXPECTED_REPLY', 'UNSAFE_CONFIG',
+  'NOPERM', 'CLUSTER', 'REDIS_ERROR', 'UNEXPECTED_REPLY', 'UNSAFE_CONFIG', 'CLOSED',
 ]);
 
 /** Whether `e` is any error thrown by session-cas (works across ESM/CJS copies). */

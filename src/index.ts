@@ -20,3 +20,10 @@ export type { MemorySessionStoreOptions } from './memory-store.js';
 export { DEFAULT_PREFIX, encodeId, decodeId, sessionKey } from './keys.js';
 export { DEFAULTS, MAX_ID_LENGTH } from './validate.js';
 export type { ResolvedOptions } from './validate.js';
+export type {
+  ChangeEvent, ChangeFeed, ChangeKind, FeedStatus, GenerationOptions, GenerationReader, GenerationResult,
+  SubscribeOptions, Subscription,
+} from './types.js';
+export { SessionCache } from './cache.js';
+export type { EvictionReason, SessionCacheOptions, SessionCacheStats, ValidationMode } from './cache.js';
+export { parseChangeMessage } from './change-feed.js';

@@ -4,12 +4,13 @@
  * property tests compare Redis against.
  * @module
  */
+import { Listeners, checkSubscribeArgs } from './change-feed.js';
 import { InvalidArgumentError } from './errors.js';
 import { checkMutateArgs, runMutate } from './mutate.js';
 import type {
-  CreateResult, Metadata, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session,
-  SessionStore, SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption,
-  WriteResult,
+  ChangeEvent, ChangeFeed, ChangeKind, CreateResult, GenerationOptions, GenerationReader, GenerationResult, Metadata,
+  MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore, SessionStoreOptions,
+  SubscribeOptions, Subscription, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption, WriteResult,
 } from './types.js';
 import {
   type ResolvedOptions, checkChanges, checkGeneration, checkId, checkMetadata, checkOptions, checkTtl,
@@ -37,13 +38,14 @@ const SWEEP_EVERY = 1024;
  * Generations come from a store-wide high-water mark, so an id re-created after
  * terminate or expiry always gets a higher generation than any before.
  */
-export class MemorySessionStore implements SessionStore {
+export class MemorySessionStore implements SessionStore, GenerationReader, ChangeFeed {
   /** Options after defaults. */
   readonly options: ResolvedOptions;
   private readonly now: () => number;
   private readonly records = new Map<string, StoredRecord>();
   private highWater = 0;
   private opsSinceSweep = 0;
+  private readonly listeners = new Listeners();
 
   /** @throws InvalidArgumentError for bad options. */
   constructor(options?: MemorySessionStoreOptions) {
@@ -74,6 +76,13 @@ export class MemorySessionStore implements SessionStore {
     return opts.ttlMs === undefined ? this.options.ttlMs : checkTtl(opts.ttlMs, 'opts.ttlMs');
   }
 
+  /** Events go out on a microtask, in write order, so a listener never runs inside a write. */
+  private emit(kind: ChangeKind, generation: number, id: string): void {
+    if (this.listeners.size === 0) return;
+    const event: ChangeEvent = { kind, id, generation };
+    queueMicrotask(() => this.listeners.emit(event));
+  }
+
   private store(session: Session, ttlMs: number): Session {
     this.highWater = Math.max(this.highWater, session.generation);
     this.records.set(session.id, { kind: 'live', session, expiresAt: this.now() + ttlMs });
@@ -99,6 +108,7 @@ export class MemorySessionStore implements SessionStore {
     const rec = this.record(id);
     if (rec) return { ok: false, reason: rec.kind === 'live' ? 'exists' : 'terminated' };
     const session = { id, generation: this.highWater + 1, metadata: freezeMetadata(checked.entries) };
+    this.emit('created', session.generation, id);
     return { ok: true, session: this.store(session, ttl) };
   }
 
@@ -128,6 +138,33 @@ export class MemorySessionStore implements SessionStore {
     return this.record(id)?.kind === 'live';
   }
 
+  async generationOf(id: string, opts?: GenerationOptions): Promise<GenerationResult> {
+    checkId(id);
+    const o = checkOptions<GenerationOptions>(opts, 'opts');
+    if (o.touch !== undefined && typeof o.touch !== 'boolean') throw new InvalidArgumentError('opts.touch', 'expected a boolean');
+    const rec = this.record(id);
+    if (!rec) return { ok: false, reason: 'not_found' };
+    if (rec.kind === 'tombstone') return { ok: false, reason: 'terminated' };
+    if (o.touch ?? this.options.touchOnGet) this.store(rec.session, this.options.ttlMs);
+    return { ok: true, generation: rec.session.generation };
+  }
+
+  /**
+   * In-process change events. Delivery guarantee: every successful
+   * create/update/patch/terminate (and `mutate` write) of this store is
+   * delivered exactly once, in write order, on a microtask after the write, to
+   * every listener subscribed by then. Never `interrupted`.
+   * Expiry emits nothing (expired records are found lazily).
+   * @throws InvalidArgumentError (synchronously) for a bad listener or options.
+   */
+  subscribe(listener: (event: ChangeEvent) => void, opts?: SubscribeOptions): Promise<Subscription> {
+    const o = checkSubscribeArgs(listener, opts);
+    if (o.signal?.aborted) return Promise.reject(o.signal.reason);
+    const reg = this.listeners.add(listener, o);
+    this.listeners.status('subscribed', reg);
+    return Promise.resolve({ unsubscribe: async () => { this.listeners.remove(reg); } });
+  }
+
   async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: TtlOption): Promise<WriteResult> {
     checkId(id);
     const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
@@ -136,6 +173,7 @@ export class MemorySessionStore implements SessionStore {
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
     const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(checked.entries) };
+    this.emit('updated', session.generation, id);
     return { ok: true, session: this.store(session, ttl) };
   }
 
@@ -159,6 +197,7 @@ export class MemorySessionStore implements SessionStore {
       );
     }
     const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(next) };
+    this.emit('updated', session.generation, id);
     return { ok: true, session: this.store(session, ttl) };
   }
 
@@ -181,6 +220,7 @@ export class MemorySessionStore implements SessionStore {
     if (!('kind' in rec)) return rec;
     const generation = rec.session.generation;
     this.records.set(id, { kind: 'tombstone', generation, expiresAt: this.now() + this.options.tombstoneTtlMs });
+    this.emit('terminated', generation, id);
     return { ok: true, generation };
   }
 

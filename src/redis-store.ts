@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Code, type Reply, decodeReply, isLiveRecord, requireGeneration, sessionFromFields } from './decode.js';
+import { RedisChangeFeed, checkSubscribeArgs } from './change-feed.js';
 import { InvalidArgumentError, SessionStoreError } from './errors.js';
 import { toFault } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
@@ -11,9 +12,10 @@ import { DEFAULT_PREFIX, sessionKey } from './keys.js';
 import { checkMutateArgs, runMutate } from './mutate.js';
 import { type Client, callScript, registerScripts } from './scripts.js';
 import type {
-  CreateResult, Metadata, ReplicationReport, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session,
-  SessionStore, SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption,
-  WriteResult,
+  ChangeEvent, ChangeFeed, CreateResult, GenerationOptions, GenerationReader, GenerationResult, Metadata,
+  ReplicationReport, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore,
+  SessionStoreOptions, SubscribeOptions, Subscription, TerminateOptions, TerminateResult, TouchOptions, TouchResult,
+  TtlOption, WriteResult,
 } from './types.js';
 import {
   type CheckedMetadata, type ResolvedOptions, checkChanges, checkGeneration, checkId, checkMetadata, checkOptions,
@@ -30,7 +32,9 @@ export interface RedisSessionStoreOptions extends SessionStoreOptions {
   /**
    * Publish a change event (`<kind>:<generation>:<id>`, kind one of created,
    * updated, terminated) on this channel from inside every successful write
-   * script, in the same atomic step. Default: off.
+   * script, in the same atomic step. Default: off. Needed by `subscribe` and
+   * by a {@link SessionCache} in `'events'` mode. On a Cluster, PUBLISH is
+   * broadcast to every node over the cluster bus.
    */
   eventsChannel?: string;
   /**
@@ -76,7 +80,7 @@ function optionalGeneration(value: unknown, argument: string): string {
  * const created = await store.create('sess-1', { user: 'ada' });
  * ```
  */
-export class RedisSessionStore implements SessionStore {
+export class RedisSessionStore implements SessionStore, GenerationReader, ChangeFeed {
   /** The ioredis client the store calls. */
   readonly client: Client;
   /** The key prefix (before any ioredis `keyPrefix`). */
@@ -85,6 +89,7 @@ export class RedisSessionStore implements SessionStore {
   readonly options: ResolvedOptions;
   private readonly channel: string;
   private readonly terminateWait: { replicas: number; timeoutMs: number } | undefined;
+  private feed: RedisChangeFeed | undefined;
 
   /** @throws InvalidArgumentError for a client that is not ioredis, or bad options. */
   constructor(client: Client, options?: RedisSessionStoreOptions) {
@@ -171,6 +176,49 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.run('peek', 'peek', id, [], false);
     if (reply.code === Code.OK) return sessionFromFields(id, reply.fields);
     return reply.code === Code.TERMINATED ? 'terminated' : 'not_found';
+  }
+
+  async generationOf(id: string, opts?: GenerationOptions): Promise<GenerationResult> {
+    checkId(id);
+    const o = checkOptions<GenerationOptions>(opts, 'opts');
+    if (o.touch !== undefined && typeof o.touch !== 'boolean') throw new InvalidArgumentError('opts.touch', 'expected a boolean');
+    const touch = o.touch ?? this.options.touchOnGet;
+    const reply = await this.run('generationOf', 'generation', id, [touch ? this.options.ttlMs : ''], touch);
+    switch (reply.code) {
+      case Code.OK:
+        return { ok: true, generation: requireGeneration(reply) };
+      case Code.NOT_FOUND:
+        return { ok: false, reason: 'not_found' };
+      case Code.TERMINATED:
+        return { ok: false, reason: 'terminated' };
+      default:
+        throw unexpectedCode('generationOf', reply);
+    }
+  }
+
+  /**
+   * Delivers the events this store's scripts publish on `eventsChannel`
+   * (written by any store on the same Redis and channel: every node).
+   *
+   * Delivery guarantee: at most once, in publish order per Redis node, while
+   * the status is `subscribed`. Events published while the subscriber
+   * connection is down are lost; the loss is reported as `interrupted` as soon
+   * as the client sees the connection close (a half-open TCP connection is
+   * only noticed by keepalive). No expiry events: see the README.
+   *
+   * The store opens one subscriber connection (`client.duplicate()`, named
+   * `<connectionName>:events`) at the first subscribe, owns it, and closes it
+   * when the last subscription is unsubscribed; the client you passed is never
+   * put in subscriber mode.
+   * @throws InvalidArgumentError (synchronously) without `eventsChannel`, or for a bad listener.
+   */
+  subscribe(listener: (event: ChangeEvent) => void, opts?: SubscribeOptions): Promise<Subscription> {
+    const o = checkSubscribeArgs(listener, opts);
+    if (this.channel === '') {
+      throw new InvalidArgumentError('options.eventsChannel', 'subscribe needs the store to be created with an eventsChannel');
+    }
+    this.feed ??= new RedisChangeFeed(this.client, this.channel);
+    return this.feed.subscribe(listener, o);
   }
 
   async exists(id: string): Promise<boolean> {

@@ -164,3 +164,88 @@ export interface SessionStore {
    */
   mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult>;
 }
+
+/** Options of `generationOf`. */
+export interface GenerationOptions {
+  /**
+   * Reset a live session's TTL to the store's `ttlMs`, as `get` does.
+   * Default: the store's `touchOnGet`, so `generationOf` slides the TTL exactly when `get` would.
+   */
+  touch?: boolean;
+}
+
+/** Result of `generationOf`: the current generation, or why there is no live session. */
+export type GenerationResult =
+  | { ok: true; generation: number }
+  | { ok: false; reason: 'not_found' | 'terminated' };
+
+/**
+ * Optional capability of a store: read only a session's generation (one small
+ * round trip, no metadata). Both built-in stores have it; {@link SessionCache}
+ * uses it to validate hits and falls back to `get` on stores without it.
+ */
+export interface GenerationReader {
+  /**
+   * The generation of the live session `id`, refreshing its TTL when
+   * `opts.touch` (default: the store's `touchOnGet`).
+   * @returns `{ ok: true, generation }`, or `not_found` (absent or expired) or `terminated`.
+   * @throws InvalidArgumentError for a bad id or options, before any I/O.
+   * @throws RedisFaultError when Redis fails.
+   */
+  generationOf(id: string, opts?: GenerationOptions): Promise<GenerationResult>;
+}
+
+/** What a change event reports. `touch` and `get` never emit: they do not change the generation. */
+export type ChangeKind = 'created' | 'updated' | 'terminated';
+
+/**
+ * One successful write. `generation` is the new generation (`created`,
+ * `updated`: update and patch) or the last generation the session had
+ * (`terminated`). Events can be lost, repeated or (across Redis failovers)
+ * reordered: compare generations and ignore what is not newer than what you hold.
+ */
+export interface ChangeEvent {
+  readonly kind: ChangeKind;
+  readonly id: string;
+  readonly generation: number;
+}
+
+/**
+ * State of a subscription's delivery. `subscribed`: events published from now
+ * on are delivered (sent first, before `subscribe` resolves, and again after
+ * every resubscription). `interrupted`: the connection was lost; events
+ * published until the next `subscribed` are lost for good.
+ */
+export type FeedStatus = 'subscribed' | 'interrupted';
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /** Called on every delivery state change; see {@link FeedStatus}. */
+  onStatus?: (status: FeedStatus) => void;
+  /**
+   * Aborts a subscription that is still waiting for Redis (the returned
+   * promise rejects with the signal's reason, and nothing is left subscribed).
+   * No effect once it has resolved: unsubscribe then.
+   */
+  signal?: AbortSignal;
+}
+
+/** A live subscription to a store's change events. */
+export interface Subscription {
+  /** Stops delivery to this listener. Idempotent. The last one closes the store's subscriber connection. */
+  unsubscribe(): Promise<void>;
+}
+
+/**
+ * Optional capability of a store: a feed of change events, one per successful
+ * write (see each store for its delivery guarantee).
+ */
+export interface ChangeFeed {
+  /**
+   * Calls `listener` with every change event from now on.
+   * @returns once the subscription is active: events of writes that complete after it resolves are delivered
+   * (unless the feed reports `interrupted`).
+   * @throws InvalidArgumentError when the store has no feed configured or the listener is not a function.
+   */
+  subscribe(listener: (event: ChangeEvent) => void, opts?: SubscribeOptions): Promise<Subscription>;
+}

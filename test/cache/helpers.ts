@@ -1,0 +1,134 @@
+/** Helpers of the cache tests: two "nodes" on separate connections, call counting, bounded waits. */
+import { randomBytes } from 'node:crypto';
+import type { RedisOptions } from 'ioredis';
+import { afterAll } from 'vitest';
+import {
+  type EvictionReason, RedisSessionStore, type RedisSessionStoreOptions, type Session, type SessionStore,
+} from '../../src/index.js';
+import type { Client } from '../../src/scripts.js';
+import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
+
+/** Wraps a store so every method call is counted by name (`calls.get`, `calls.generationOf`...). */
+export function counting<S extends SessionStore>(store: S): { store: S; calls: Record<string, number> } {
+  const calls: Record<string, number> = {};
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      return (...args: unknown[]) => {
+        calls[prop] = (calls[prop] ?? 0) + 1;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, calls };
+}
+
+/** Records onEvict calls. */
+export function evictions(): {
+  onEvict: (session: Session, reason: EvictionReason) => void;
+  list: Array<{ id: string; generation: number; reason: EvictionReason }>;
+  count(id: string): number;
+} {
+  const list: Array<{ id: string; generation: number; reason: EvictionReason }> = [];
+  return {
+    onEvict: (s, reason) => { list.push({ id: s.id, generation: s.generation, reason }); },
+    list,
+    count: (id) => list.filter((e) => e.id === id).length,
+  };
+}
+
+/** Polls `cond` every 5 ms until it holds or `timeoutMs` passes; returns whether it held. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(5);
+  }
+}
+
+export interface Node {
+  readonly name: string;
+  readonly client: Client;
+  readonly store: RedisSessionStore;
+}
+
+/**
+ * Stores on separate connections standing for separate nodes, sharing one key
+ * prefix and one events channel. Every client gets a unique connectionName so a
+ * test can find (and CLIENT KILL) exactly its own connections.
+ */
+export function cluster(major: IoredisMajor = 5) {
+  const clients: Client[] = [];
+  const prefix = uniquePrefix('cache');
+  const channel = `${prefix}events`;
+  afterAll(() => { for (const c of clients) c.disconnect(); });
+  return {
+    prefix,
+    channel,
+    node(label: string, options: RedisSessionStoreOptions = {}, clientOptions: RedisOptions = {}): Node {
+      const name = `scas-${label}-${randomBytes(4).toString('hex')}`;
+      const client = createClient(major, undefined, { connectionName: name, ...clientOptions });
+      clients.push(client);
+      return { name, client, store: new RedisSessionStore(client, { prefix, eventsChannel: channel, ...options }) };
+    },
+  };
+}
+
+/** CLIENT LIST entries as maps. */
+export async function clientList(client: Client): Promise<Array<Record<string, string>>> {
+  const raw = (await (client as unknown as { call(...a: string[]): Promise<string> }).call('CLIENT', 'LIST')) as string;
+  return raw.trim().split('\n').map((line) => Object.fromEntries(line.split(' ').map((kv) => {
+    const i = kv.indexOf('=');
+    return [kv.slice(0, i), kv.slice(i + 1)];
+  })));
+}
+
+/** Kills the connection named `name` (by id, never by type); returns how many were killed. */
+export async function killConnection(admin: Client, name: string): Promise<number> {
+  let killed = 0;
+  for (const c of await clientList(admin)) {
+    if (c.name === name) {
+      await (admin as unknown as { call(...a: string[]): Promise<unknown> }).call('CLIENT', 'KILL', 'ID', c.id!);
+      killed++;
+    }
+  }
+  return killed;
+}
+
+export const uid = (label: string): string => `${label}-${randomBytes(5).toString('hex')}`;
+
+/**
+ * Wraps a store so calls to `methods` run at once on the store but their
+ * results are held back while `holding` is set, until `release()`: a slow
+ * network in a bottle, to stage races deterministically.
+ */
+export function gated<S extends object>(store: S, methods: readonly string[]) {
+  let waiters: Array<() => void> = [];
+  const state = {
+    holding: false,
+    /** Calls currently held. */
+    get held(): number { return waiters.length; },
+    release(): void {
+      const w = waiters;
+      waiters = [];
+      for (const f of w) f();
+    },
+  };
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || typeof prop !== 'string' || !methods.includes(prop)) {
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      }
+      return async (...args: unknown[]) => {
+        const hold = state.holding;
+        const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (hold) await new Promise<void>((resolve) => waiters.push(resolve));
+        return result;
+      };
+    },
+  });
+  return { store: proxy, state };
+}

@@ -2,7 +2,7 @@
 -- create: bring a new session into existence. The only script that can.
 --
 -- KEYS[1]  session record key
--- ARGV[1]  op id: random per call; a re-sent call with the same op id
+-- ARGV[1]  op id (8 bytes): random per call; a re-sent call with the same op id
 --          reports its first application instead of applying again
 -- ARGV[2]  TTL in milliseconds (positive integer)
 -- ARGV[3]  event channel ('' = publish nothing)
@@ -23,7 +23,7 @@
 --- @include "common"
 
 local key = KEYS[1]
-local opId = ARGV[1]
+local opId = parseOpId(ARGV[1])
 local ttl = parseTtl(ARGV[2])
 local channel, id = ARGV[3], ARGV[4]
 checkPairs(5)
@@ -31,17 +31,16 @@ local nArgs = #ARGV
 
 local ctl = readControl(key)
 if ctl[1] then
-  local applied = findOp(ctl, opId, tonumber(ctl[1]))
+  local applied = findOp(ctl[4], opId, tonumber(ctl[1]))
   if applied then return {REPLAYED, fmt(applied), {}} end
   if ctl[2] then return {TERMINATED, '', {}} end
   return {EXISTS, '', {}}
 end
 
 local now = redis.call('TIME')
-local gen = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local gen = fmt(tonumber(now[1]) * 1000000 + tonumber(now[2]))
 
-redis.call('HSET', key, 'g', fmt(gen), 'o' .. (gen % RING), opId)
-callChunked('HSET', key, ARGV, 5, nArgs)
+writeRecord(key, gen, opId, 5, nArgs)
 redis.call('PEXPIRE', key, ttl)
 publish(channel, 'created', gen, id)
-return {OK, fmt(gen), {}}
+return {OK, gen, {}}

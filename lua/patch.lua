@@ -23,7 +23,7 @@
 --- @include "common"
 
 local key = KEYS[1]
-local opId = ARGV[1]
+local opId = parseOpId(ARGV[1])
 local ttl = parseTtl(ARGV[2])
 local expected = parseExpected(ARGV[3], true)
 local maxBytes = tonumber(ARGV[4])
@@ -36,7 +36,7 @@ local setTo = 7 + nSet
 local ctl = readControl(key)
 if not ctl[1] then return {NOT_FOUND, '', {}} end
 local gen = tonumber(ctl[1])
-local applied = findOp(ctl, opId, gen)
+local applied = findOp(ctl[4], opId, gen)
 if applied then return {REPLAYED, fmt(applied), redis.call('HGETALL', key)} end
 if ctl[2] then return {TERMINATED, '', {}} end
 if expected and gen ~= expected then
@@ -60,10 +60,9 @@ for i = 1, #current, 2 do
 end
 if bytes > maxBytes then return {TOO_LARGE, fmt(bytes), {}} end
 
-local newGen = gen + 1
-if setTo < nArgs then callChunked('HDEL', key, ARGV, setTo + 1, nArgs) end
-redis.call('HSET', key, 'g', fmt(newGen), 'o' .. (newGen % RING), opId)
-if nSet > 0 then callChunked('HSET', key, ARGV, 8, setTo) end
+local newGen = fmt(gen + 1)
+if setTo < nArgs then callChunked('HDEL', key, setTo + 1, nArgs) end
+writeRecord(key, newGen, pushOp(ctl[4], opId), 8, setTo)
 redis.call('PEXPIRE', key, ttl)
 publish(channel, 'updated', newGen, id)
-return {OK, fmt(newGen), redis.call('HGETALL', key)}
+return {OK, newGen, redis.call('HGETALL', key)}

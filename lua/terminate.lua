@@ -21,7 +21,7 @@
 --- @include "common"
 
 local key = KEYS[1]
-local opId = ARGV[1]
+local opId = parseOpId(ARGV[1])
 local ttl = parseTtl(ARGV[2])
 local expected = parseExpected(ARGV[3], true)
 local channel, id = ARGV[4], ARGV[5]
@@ -37,9 +37,8 @@ if expected and gen ~= expected then
   return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
 end
 
-local ring = ringPairs(ctl)
 redis.call('DEL', key)
-redis.call('HSET', key, 'g', ctl[1], 't', '1', 'x', opId, unpack(ring))
+redis.call('HSET', key, 'g', ctl[1], 't', '1', 'x', opId, 'r', ctl[4] or '')
 redis.call('PEXPIRE', key, ttl)
-publish(channel, 'terminated', gen, id)
+publish(channel, 'terminated', ctl[1], id)
 return {OK, ctl[1], {}}

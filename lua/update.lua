@@ -18,7 +18,7 @@
 --- @include "common"
 
 local key = KEYS[1]
-local opId = ARGV[1]
+local opId = parseOpId(ARGV[1])
 local ttl = parseTtl(ARGV[2])
 local expected = parseExpected(ARGV[3], false)
 local channel, id = ARGV[4], ARGV[5]
@@ -28,19 +28,16 @@ local nArgs = #ARGV
 local ctl = readControl(key)
 if not ctl[1] then return {NOT_FOUND, '', {}} end
 local gen = tonumber(ctl[1])
-local applied = findOp(ctl, opId, gen)
+local applied = findOp(ctl[4], opId, gen)
 if applied then return {REPLAYED, fmt(applied), {}} end
 if ctl[2] then return {TERMINATED, '', {}} end
 if gen ~= expected then
   return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
 end
 
-local newGen = gen + 1
-local ring = ringPairs(ctl)
+local newGen = fmt(gen + 1)
 redis.call('DEL', key)
-redis.call('HSET', key, 'g', fmt(newGen), unpack(ring))
-redis.call('HSET', key, 'o' .. (newGen % RING), opId)
-callChunked('HSET', key, ARGV, 6, nArgs)
+writeRecord(key, newGen, pushOp(ctl[4], opId), 6, nArgs)
 redis.call('PEXPIRE', key, ttl)
 publish(channel, 'updated', newGen, id)
-return {OK, fmt(newGen), {}}
+return {OK, newGen, {}}

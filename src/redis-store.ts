@@ -2,7 +2,7 @@
  * The Redis store: every operation is one Lua script call (lua/*.lua).
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { Code, type Reply, decodeReply, isLiveRecord, requireGeneration, sessionFromFields } from './decode.js';
 import { RedisChangeFeed, checkSubscribeArgs } from './change-feed.js';
 import { InvalidArgumentError, SessionStoreError } from './errors.js';
@@ -48,16 +48,24 @@ export interface RedisSessionStoreOptions extends SessionStoreOptions {
 }
 
 /**
- * Unique per process: random prefix + counter. A write carries its op id into
- * its script, which remembers the last 8 per session, so a call that ioredis
- * re-sends after a reconnect reports its first application instead of
- * applying twice.
+ * Op ids: 8 base64url characters from 6 random bytes (48 bits), drawn from a
+ * pool refilled 1024 at a time. A write carries its op id into its script,
+ * which remembers the last 8 per session, so a call that ioredis re-sends
+ * after a reconnect reports its first application instead of applying
+ * twice. Two different writes on one session share an id with probability
+ * about 8 / 2^48 per write.
  */
-const OP_PREFIX = randomBytes(6).toString('base64url');
-let opCounter = 0;
+const OP_ID_BYTES = 6;
+const opIdPool = Buffer.alloc(OP_ID_BYTES * 1024);
+let opIdOffset = opIdPool.length;
 function nextOpId(): string {
-  opCounter = (opCounter + 1) % Number.MAX_SAFE_INTEGER;
-  return OP_PREFIX + opCounter.toString(36);
+  if (opIdOffset === opIdPool.length) {
+    randomFillSync(opIdPool);
+    opIdOffset = 0;
+  }
+  const id = opIdPool.toString('base64url', opIdOffset, opIdOffset + OP_ID_BYTES);
+  opIdOffset += OP_ID_BYTES;
+  return id;
 }
 
 function metadataArgs(checked: CheckedMetadata, into: Array<string | number>): void {

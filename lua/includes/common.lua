@@ -5,20 +5,24 @@
 --   g        generation, decimal string (a positive integer below 2^53)
 --   t        present ('1') only on a tombstone: the id was terminated
 --   x        on a tombstone: the op id of the terminate that made it
---   o0..o7   ring of the op ids of the last 8 generation-changing writes;
---            slot (gen % 8) holds the op id that produced generation gen
+--   r        ring of the op ids of the last 8 generation-changing writes,
+--            newest first, 8 bytes each: the op id at byte offset 8*i
+--            produced generation g - i. One 64-byte field, so the hash keeps
+--            Redis's compact listpack encoding (hash-max-listpack-value 64)
+--            and a write rewrites one field, not eight
 --   m<name>  one field per metadata entry; the 'm' keeps names apart from
 --            the control fields above, whatever the caller names them
 -- A live record has g and no t. No key exists without a TTL.
 
 local OK, REPLAYED = 1, 2
 local CONFLICT, NOT_FOUND, TERMINATED, EXISTS, TOO_LARGE = -1, -2, -3, -4, -5
-local RING = 8
-local CHUNK = 2000 -- arguments per HSET/HDEL call, well below Lua's unpack limit
+local OP_ID_LEN = 8
+local RING_BYTES = 8 * OP_ID_LEN
+local CHUNK = 2000 -- arguments per HSET/HDEL call: even, and well below Lua's unpack limit
 
--- HMGET of the control fields: {g, t, x, o0, ..., o7}.
+-- HMGET of the control fields: {g, t, x, r}.
 local function readControl(key)
-  return redis.call('HMGET', key, 'g', 't', 'x', 'o0', 'o1', 'o2', 'o3', 'o4', 'o5', 'o6', 'o7')
+  return redis.call('HMGET', key, 'g', 't', 'x', 'r')
 end
 
 -- Lua numbers are doubles: print integers in full, never as 1.7e+15.
@@ -27,34 +31,34 @@ local function fmt(n)
 end
 
 -- The generation an op id produced, if it is still in the ring, else nil.
--- Slot j holds the op of the newest generation <= gen that is j mod RING.
-local function findOp(ctl, opId, gen)
-  for j = 0, RING - 1 do
-    if ctl[4 + j] == opId then
-      return gen - ((gen - j) % RING)
-    end
+local function findOp(ring, opId, gen)
+  if not ring then return nil end
+  local from = 1
+  while true do
+    local pos = string.find(ring, opId, from, true)
+    if not pos then return nil end
+    if (pos - 1) % OP_ID_LEN == 0 then return gen - (pos - 1) / OP_ID_LEN end
+    from = pos + 1
   end
-  return nil
 end
 
--- Flat field/value list of the ring, for rewriting it after DEL.
-local function ringPairs(ctl)
-  local out = {}
-  for j = 0, RING - 1 do
-    local v = ctl[4 + j]
-    if v then
-      out[#out + 1] = 'o' .. j
-      out[#out + 1] = v
-    end
-  end
-  return out
+-- The ring after a write with this op id: newest first, oldest dropped.
+local function pushOp(ring, opId)
+  return opId .. string.sub(ring or '', 1, RING_BYTES - OP_ID_LEN)
 end
 
 -- Calls cmd(key, ARGV[from..to]) in chunks; to - from + 1 must be even for HSET.
-local function callChunked(cmd, key, args, from, to)
+local function callChunked(cmd, key, from, to)
   for i = from, to, CHUNK do
-    redis.call(cmd, key, unpack(args, i, math.min(i + CHUNK - 1, to)))
+    redis.call(cmd, key, unpack(ARGV, i, math.min(i + CHUNK - 1, to)))
   end
+end
+
+-- HSET g (a decimal string) and r, plus the field/value pairs ARGV[from..to], in as few calls as fit.
+local function writeRecord(key, genStr, ring, from, to)
+  local first = math.min(to, from + CHUNK - 1)
+  redis.call('HSET', key, 'g', genStr, 'r', ring, unpack(ARGV, from, first))
+  callChunked('HSET', key, first + 1, to)
 end
 
 -- Argument checks raise an error reply; they all run before any write.
@@ -76,6 +80,11 @@ local function parseTtl(s)
 end
 
 -- A positive integer; with optional, '' means "any generation" (false).
+local function parseOpId(s)
+  if #s ~= OP_ID_LEN then fail('bad op id') end
+  return s
+end
+
 local function parseExpected(s, optional)
   if optional and s == '' then return false end
   return positiveInt(s) or fail('bad expected generation')
@@ -86,8 +95,8 @@ local function checkPairs(from)
   if (#ARGV - from + 1) % 2 ~= 0 then fail('odd metadata argument count') end
 end
 
-local function publish(channel, kind, gen, id)
+local function publish(channel, kind, genStr, id)
   if channel ~= '' then
-    redis.call('PUBLISH', channel, kind .. ':' .. fmt(gen) .. ':' .. id)
+    redis.call('PUBLISH', channel, kind .. ':' .. genStr .. ':' .. id)
   end
 end

@@ -16,21 +16,23 @@ const store = new RedisSessionStore(client, { prefix });
 const raw = client as unknown as { hgetall(k: string): Promise<Record<string, string>>; pttl(k: string): Promise<number> };
 
 const cases: Array<[string, ScriptName, Array<string | number>, RegExp]> = [
-  ['create: ttl not a number', 'create', ['op', 'x', '', '', 'ma', '1'], /bad ttl/],
-  ['create: ttl zero', 'create', ['op', '0', '', '', 'ma', '1'], /bad ttl/],
-  ['create: ttl fraction', 'create', ['op', '1.5', '', '', 'ma', '1'], /bad ttl/],
-  ['create: odd metadata', 'create', ['op', '1000', '', '', 'ma'], /odd metadata/],
-  ['update: no expected generation', 'update', ['op', '1000', '', '', '', 'ma', '1'], /bad expected/],
-  ['update: negative generation', 'update', ['op', '1000', '-1', '', '', 'ma', '1'], /bad expected/],
-  ['update: odd metadata', 'update', ['op', '1000', '1', '', '', 'ma'], /odd metadata/],
-  ['patch: bad ttl', 'patch', ['op', '-5', '', '100', '', '', '0'], /bad ttl/],
-  ['patch: set count beyond ARGV', 'patch', ['op', '1000', '', '100', '', '', '4', 'ma', '1'], /bad patch/],
-  ['patch: odd set count', 'patch', ['op', '1000', '', '100', '', '', '1', 'ma'], /bad patch/],
+  ['create: op id too short', 'create', ['op', '1000', '', '', 'ma', '1'], /bad op id/],
+  ['update: op id too long', 'update', ['opid00012', '1000', '1', '', '', 'ma', '1'], /bad op id/],
+  ['create: ttl not a number', 'create', ['opid0001', 'x', '', '', 'ma', '1'], /bad ttl/],
+  ['create: ttl zero', 'create', ['opid0001', '0', '', '', 'ma', '1'], /bad ttl/],
+  ['create: ttl fraction', 'create', ['opid0001', '1.5', '', '', 'ma', '1'], /bad ttl/],
+  ['create: odd metadata', 'create', ['opid0001', '1000', '', '', 'ma'], /odd metadata/],
+  ['update: no expected generation', 'update', ['opid0001', '1000', '', '', '', 'ma', '1'], /bad expected/],
+  ['update: negative generation', 'update', ['opid0001', '1000', '-1', '', '', 'ma', '1'], /bad expected/],
+  ['update: odd metadata', 'update', ['opid0001', '1000', '1', '', '', 'ma'], /odd metadata/],
+  ['patch: bad ttl', 'patch', ['opid0001', '-5', '', '100', '', '', '0'], /bad ttl/],
+  ['patch: set count beyond ARGV', 'patch', ['opid0001', '1000', '', '100', '', '', '4', 'ma', '1'], /bad patch/],
+  ['patch: odd set count', 'patch', ['opid0001', '1000', '', '100', '', '', '1', 'ma'], /bad patch/],
   ['touch: bad expected', 'touch', ['1000', 'abc'], /bad expected/],
-  ['terminate: bad ttl', 'terminate', ['op', 'NaN', '', '', ''], /bad ttl/],
+  ['terminate: bad ttl', 'terminate', ['opid0001', 'NaN', '', '', ''], /bad ttl/],
   ['get: ttl inf', 'get', ['inf'], /bad ttl/],
   ['touch: ttl 2^53', 'touch', ['9007199254740992', ''], /bad ttl/],
-  ['terminate: expected nan', 'terminate', ['op', '1000', 'nan', '', ''], /bad expected/],
+  ['terminate: expected nan', 'terminate', ['opid0001', '1000', 'nan', '', ''], /bad expected/],
 ];
 
 describe('scripts validate before writing', () => {

@@ -4,12 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Code, type Reply, decodeReply, isLiveRecord, requireGeneration, sessionFromFields } from './decode.js';
-import { InvalidArgumentError, SessionStoreError } from './errors.js';
+import { InvalidArgumentError, RedisFaultError, SessionStoreError } from './errors.js';
 import { toFault } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
 import { DEFAULT_PREFIX, sessionKey } from './keys.js';
 import { checkMutateArgs, runMutate } from './mutate.js';
 import { type Client, callScript, registerScripts } from './scripts.js';
+import { connectionForKey } from './slots.js';
 import type {
   CreateResult, Metadata, ReplicationReport, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session,
   SessionStore, SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption,
@@ -35,7 +36,8 @@ export interface RedisSessionStoreOptions extends SessionStoreOptions {
   eventsChannel?: string;
   /**
    * After a successful `terminate`, run `WAIT replicas timeoutMs` on the
-   * connection that ran it and report in the result how many replicas
+   * connection that ran it (on a Cluster client: the connection to the
+   * primary of the session's slot) and report in the result how many replicas
    * acknowledged. Redis replicates asynchronously: without this, a terminate
    * acknowledged by a primary that fails before replicating it is lost, and
    * the session comes back on the promoted replica. Default: off.
@@ -265,16 +267,25 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  /** WAIT on the connection that ran the write (a standalone client has one). */
+  /**
+   * WAIT on the connection that served the terminate: the client itself, or
+   * on a Cluster client the primary of the key's slot. The terminate is
+   * applied by then, so a failure here leaves it in effect on that primary
+   * with its replication unknown: OUTCOME_UNKNOWN, never `not_applied`.
+   */
   private async waitForReplicas(id: string): Promise<ReplicationReport> {
     const { replicas, timeoutMs } = this.terminateWait!;
     let acknowledged: unknown;
     try {
-      acknowledged = await (this.client as unknown as { call(...a: Array<string | number>): Promise<unknown> })
-        .call('WAIT', replicas, timeoutMs);
+      const conn = connectionForKey(this.client, sessionKey(id, this.prefix));
+      if (!conn) throw new Error("the client's slot map names no primary for the session's slot");
+      acknowledged = await conn.call('WAIT', replicas, timeoutMs);
     } catch (err) {
-      // The terminate itself is applied; only its replication is unknown.
-      throw toFault(err, 'terminate (WAIT after applying)', id, true);
+      throw new RedisFaultError(
+        'OUTCOME_UNKNOWN',
+        `terminate: applied on the primary, but WAIT failed, so whether it survives a failover is unknown: ${(err as Error)?.message ?? String(err)}`,
+        { outcome: 'unknown', operation: 'terminate', sessionId: id, cause: err },
+      );
     }
     if (typeof acknowledged !== 'number') {
       throw new SessionStoreError('UNEXPECTED_REPLY', `WAIT replied ${String(acknowledged)}`);

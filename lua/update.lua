@@ -42,10 +42,8 @@ if gen ~= expected then
 end
 
 local newGen = gen + 1
-local ring = ringPairs(ctl)
-redis.call('DEL', key)
-redis.call('HSET', key, 'g', fmt(newGen), unpack(ring))
-redis.call('HSET', key, 'o' .. (newGen % RING), opId)
+clearAllButControl(key)
+redis.call('HSET', key, 'g', fmt(newGen), 'o' .. (newGen % RING), opId)
 callChunked('HSET', key, ARGV, 6, nArgs)
 redis.call('PEXPIRE', key, ttl)
 publish(channel, 'updated', newGen, id)

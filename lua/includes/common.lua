@@ -37,24 +37,29 @@ local function findOp(ctl, opId, gen)
   return nil
 end
 
--- Flat field/value list of the ring, for rewriting it after DEL.
-local function ringPairs(ctl)
-  local out = {}
-  for j = 0, RING - 1 do
-    local v = ctl[4 + j]
-    if v then
-      out[#out + 1] = 'o' .. j
-      out[#out + 1] = v
-    end
-  end
-  return out
-end
-
 -- Calls cmd(key, ARGV[from..to]) in chunks; to - from + 1 must be even for HSET.
 local function callChunked(cmd, key, args, from, to)
   for i = from, to, CHUNK do
     redis.call(cmd, key, unpack(args, i, math.min(i + CHUNK - 1, to)))
   end
+end
+
+-- Control fields a live record keeps across an update: g and the op-id ring.
+local KEEP = {g = true}
+for j = 0, RING - 1 do KEEP['o' .. j] = true end
+
+-- Removes every field of the record except g and the op-id ring, without
+-- ever deleting the key. A script must not DEL a key it writes again: on a
+-- cluster node whose slot is being migrated, a key that is missing for a
+-- moment counts as moved away, Redis refuses the script's next call on it,
+-- and the DEL stays applied (scripts do not roll back).
+local function clearAllButControl(key)
+  local fields = redis.call('HKEYS', key)
+  local drop = {}
+  for i = 1, #fields do
+    if not KEEP[fields[i]] then drop[#drop + 1] = fields[i] end
+  end
+  if #drop > 0 then callChunked('HDEL', key, drop, 1, #drop) end
 end
 
 local function parseTtl(s)

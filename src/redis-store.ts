@@ -258,7 +258,9 @@ export class RedisSessionStore implements SessionStore {
       case Code.REPLAYED: {
         const generation = requireGeneration(reply);
         if (!this.terminateWait) return { ok: true, generation };
-        return { ok: true, generation, replication: await this.waitForReplicas(id) };
+        // REPLAYED: ioredis re-sent the call after a reconnect and an earlier
+        // send applied it, on a connection WAIT here cannot cover.
+        return { ok: true, generation, replication: await this.waitForReplicas(id, reply.code === Code.OK) };
       }
       case Code.CONFLICT:
         return this.conflict(id, reply);
@@ -269,17 +271,24 @@ export class RedisSessionStore implements SessionStore {
 
   /**
    * WAIT on the connection that served the terminate: the client itself, or
-   * on a Cluster client the primary of the key's slot. The terminate is
-   * applied by then, so a failure here leaves it in effect on that primary
-   * with its replication unknown: OUTCOME_UNKNOWN, never `not_applied`.
+   * on a Cluster client the primary of the key's slot. Called in the same
+   * tick as the terminate's reply, so the connection (socket) is the one the
+   * reply came on; WAIT counts only the writes made on its own socket, so if
+   * ioredis reconnected before WAIT ran, or the terminate was a replay of an
+   * earlier send, nothing confirms the terminate: `durable: false`.
+   * The terminate is applied by then, so a failure here leaves it in effect
+   * on that primary with its replication unknown: OUTCOME_UNKNOWN.
    */
-  private async waitForReplicas(id: string): Promise<ReplicationReport> {
+  private async waitForReplicas(id: string, wroteHere: boolean): Promise<ReplicationReport> {
     const { replicas, timeoutMs } = this.terminateWait!;
     let acknowledged: unknown;
+    let sameSocket = false;
     try {
       const conn = connectionForKey(this.client, sessionKey(id, this.prefix));
       if (!conn) throw new Error("the client's slot map names no primary for the session's slot");
+      const socket = conn.stream;
       acknowledged = await conn.call('WAIT', replicas, timeoutMs);
+      sameSocket = socket !== undefined && conn.stream === socket;
     } catch (err) {
       throw new RedisFaultError(
         'OUTCOME_UNKNOWN',
@@ -290,7 +299,8 @@ export class RedisSessionStore implements SessionStore {
     if (typeof acknowledged !== 'number') {
       throw new SessionStoreError('UNEXPECTED_REPLY', `WAIT replied ${String(acknowledged)}`);
     }
-    return { acknowledged, requested: replicas, durable: acknowledged >= replicas };
+    const confirmed = wroteHere && sameSocket ? acknowledged : 0;
+    return { acknowledged: confirmed, requested: replicas, durable: confirmed >= replicas };
   }
 
   async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {

@@ -99,7 +99,9 @@ const isWrite = (o: Op): boolean => o.kind === 'create' || o.kind === 'update';
  * 2. An acknowledged update wrote exactly expected + 1, and expected was a
  *    generation some create/update may have written.
  * 3. No two acknowledged writes of an id wrote the same generation (the
- *    second would have overwritten the first: a lost update).
+ *    second would have overwritten the first: a lost update). A write not
+ *    confirmed replicated may be lost by a failover, and its generation
+ *    written again.
  * 4. No resurrection: after an acknowledged terminate of generation g ends,
  *    no operation that starts later sees or writes a generation <= g, and a
  *    create that succeeds later writes a generation > g.
@@ -134,7 +136,7 @@ export function checkHistory(history: History): string[] {
     }
     // 3. No two acknowledged writes of one generation.
     const writers = new Map<number, Op>();
-    for (const o of ops.filter((x) => isWrite(x) && x.status === 'ok')) {
+    for (const o of ops.filter((x) => isWrite(x) && acked(x))) {
       const other = writers.get(o.generation as number);
       if (other) violations.push(`${id}: two acknowledged writes of generation ${o.generation}: ${show(other)} and ${show(o)}`);
       else writers.set(o.generation as number, o);

@@ -72,6 +72,9 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
+/** Replicas sync at once (Redis 7 waits 5 s for more replicas before a diskless full sync). */
+const REPLICATION_ARGS = ['--repl-diskless-sync-delay', '0'];
+
 const NODE_ARGS = [
   '--cluster-enabled', 'yes',
   '--cluster-config-file', 'nodes.conf',
@@ -79,6 +82,7 @@ const NODE_ARGS = [
   // that a busy 2-core machine does not mark live nodes as failing.
   '--cluster-node-timeout', '3000',
   '--appendonly', 'no',
+  ...REPLICATION_ARGS,
 ];
 
 function adminClient(port: number): Redis {
@@ -365,9 +369,9 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
     return c;
   };
   try {
-    const primary = await startRedisServer();
+    const primary = await startRedisServer({ args: REPLICATION_ARGS });
     servers.push(primary);
-    const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+    const replica = await startRedisServer({ args: [...REPLICATION_ARGS, '--replicaof', '127.0.0.1', String(primary.port)] });
     servers.push(replica);
     for (let i = 0; i < 3; i++) {
       const s = await startSentinelProcess(primary.port, dirs);

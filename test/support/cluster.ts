@@ -253,6 +253,11 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
   };
   try {
     await cluster.waitForOk({ timeoutMs: 60_000 });
+    await waitUntil(`every primary to have ${replicasEach} replica(s)`, async () => {
+      const view = await clusterNodes(anyLive().admin);
+      return view.filter((l) => l.flags.includes('master'))
+        .every((p) => view.filter((r) => r.masterId === p.id).length === replicasEach);
+    }, 30_000);
   } catch (err) {
     await cluster.stop();
     throw err;
@@ -260,23 +265,32 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
   return cluster;
 }
 
-/** '' when the cluster is ok, else what is not. */
+/**
+ * '' when the cluster is ok, else what is not: every live node says
+ * cluster_state:ok with all slots ok, and all live nodes agree on the slot
+ * owners and on who replicates whom among the live nodes.
+ */
 async function notOkReason(nodes: ClusterNode[], replicas: boolean): Promise<string> {
   let reference: string | undefined;
+  const liveIds = new Set(nodes.map((n) => n.id));
   for (const n of nodes) {
     let ci: Record<string, string>;
     let slots: Array<[number, number, [string, number, string]]>;
+    let view: NodesLine[];
     try {
       ci = await info(n.admin, 'cluster');
       slots = (await n.admin.call('CLUSTER', 'SLOTS')) as typeof slots;
+      view = await clusterNodes(n.admin);
     } catch (err) {
       return `${n.key}: ${(err as Error).message}`;
     }
     if (ci.cluster_state !== 'ok') return `${n.key}: cluster_state ${ci.cluster_state}`;
     if (ci.cluster_slots_ok !== '16384') return `${n.key}: cluster_slots_ok ${ci.cluster_slots_ok}`;
     const owners = slots.map(([lo, hi, p]) => `${lo}-${hi}:${p[2]}`).sort().join(',');
-    if (reference === undefined) reference = owners;
-    else if (owners !== reference) return `${n.key}: disagrees on slot owners`;
+    const topology = view.filter((l) => liveIds.has(l.id))
+      .map((l) => `${l.id}:${l.flags.includes('master') ? 'master' : `replica-of-${l.masterId}`}`).sort().join(',');
+    if (reference === undefined) reference = owners + '|' + topology;
+    else if (owners + '|' + topology !== reference) return `${n.key}: disagrees on slot owners or roles`;
     if (replicas) {
       const r = await info(n.admin, 'replication');
       if (r.role === 'slave' && r.master_link_status !== 'up') return `${n.key}: replica link ${r.master_link_status}`;

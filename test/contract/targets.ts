@@ -5,7 +5,7 @@
  */
 import { Cluster as Cluster5, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { Cluster as Cluster6 } from 'ioredis6';
-import { afterAll } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { MemorySessionStore, RedisSessionStore, type SessionStore, type SessionStoreOptions } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';
 import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
@@ -56,7 +56,7 @@ export function redisTarget(major: IoredisMajor, clientOptions: RedisOptions = {
   };
   afterAll(() => { client?.disconnect(); });
   return {
-    name: `RedisSessionStore (ioredis ${major}${clientOptions.keyPrefix ? `, keyPrefix` : ''})`,
+    name: `RedisSessionStore (${inject('redisCluster').length > 0 ? 'SESSION_CAS_TARGET=cluster, ' : ''}ioredis ${major}${clientOptions.keyPrefix ? `, keyPrefix` : ''})`,
     realTime: true,
     makeStore: (options) => new RedisSessionStore(getClient(), { ...options, prefix: uniquePrefix('contract') }),
     // Redis expires keys by its own clock; the margin covers its 1 ms resolution and a busy machine.

@@ -139,5 +139,11 @@ describe('the loss asynchronous replication allows', () => {
     // The terminate reported durable survived.
     expect(await store.peek(kept)).toBeNull();
     expect(await store.create(kept)).toEqual({ ok: false, reason: 'terminated' });
+
+    // The old primary restarts (same port, same nodes.conf, empty data) and rejoins as a replica.
+    await primary.start();
+    await waitUntil('the restarted node to follow the new primary', async () => (await primary.role()) === 'slave', 30_000);
+    await cluster.waitForOk();
+    expect(await store.peek(lost)).toEqual(created.session);
   });
 });

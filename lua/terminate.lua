@@ -37,8 +37,8 @@ if expected and gen ~= expected then
   return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
 end
 
-redis.call('DEL', key)
-redis.call('HSET', key, 'g', ctl[1], 't', '1', 'x', opId, 'r', ctl[4] or '')
+clearMetadata(key) -- first: frees the metadata before the tombstone fields are added
+redis.call('HSET', key, 't', '1', 'x', opId)
 redis.call('PEXPIRE', key, ttl)
 publish(channel, 'terminated', ctl[1], id)
 return {OK, ctl[1], {}}

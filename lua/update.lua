@@ -36,7 +36,7 @@ if gen ~= expected then
 end
 
 local newGen = fmt(gen + 1)
-redis.call('DEL', key)
+clearMetadata(key)
 writeRecord(key, newGen, pushOp(ctl[4], opId), 6, nArgs)
 redis.call('PEXPIRE', key, ttl)
 publish(channel, 'updated', newGen, id)

@@ -18,6 +18,7 @@ export type { RedisSessionStoreOptions } from './redis-store.js';
 export { MemorySessionStore } from './memory-store.js';
 export type { MemorySessionStoreOptions } from './memory-store.js';
 export { DEFAULT_PREFIX, encodeId, decodeId, sessionKey } from './keys.js';
+export { SLOT_COUNT, keySlot } from './slots.js';
 export { DEFAULTS, MAX_ID_LENGTH } from './validate.js';
 export type { ResolvedOptions } from './validate.js';
 export type {

@@ -5,12 +5,13 @@
 import { randomFillSync } from 'node:crypto';
 import { Code, type Reply, decodeReply, isLiveRecord, requireGeneration, sessionFromFields } from './decode.js';
 import { RedisChangeFeed, checkSubscribeArgs } from './change-feed.js';
-import { InvalidArgumentError, SessionStoreError } from './errors.js';
+import { InvalidArgumentError, RedisFaultError, SessionStoreError } from './errors.js';
 import { toFault } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
 import { DEFAULT_PREFIX, sessionKey } from './keys.js';
 import { checkMutateArgs, runMutate } from './mutate.js';
 import { type Client, callScript, registerScripts } from './scripts.js';
+import { connectionForKey } from './slots.js';
 import type {
   ChangeEvent, ChangeFeed, CreateResult, GenerationOptions, GenerationReader, GenerationResult, Metadata,
   ReplicationReport, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore,
@@ -39,7 +40,8 @@ export interface RedisSessionStoreOptions extends SessionStoreOptions {
   eventsChannel?: string;
   /**
    * After a successful `terminate`, run `WAIT replicas timeoutMs` on the
-   * connection that ran it and report in the result how many replicas
+   * connection that ran it (on a Cluster client: the connection to the
+   * primary of the session's slot) and report in the result how many replicas
    * acknowledged. Redis replicates asynchronously: without this, a terminate
    * acknowledged by a primary that fails before replicating it is lost, and
    * the session comes back on the promoted replica. Default: off.
@@ -312,7 +314,9 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       case Code.REPLAYED: {
         const generation = requireGeneration(reply);
         if (!this.terminateWait) return { ok: true, generation };
-        return { ok: true, generation, replication: await this.waitForReplicas(id) };
+        // REPLAYED: ioredis re-sent the call after a reconnect and an earlier
+        // send applied it, on a connection WAIT here cannot cover.
+        return { ok: true, generation, replication: await this.waitForReplicas(id, reply.code === Code.OK) };
       }
       case Code.CONFLICT:
         return this.conflict(id, reply);
@@ -321,21 +325,38 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     }
   }
 
-  /** WAIT on the connection that ran the write (a standalone client has one). */
-  private async waitForReplicas(id: string): Promise<ReplicationReport> {
+  /**
+   * WAIT on the connection that served the terminate: the client itself, or
+   * on a Cluster client the primary of the key's slot. Called in the same
+   * tick as the terminate's reply, so the connection (socket) is the one the
+   * reply came on; WAIT counts only the writes made on its own socket, so if
+   * ioredis reconnected before WAIT ran, or the terminate was a replay of an
+   * earlier send, nothing confirms the terminate: `durable: false`.
+   * The terminate is applied by then, so a failure here leaves it in effect
+   * on that primary with its replication unknown: OUTCOME_UNKNOWN.
+   */
+  private async waitForReplicas(id: string, wroteHere: boolean): Promise<ReplicationReport> {
     const { replicas, timeoutMs } = this.terminateWait!;
     let acknowledged: unknown;
+    let sameSocket = false;
     try {
-      acknowledged = await (this.client as unknown as { call(...a: Array<string | number>): Promise<unknown> })
-        .call('WAIT', replicas, timeoutMs);
+      const conn = connectionForKey(this.client, sessionKey(id, this.prefix));
+      if (!conn) throw new Error("the client's slot map names no primary for the session's slot");
+      const socket = conn.stream;
+      acknowledged = await conn.call('WAIT', replicas, timeoutMs);
+      sameSocket = socket !== undefined && conn.stream === socket;
     } catch (err) {
-      // The terminate itself is applied; only its replication is unknown.
-      throw toFault(err, 'terminate (WAIT after applying)', id, true);
+      throw new RedisFaultError(
+        'OUTCOME_UNKNOWN',
+        `terminate: applied on the primary, but WAIT failed, so whether it survives a failover is unknown: ${(err as Error)?.message ?? String(err)}`,
+        { outcome: 'unknown', operation: 'terminate', sessionId: id, cause: err },
+      );
     }
     if (typeof acknowledged !== 'number') {
       throw new SessionStoreError('UNEXPECTED_REPLY', `WAIT replied ${String(acknowledged)}`);
     }
-    return { acknowledged, requested: replicas, durable: acknowledged >= replicas };
+    const confirmed = wroteHere && sameSocket ? acknowledged : 0;
+    return { acknowledged: confirmed, requested: replicas, durable: confirmed >= replicas };
   }
 
   async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {

@@ -54,6 +54,22 @@ local function callChunked(cmd, key, from, to)
   end
 end
 
+-- Removes every metadata field (m<name>) without ever deleting the key. A
+-- script must not DEL a key it writes again: on a cluster node whose slot is
+-- being migrated, a key that is missing for a moment counts as moved away,
+-- Redis refuses the script's next call on it, and the DEL stays applied
+-- (scripts do not roll back). g and r stay, so the hash is never empty.
+local function clearMetadata(key)
+  local fields = redis.call('HKEYS', key)
+  local drop = {}
+  for i = 1, #fields do
+    if string.byte(fields[i], 1) == 109 then drop[#drop + 1] = fields[i] end -- 109 = 'm'
+  end
+  for i = 1, #drop, CHUNK do
+    redis.call('HDEL', key, unpack(drop, i, math.min(i + CHUNK - 1, #drop)))
+  end
+end
+
 -- HSET g (a decimal string) and r, plus the field/value pairs ARGV[from..to], in as few calls as fit.
 local function writeRecord(key, genStr, ring, from, to)
   local first = math.min(to, from + CHUNK - 1)

@@ -3,8 +3,9 @@
  * and knows how to move time and read a record's remaining TTL: the memory
  * store through its injected clock, Redis through real time and PTTL.
  */
-import type { RedisOptions } from 'ioredis';
-import { afterAll } from 'vitest';
+import { Cluster as Cluster5, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster as Cluster6 } from 'ioredis6';
+import { afterAll, inject } from 'vitest';
 import { MemorySessionStore, RedisSessionStore, type SessionStore, type SessionStoreOptions } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';
 import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
@@ -55,10 +56,50 @@ export function redisTarget(major: IoredisMajor, clientOptions: RedisOptions = {
   };
   afterAll(() => { client?.disconnect(); });
   return {
-    name: `RedisSessionStore (ioredis ${major}${clientOptions.keyPrefix ? `, keyPrefix` : ''})`,
+    name: `RedisSessionStore (${inject('redisCluster').length > 0 ? 'SESSION_CAS_TARGET=cluster, ' : ''}ioredis ${major}${clientOptions.keyPrefix ? `, keyPrefix` : ''})`,
     realTime: true,
     makeStore: (options) => new RedisSessionStore(getClient(), { ...options, prefix: uniquePrefix('contract') }),
     // Redis expires keys by its own clock; the margin covers its 1 ms resolution and a busy machine.
+    advance: (ms) => sleep(ms + 30),
+    async pttl(store, id) {
+      const s = store as RedisSessionStore;
+      return (s.client as unknown as { pttl(k: string): Promise<number> }).pttl(s.keyFor(id));
+    },
+    commandsSent: () => sent,
+  };
+}
+
+/**
+ * A Redis Cluster client (ioredis 5 or 6) on a cluster the test file starts
+ * (`getNodes` is read lazily, when the first store is made inside a test).
+ * Each store gets its own prefix, so stores spread over every primary.
+ */
+export function clusterTarget(
+  getNodes: () => Array<{ host: string; port: number }>,
+  major: IoredisMajor,
+  clusterOptions: ClusterOptions = {},
+): ContractTarget {
+  let client: Client | undefined;
+  let sent = 0;
+  const getClient = (): Client => {
+    if (!client) {
+      const Ctor = (major === 5 ? Cluster5 : Cluster6) as unknown as new (n: unknown, o: ClusterOptions) => Client;
+      client = new Ctor(getNodes(), { ...clusterOptions, redisOptions: { maxRetriesPerRequest: 3, ...clusterOptions.redisOptions } });
+      client.on('error', () => undefined);
+      const c = client as unknown as { sendCommand: (...a: unknown[]) => unknown };
+      const original = c.sendCommand;
+      c.sendCommand = function (this: unknown, ...args: unknown[]) {
+        sent++;
+        return original.apply(this, args);
+      };
+    }
+    return client;
+  };
+  afterAll(() => { client?.disconnect(); });
+  return {
+    name: `RedisSessionStore (Cluster, ioredis ${major}${clusterOptions.keyPrefix ? ', keyPrefix' : ''})`,
+    realTime: true,
+    makeStore: (options) => new RedisSessionStore(getClient(), { ...options, prefix: uniquePrefix('contract') }),
     advance: (ms) => sleep(ms + 30),
     async pttl(store, id) {
       const s = store as RedisSessionStore;

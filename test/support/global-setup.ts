@@ -1,5 +1,11 @@
-/** Vitest global setup: one Redis for the whole run, handed to files via inject('redisUrl'). */
+/**
+ * Vitest global setup: one Redis for the whole run, handed to files via
+ * inject('redisUrl'). With SESSION_CAS_TARGET=cluster it also starts a Redis
+ * Cluster (3 primaries, 3 replicas) and hands its startup nodes to files via
+ * inject('redisCluster'); `createClient()` then returns Cluster clients.
+ */
 import type { TestProject } from 'vitest/node';
+import { startRedisCluster } from './cluster.js';
 import { provideRedis } from './provision.js';
 
 declare module 'vitest' {
@@ -7,6 +13,8 @@ declare module 'vitest' {
     redisUrl: string;
     redisSource: string;
     redisOwned: boolean;
+    /** Startup nodes of the run's Redis Cluster; empty unless SESSION_CAS_TARGET=cluster. */
+    redisCluster: Array<{ host: string; port: number }>;
   }
 }
 
@@ -16,5 +24,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('redisUrl', redis.url);
   project.provide('redisSource', redis.source);
   project.provide('redisOwned', redis.owned);
-  return () => redis.stop();
+  const cluster = process.env.SESSION_CAS_TARGET === 'cluster' ? await startRedisCluster() : undefined;
+  if (cluster) console.log(`[session-cas tests] SESSION_CAS_TARGET=cluster: Redis Cluster at ${cluster.startupNodes.map((n) => n.port).join(',')}`);
+  project.provide('redisCluster', cluster?.startupNodes ?? []);
+  return async () => {
+    await cluster?.stop();
+    await redis.stop();
+  };
 }

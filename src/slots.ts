@@ -1,0 +1,81 @@
+/**
+ * Redis Cluster hash slots, and which connection of a client served a key.
+ * `terminateWait` needs the second: WAIT counts the replicas that acknowledged
+ * the writes made on the connection it runs on, so on a Cluster client it has
+ * to run on the primary that owns the session key's slot, not on whatever
+ * node `client.call` picks.
+ * @module
+ */
+import type { Redis } from 'ioredis';
+import type { Client } from './scripts.js';
+
+/** Number of hash slots in a Redis Cluster. */
+export const SLOT_COUNT = 16384;
+
+/** CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), the checksum Redis Cluster uses. */
+const CRC16_TABLE: Uint16Array = (() => {
+  const table = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    table[i] = crc;
+  }
+  return table;
+})();
+
+function crc16(bytes: Uint8Array, start: number, end: number): number {
+  let crc = 0;
+  for (let i = start; i < end; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ bytes[i]!) & 0xff]!;
+  return crc;
+}
+
+const OPEN = 0x7b; // {
+const CLOSE = 0x7d; // }
+
+/**
+ * The cluster slot of a key, by Redis's rule: when the key has a `{` followed
+ * later by a `}` with at least one byte between them, only the bytes between
+ * the first `{` and the first `}` after it are hashed; otherwise the whole key.
+ * Strings are hashed as their UTF-8 bytes, as ioredis sends them.
+ * Include the client's `keyPrefix`: Redis sees the prefixed key.
+ */
+export function keySlot(key: string | Uint8Array): number {
+  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
+  let start = 0;
+  let end = bytes.length;
+  const open = bytes.indexOf(OPEN);
+  if (open !== -1) {
+    const close = bytes.indexOf(CLOSE, open + 1);
+    if (close > open + 1) {
+      start = open + 1;
+      end = close;
+    }
+  }
+  return crc16(bytes, start, end) % SLOT_COUNT;
+}
+
+interface ClusterLike {
+  isCluster: true;
+  options: { keyPrefix?: string };
+  slots: string[][];
+  nodes(role?: 'all' | 'master' | 'slave'): Redis[];
+}
+
+function isCluster(client: Client): client is Client & ClusterLike {
+  return (client as unknown as { isCluster?: unknown }).isCluster === true;
+}
+
+/**
+ * The connection on which a write to `key` (as passed to the client, without
+ * its `keyPrefix`) was served: a standalone or Sentinel client has one; a
+ * Cluster client's is the connection to the node its slot map names as the
+ * primary of the key's slot (ioredis updates that map on every MOVED).
+ * `undefined` when the Cluster client knows no such node (slot map not loaded).
+ */
+export function connectionForKey(client: Client, key: string): Redis | undefined {
+  if (!isCluster(client)) return client as Redis;
+  const slot = keySlot((client.options.keyPrefix ?? '') + key);
+  const nodeKey = client.slots[slot]?.[0];
+  if (nodeKey === undefined) return undefined;
+  return client.nodes('all').find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
+}

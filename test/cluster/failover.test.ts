@@ -1,0 +1,149 @@
+/**
+ * Failover on a real cluster.
+ *
+ * 1. terminateWait on a Cluster client runs WAIT on the primary that owns the
+ *    session's slot (ioredis keyPrefix included), not on a random node.
+ * 2. A manual CLUSTER FAILOVER under load: operations resume on the promoted
+ *    replica with bounded errors, scripts are loaded there again, and the
+ *    history holds with every acknowledged operation counted (a manual
+ *    failover waits for the replica to catch up, so it loses nothing).
+ * 3. The one loss asynchronous replication allows: a terminate acknowledged by
+ *    a primary that dies before replicating it comes back to life on the
+ *    promoted replica. terminateWait reports that terminate as not durable;
+ *    a terminate it reported durable survives.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisSessionStore, keySlot } from '../../src/index.js';
+import { LUA } from '../../src/generated/lua.js';
+import { type RedisCluster, info, startRedisCluster, waitForReplicaOffset, waitUntil } from '../support/cluster.js';
+import { sleep, uniquePrefix } from '../support/clients.js';
+import { History, checkHistory, runWorkload } from './history.js';
+import { commandCount, idsInSlot, resetStats } from './slot-helpers.js';
+
+let cluster: RedisCluster;
+beforeAll(async () => { cluster = await startRedisCluster(); });
+afterAll(async () => { await cluster?.stop(); });
+
+const WAIT = { replicas: 1, timeoutMs: 2_000 };
+
+describe('terminateWait on a Cluster client', () => {
+  it('runs WAIT on the primary that owns the session slot, and reports the replica', async () => {
+    const store = new RedisSessionStore(cluster.client(5), { prefix: uniquePrefix('wait'), terminateWait: WAIT });
+    for (const slot of [100, 6000, 11000]) {
+      const [id] = idsInSlot(slot, 1, 'wait') as [string];
+      expect((await store.create(id)).ok).toBe(true);
+      const owner = await cluster.ownerOf(slot);
+      await resetStats(cluster.nodes);
+      const r = await store.terminate(id);
+      expect(r).toMatchObject({ ok: true, replication: { acknowledged: 1, requested: 1, durable: true } });
+      expect(await commandCount([owner], 'wait')).toBe(1);
+      expect(await commandCount(cluster.nodes, 'wait')).toBe(1);
+    }
+  });
+
+  it('includes the ioredis keyPrefix in the slot (a prefix with a hash tag moves every session)', async () => {
+    const store = new RedisSessionStore(cluster.client(5, { keyPrefix: '{tenant7}:' }), { prefix: uniquePrefix('wait'), terminateWait: WAIT });
+    const tagSlot = keySlot('tenant7');
+    const id = 'x'; // its own tag would pick another slot
+    expect(keySlot(store.keyFor(id))).not.toBe(tagSlot);
+    expect(await cluster.keySlot(`{tenant7}:${store.keyFor(id)}`)).toBe(tagSlot);
+    expect((await store.create(id)).ok).toBe(true);
+    const owner = await cluster.ownerOf(tagSlot);
+    await resetStats(cluster.nodes);
+    expect(await store.terminate(id)).toMatchObject({ ok: true, replication: { durable: true } });
+    expect(await commandCount([owner], 'wait')).toBe(1);
+  });
+});
+
+describe('CLUSTER FAILOVER under load', () => {
+  it('resumes on the promoted replica with bounded errors, reloads scripts there, and the history holds', async () => {
+    const slot = 100;
+    const oldPrimary = await cluster.ownerOf(slot);
+    const replica = (await cluster.replicaOf(oldPrimary))!;
+    expect(replica).toBeDefined();
+    const updateSha = createHash('sha1').update(LUA.update.source).digest('hex');
+    // Scripts replicate as their effects: the replica has never loaded them.
+    expect(await replica.admin.call('SCRIPT', 'EXISTS', updateSha)).toEqual([0]);
+
+    const ids = [...idsInSlot(slot, 6, 'fo'), ...idsInSlot(6000, 3, 'fo'), ...idsInSlot(11000, 3, 'fo')];
+    const options = { prefix: uniquePrefix('failover'), ttlMs: 120_000, tombstoneTtlMs: 300 };
+    const stores = [new RedisSessionStore(cluster.client(5), options), new RedisSessionStore(cluster.client(6), options)];
+    const history = new History();
+    let stop = false;
+    const load = runWorkload({ stores, ids, workersPerStore: 6, running: () => !stop, history });
+
+    await sleep(1_500);
+    await replica.admin.call('CLUSTER', 'FAILOVER');
+    await waitUntil('the replica to be promoted', async () => (await replica.role()) === 'master', 20_000);
+    const promotedAt = performance.now();
+    await sleep(1_500);
+    stop = true;
+    await load;
+
+    const violations = checkHistory(history);
+    const errors = history.errors();
+    const slotIds = new Set(ids.slice(0, 6));
+    const resumed = history.ops.filter((o) => slotIds.has(o.id) && o.kind === 'update' && o.status === 'ok' && o.start > promotedAt);
+    console.info(`[failover] ${history.ops.length} ops, ${history.count('update', 'ok')} updates acknowledged, ` +
+      `${resumed.length} on the failed-over slot after promotion, ${errors.length} errors: ${errors.map((e) => e.reason).join(',')}`);
+    expect(violations).toEqual([]);
+    expect(errors.length).toBeLessThanOrEqual(10);
+    expect(resumed.length).toBeGreaterThan(10);
+    expect(await replica.admin.call('SCRIPT', 'EXISTS', updateSha)).toEqual([1]);
+    expect(await oldPrimary.role()).toBe('slave');
+  });
+});
+
+describe('the loss asynchronous replication allows', () => {
+  it('a terminate acknowledged but not replicated comes back after TAKEOVER; terminateWait said it was not durable', async () => {
+    await cluster.waitForOk();
+    const slot = 11000;
+    const primary = await cluster.ownerOf(slot);
+    const replica = (await cluster.replicaOf(primary))!;
+    const client = cluster.client(5);
+    const store = new RedisSessionStore(client, { prefix: uniquePrefix('loss'), ttlMs: 120_000, terminateWait: { replicas: 1, timeoutMs: 500 } });
+    const [lost, kept] = idsInSlot(slot, 2, 'loss') as [string, string];
+    const created = await store.create(lost, { user: 'ada' });
+    if (!created.ok) throw new Error('setup create failed');
+    expect((await store.create(kept)).ok).toBe(true);
+
+    // A terminate while replication works: durable, and it will survive.
+    expect(await store.terminate(kept)).toMatchObject({ ok: true, replication: { acknowledged: 1, durable: true } });
+    await waitForReplicaOffset(primary.admin, replica.admin);
+
+    // Cut replication: freeze the replica, drop its link on the primary side.
+    const replicaPid = replica.pid()!;
+    process.kill(replicaPid, 'SIGSTOP');
+    try {
+      expect(await primary.admin.call('CLIENT', 'KILL', 'TYPE', 'replica')).toBe(1);
+      expect((await info(primary.admin, 'replication')).connected_slaves).toBe('0');
+      const t = await store.terminate(lost);
+      expect(t).toEqual({ ok: true, generation: created.session.generation, replication: { acknowledged: 0, requested: 1, durable: false } });
+      expect(await store.peek(lost)).toBeNull(); // applied on the primary
+      await primary.kill(); // dies before the replica ever hears of the terminate
+    } finally {
+      process.kill(replicaPid, 'SIGCONT');
+    }
+    await replica.admin.call('CLUSTER', 'FAILOVER', 'TAKEOVER');
+    await waitUntil('the replica to take over', async () => (await replica.role()) === 'master', 20_000);
+    await cluster.waitForOk({ replicas: false });
+
+    // The session is back on the promoted replica, at its last generation.
+    let back: unknown;
+    await waitUntil('the client to read from the new primary', async () => {
+      back = await store.peek(lost).catch(() => 'error');
+      return back !== 'error';
+    });
+    expect(back).toEqual(created.session);
+    // The terminate reported durable survived.
+    expect(await store.peek(kept)).toBeNull();
+    expect(await store.create(kept)).toEqual({ ok: false, reason: 'terminated' });
+
+    // The old primary restarts (same port, same nodes.conf, empty data) and rejoins as a replica.
+    await primary.start();
+    await waitUntil('the restarted node to follow the new primary', async () => (await primary.role()) === 'slave', 30_000);
+    await cluster.waitForOk();
+    expect(await store.peek(lost)).toEqual(created.session);
+  });
+});

@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
+import type { FaultProxy } from '../support/proxy.js';
 import {
   RedisSessionStore, type Session, type SessionStore, type SessionStoreErrorCode, isRedisFault, isSessionStoreError,
 } from '../../src/index.js';
@@ -169,4 +170,18 @@ export async function rejection(p: Promise<unknown>): Promise<unknown> {
   const r = await settled(p);
   if ('value' in r) throw new Error(`expected a rejection, got ${JSON.stringify(r.value)}`);
   return r.error;
+}
+
+/**
+ * Back to `pass`, reset every connection, and wait until `client` is ready
+ * again on a new one. Without the wait, a command sent right after the reset
+ * can go out on the dying socket (ioredis still says 'ready') and, with
+ * autoResendUnfulfilledCommands off, be dropped.
+ */
+export async function resetAndReconnect(proxy: FaultProxy, client: { once(ev: 'ready', fn: () => void): unknown }): Promise<void> {
+  const ready = new Promise<void>((resolve) => client.once('ready', resolve));
+  proxy.setMode('pass');
+  proxy.resetConnections();
+  const r = await settled(ready);
+  if ('error' in r) throw r.error;
 }

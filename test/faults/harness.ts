@@ -168,7 +168,7 @@ export function expectFault(err: unknown, code: SessionStoreErrorCode, outcome: 
 /** Expects the call to reject (within a hang bound) and returns the error. */
 export async function rejection(p: Promise<unknown>): Promise<unknown> {
   const r = await settled(p);
-  if ('value' in r) throw new Error(`expected a rejection, got ${JSON.stringify(r.value)}`);
+  if ('value' in r) throw new Error(`expected a rejection, got ${JSON.stringify(r.value).slice(0, 300)}`);
   return r.error;
 }
 

@@ -32,6 +32,9 @@ if (nArgs - 4) % 2 ~= 0 then
   return redis.error_reply('ERR session-cas: odd metadata argument count')
 end
 
+local refused = aclRefusal(key, {'HSET', 'PEXPIRE'}, channel)
+if refused then return refused end
+
 local ctl = readControl(key)
 if ctl[1] then
   local applied = findOp(ctl, opId, tonumber(ctl[1]))

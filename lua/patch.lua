@@ -38,6 +38,8 @@ if not maxBytes or not nSet or nSet % 2 ~= 0 or 7 + nSet > nArgs then
   return redis.error_reply('ERR session-cas: bad patch arguments')
 end
 local setTo = 7 + nSet
+local refused = aclRefusal(key, {'HDEL', 'HSET', 'PEXPIRE', 'HGETALL'}, channel)
+if refused then return refused end
 
 local ctl = readControl(key)
 if not ctl[1] then return {NOT_FOUND, '', {}} end

@@ -30,6 +30,9 @@ if expected == nil then
 end
 local channel, id = ARGV[4], ARGV[5]
 
+local refused = aclRefusal(key, {'DEL', 'HSET', 'PEXPIRE'}, channel)
+if refused then return refused end
+
 local ctl = readControl(key)
 if not ctl[1] then return {NOT_FOUND, '', {}} end
 if ctl[2] then

@@ -31,6 +31,9 @@ if (nArgs - 5) % 2 ~= 0 then
   return redis.error_reply('ERR session-cas: odd metadata argument count')
 end
 
+local refused = aclRefusal(key, {'DEL', 'HSET', 'PEXPIRE'}, channel)
+if refused then return refused end
+
 local ctl = readControl(key)
 if not ctl[1] then return {NOT_FOUND, '', {}} end
 local gen = tonumber(ctl[1])

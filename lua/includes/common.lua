@@ -80,3 +80,29 @@ local function publish(channel, kind, gen, id)
     redis.call('PUBLISH', channel, kind .. ':' .. fmt(gen) .. ':' .. id)
   end
 end
+
+-- Redis checks a command's ACL permissions only when a script calls it, so a
+-- refusal after the first write would leave that write applied while the
+-- caller is told the script failed (Redis 7 ACL users start without channel
+-- permissions, so PUBLISH is the likely one; a missing PEXPIRE would leave a
+-- key without a TTL). Write scripts call this before their first write.
+-- cmds: names from ACL_ARGS, checked on `key`; PUBLISH is checked on
+-- `channel` unless it is ''. Returns an error reply, or nil when all allowed.
+local ACL_ARGS = {DEL = {}, HDEL = {'m'}, HSET = {'g', '1'}, PEXPIRE = {'1'}, HGETALL = {}}
+local function aclRefusal(key, cmds, channel)
+  local refused = nil
+  for i = 1, #cmds do
+    if not redis.acl_check_cmd(cmds[i], key, unpack(ACL_ARGS[cmds[i]])) then
+      refused = cmds[i]
+      break
+    end
+  end
+  if not refused and channel ~= '' and not redis.acl_check_cmd('PUBLISH', channel, 'x') then
+    refused = 'PUBLISH'
+  end
+  if refused then
+    return redis.error_reply('NOPERM session-cas: the ACL user may not run ' .. refused ..
+      ' as this script needs; nothing was written')
+  end
+  return nil
+end

@@ -94,20 +94,22 @@ export async function startBusyScript(url: string, opts: { thresholdMs?: number;
   const { thresholdMs = 50, maxSeconds = 10 } = opts;
   await withAdmin(url, (c) => c.config('SET', 'busy-reply-threshold', String(thresholdMs)));
   const runner = await adminClient(url);
+  const probe = await adminClient(url); // connected before the server turns busy
   const loop = `#!lua flags=no-writes
 local start = tonumber(redis.call('TIME')[1])
 while tonumber(redis.call('TIME')[1]) - start < ${maxSeconds} do end
 return 1`;
   const running = runner.eval(loop, 0).catch(() => undefined);
-  const probe = await adminClient(url);
   try {
     await waitUntil('BUSY', () => probe.ping().then(() => false, (e: Error) => /^BUSY/.test(e.message)), maxSeconds * 1000);
   } finally {
     probe.disconnect();
   }
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
-      const killer = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+    stop: () => (stopped ??= (async () => {
+      // No ready check: its INFO would get BUSY too.
+      const killer = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
       killer.on('error', () => undefined);
       try {
         await killer.script('KILL').catch(() => undefined);
@@ -117,7 +119,7 @@ return 1`;
       await running;
       runner.disconnect();
       await withAdmin(url, (c) => c.config('SET', 'busy-reply-threshold', '5000'));
-    },
+    })()),
   };
 }
 
@@ -151,11 +153,12 @@ export async function startLoading(url: string, opts: { keys?: number; perKeyDel
     await c.config('SET', 'key-load-delay', String(perKeyDelayUs));
   });
   const reloader = await adminClient(url);
+  // Connected before the load: a new ioredis connection would wait it out in its ready check.
+  const probe = await adminClient(url);
   const done = reloader.call('DEBUG', 'RELOAD').then(async () => {
     reloader.disconnect();
     await withAdmin(url, async (c) => { await c.config('SET', 'key-load-delay', '0'); });
   });
-  const probe = await adminClient(url);
   try {
     await waitUntil('loading:1', async () => (await infoField(probe, 'persistence', 'loading')) === '1');
   } finally {

@@ -125,6 +125,8 @@ return 1`;
 
 /** Starts a replica of `primary` (read-only, the default) and waits until its link is up. */
 export async function startReplica(primary: RedisServer): Promise<RedisServer> {
+  // The default waits 5 s for more replicas before a diskless full sync.
+  await withAdmin(primary.url, (c) => c.config('SET', 'repl-diskless-sync-delay', '0'));
   const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
   await withAdmin(replica.url, (c) =>
     waitUntil('replica link up', async () => (await infoField(c, 'replication', 'master_link_status')) === 'up'));

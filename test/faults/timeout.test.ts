@@ -77,3 +77,23 @@ describe.each(cases)('timeout (ioredis %i, autoResendUnfulfilledCommands %s)', (
     expect(await p.applied(admin)).toBe('once'); // a re-send finds its op id and does not apply again
   });
 });
+
+describe('timeout (server stalled by DEBUG SLEEP)', () => {
+  const prefix = uniquePrefix('timeout-stall');
+  it.each(WRITE_OPS)('timeout: %s queued behind a stalled server: OUTCOME_UNKNOWN, then applied once when it wakes', async (op) => {
+    const faulty = createClient(5, server.url, { commandTimeout: 300 });
+    const healthy = createClient(5, server.url);
+    clients.push(faulty, healthy);
+    const store = new RedisSessionStore(faulty, { prefix });
+    await store.exists('warm-up');
+    const p = await plan(op, new RedisSessionStore(healthy, { prefix }));
+    // On the same connection right before the write (for mutate: after its
+    // read), so the write surely waits behind the sleep.
+    let stall: Promise<unknown> = Promise.resolve();
+    const err = await rejection(p.run(store, () => { stall = faulty.call('DEBUG', 'SLEEP', '1').catch(() => undefined); }));
+    expectFault(err, 'OUTCOME_UNKNOWN', 'unknown', p);
+    await stall;
+    await admin.ping(); // answered once the server is awake and has run what was queued
+    expect(await p.applied(admin)).toBe('once');
+  });
+});

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
+import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, createAclUser } from '../support/server-faults.js';
 import { WRITE_OPS, type WriteOp, expectFault, plan, rejection, settled } from './harness.js';
@@ -37,50 +37,50 @@ afterAll(async () => {
   await server?.kill();
 });
 
-async function storeAs(name: string, rules: string[], options = {}): Promise<RedisSessionStore> {
+async function storeAs(major: IoredisMajor, name: string, rules: string[], options = {}): Promise<RedisSessionStore> {
   const url = await createAclUser(server, name, rules);
-  const c = createClient(5, url);
+  const c = createClient(major, url);
   clients.push(c);
   return new RedisSessionStore(c, { prefix, ...options });
 }
 
 const PUBLISHING: WriteOp[] = ['create', 'update', 'patch', 'terminate', 'mutate'];
 
-describe('noperm', () => {
+describe.each([5, 6] as IoredisMajor[])('noperm (ioredis %i)', (major) => {
   it.each(WRITE_OPS)('noperm: %s by a user without EVAL/EVALSHA is refused with NOPERM', async (op) => {
-    const store = await storeAs('noeval', ['~*', '&*', '+@all', '-eval', '-evalsha']);
+    const store = await storeAs(major, 'noeval', ['~*', '&*', '+@all', '-eval', '-evalsha']);
     const p = await plan(op, healthy);
     await expectRefused(p, store, 'NOPERM', () => adminClient(server.url));
   });
 
   it.each(WRITE_OPS)('noperm: %s by a user without access to the session keys is refused with NOPERM', async (op) => {
-    const store = await storeAs('otherkeys', ['~other:*', '&*', '+@all']);
+    const store = await storeAs(major, 'otherkeys', ['~other:*', '&*', '+@all']);
     const p = await plan(op, healthy);
     await expectRefused(p, store, 'NOPERM', () => adminClient(server.url));
   });
 
   it.each(PUBLISHING)('noperm: %s with eventsChannel by a user who may not publish is refused whole with NOPERM', async (op) => {
     // Redis 7 ACL users start with no channel permissions: no '&' pattern here.
-    const store = await storeAs('nopublish', ['~*', '+@all'], { eventsChannel: 'events' });
+    const store = await storeAs(major, 'nopublish', ['~*', '+@all'], { eventsChannel: 'events' });
     const p = await plan(op, healthy);
     await expectRefused(p, store, 'NOPERM', () => adminClient(server.url));
   });
 
   it.each(PUBLISHING)('noperm: %s by a user without PEXPIRE is refused whole: no key without a TTL', async (op) => {
-    const store = await storeAs('nopexpire', ['~*', '&*', '+@all', '-pexpire']);
+    const store = await storeAs(major, 'nopexpire', ['~*', '&*', '+@all', '-pexpire']);
     const p = await plan(op, healthy);
     await expectRefused(p, store, 'NOPERM', () => adminClient(server.url));
   });
 
   it('noperm: touch and get by a user without PEXPIRE are refused with NOPERM', async () => {
-    const store = await storeAs('nopexpire', ['~*', '&*', '+@all', '-pexpire']);
+    const store = await storeAs(major, 'nopexpire', ['~*', '&*', '+@all', '-pexpire']);
     const p = await plan('touch', healthy);
     await expectRefused(p, store, 'NOPERM', () => adminClient(server.url));
     expectFault(await rejection(store.get(p.id)), 'NOPERM', 'not_applied');
   });
 
   it('noperm: a user with exactly the documented permissions can do everything', async () => {
-    const store = await storeAs('minimal', [
+    const store = await storeAs(major, 'minimal', [
       `~${prefix}*`, '&events', '+eval', '+evalsha', '+hmget', '+hgetall', '+hset', '+hdel', '+del', '+pexpire',
       '+time', '+publish', '+info', '+wait',
     ], { eventsChannel: 'events', terminateWait: { replicas: 1, timeoutMs: 10 } });

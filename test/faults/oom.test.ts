@@ -9,26 +9,23 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
+import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, forceOom, infoField, setMaxmemory } from '../support/server-faults.js';
 import { type WriteOp, expectFault, plan, rawRecord, rejection, settled } from './harness.js';
 
 let server: RedisServer;
 let admin: Redis;
-let client: Client;
-let store: RedisSessionStore;
+const clients: Client[] = [];
 const prefix = uniquePrefix('oom');
 
 beforeAll(async () => {
   server = await startRedisServer();
   admin = await adminClient(server.url);
-  client = createClient(5, server.url);
-  store = new RedisSessionStore(client, { prefix, evictionPolicyCheck: 'off' });
 });
 afterEach(() => setMaxmemory(server.url, 0));
 afterAll(async () => {
-  client?.disconnect();
+  for (const c of clients) c.disconnect();
   admin?.disconnect();
   await server?.kill();
 });
@@ -40,7 +37,13 @@ async function expectAllKeysHaveTtl(): Promise<number> {
   return keys.length;
 }
 
-describe('oom', () => {
+describe.each([5, 6] as IoredisMajor[])('oom (ioredis %i)', (major) => {
+  let store: RedisSessionStore;
+  beforeAll(() => {
+    const client = createClient(major, server.url);
+    clients.push(client);
+    store = new RedisSessionStore(client, { prefix: `${prefix}${major}:`, evictionPolicyCheck: 'off' });
+  });
   const REFUSED: WriteOp[] = ['create', 'update', 'patch', 'mutate'];
   it.each(REFUSED)('oom: %s fails whole with OOM and writes nothing', async (op) => {
     const p = await plan(op, store);

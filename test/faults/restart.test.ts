@@ -15,7 +15,7 @@ import type { Client } from '../../src/scripts.js';
 import { createClient, sleep, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient } from '../support/server-faults.js';
-import { WRITE_OPS, type Plan, plan, settled } from './harness.js';
+import { WRITE_OPS, type Plan, expectFault, plan, rejection, settled } from './harness.js';
 
 const PERSISTENT = ['--appendonly', 'yes', '--appendfsync', 'always'];
 const clients: Client[] = [];
@@ -136,6 +136,30 @@ describe('restart', () => {
     expect(inFlightAtKill).toBeGreaterThan(0); // calls were on the wire or queued when the server died
     expect(afterRestart.every((n) => n >= 3)).toBe(true);
     expect(completed).toBeGreaterThan(killedAt);
+  });
+
+  it('restart: an outage longer than maxRetriesPerRequest: every call rejects typed, none stays pending, and works after the restart', async () => {
+    const s = await server(PERSISTENT);
+    const c = createClient(5, s.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    clients.push(c);
+    const store = new RedisSessionStore(c, { prefix: uniquePrefix('restart-outage') });
+    const plans: Plan[] = [];
+    for (const op of WRITE_OPS) plans.push(await plan(op, store));
+    await s.kill();
+    for (const p of plans) {
+      const err = await rejection(p.run(store));
+      // mutate fails at its read: nothing written, so CONNECTION; writes cannot know.
+      if (p.op === 'mutate') expectFault(err, 'CONNECTION', 'not_applied', p);
+      else expectFault(err, 'OUTCOME_UNKNOWN', 'unknown', p);
+    }
+    expectFault(await rejection(store.peek('x')), 'CONNECTION', 'not_applied');
+    await s.start();
+    for (const p of plans) {
+      await withAdmin(s, async (a) => expect(await p.applied(a)).toBe('not')); // nothing reached Redis
+      const r = await settled(p.run(store));
+      if ('error' in r) throw r.error;
+      p.expectSuccess(r.value);
+    }
   });
 
   it('restart: without persistence records and tombstones are gone; writes say not_found and create works with a higher generation', async () => {

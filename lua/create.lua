@@ -39,6 +39,7 @@ end
 
 local now = redis.call('TIME')
 local gen = fmt(tonumber(now[1]) * 1000000 + tonumber(now[2]))
+checkAcl(key, {'PEXPIRE'}, channel)
 
 writeRecord(key, gen, opId, 5, nArgs)
 redis.call('PEXPIRE', key, ttl)

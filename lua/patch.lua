@@ -61,6 +61,7 @@ end
 if bytes > maxBytes then return {TOO_LARGE, fmt(bytes), {}} end
 
 local newGen = fmt(gen + 1)
+checkAcl(key, {'HSET', 'PEXPIRE', 'HGETALL'}, channel)
 if setTo < nArgs then callChunked('HDEL', key, setTo + 1, nArgs) end
 writeRecord(key, newGen, pushOp(ctl[4], opId), 8, setTo)
 redis.call('PEXPIRE', key, ttl)

@@ -37,6 +37,7 @@ if expected and gen ~= expected then
   return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
 end
 
+checkAcl(key, {'HSET', 'PEXPIRE'}, channel)
 clearMetadata(key) -- first: frees the metadata before the tombstone fields are added
 redis.call('HSET', key, 't', '1', 'x', opId)
 redis.call('PEXPIRE', key, ttl)

@@ -36,6 +36,7 @@ if gen ~= expected then
 end
 
 local newGen = fmt(gen + 1)
+checkAcl(key, {'HSET', 'PEXPIRE'}, channel)
 clearMetadata(key)
 writeRecord(key, newGen, pushOp(ctl[4], opId), 6, nArgs)
 redis.call('PEXPIRE', key, ttl)

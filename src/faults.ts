@@ -14,6 +14,9 @@ const REPLY_CODES: ReadonlyArray<[RegExp, SessionStoreErrorCode]> = [
   [/^READONLY\b/, 'READONLY'],
   [/^LOADING\b/, 'LOADING'],
   [/^NOPERM\b/, 'NOPERM'],
+  // A command refused by ACL inside a script (the write scripts check their
+  // commands before writing, so this only comes before any write).
+  [/^ERR The user executing the script can't\b/, 'NOPERM'],
   [/^(MOVED|ASK|TRYAGAIN|CROSSSLOT|CLUSTERDOWN|MASTERDOWN)\b/, 'CLUSTER'],
 ];
 

@@ -14,7 +14,7 @@ export {
 } from './errors.js';
 export type { Outcome, SessionStoreErrorCode } from './errors.js';
 export { RedisSessionStore } from './redis-store.js';
-export type { RedisSessionStoreOptions } from './redis-store.js';
+export type { EvictionPolicyCheck, EvictionPolicyReport, RedisSessionStoreOptions } from './redis-store.js';
 export { MemorySessionStore } from './memory-store.js';
 export type { MemorySessionStoreOptions } from './memory-store.js';
 export { DEFAULT_PREFIX, encodeId, decodeId, sessionKey } from './keys.js';

@@ -47,7 +47,37 @@ export interface RedisSessionStoreOptions extends SessionStoreOptions {
    * the session comes back on the promoted replica. Default: off.
    */
   terminateWait?: { replicas: number; timeoutMs: number };
+  /**
+   * What to do when the server's `maxmemory-policy` lets Redis evict session
+   * keys, and with them tombstones (any policy but `noeviction`; see
+   * {@link checkEvictionPolicy}). Checked once, on the store's first call.
+   * - `'warn'` (default): run the check beside the first call and emit a
+   *   process warning (`SessionCasWarning`) when the policy can evict
+   *   tombstones or cannot be read.
+   * - `'error'`: the first call waits for the check; when the policy can
+   *   evict tombstones, every call throws `UNSAFE_CONFIG` and sends nothing.
+   *   When the policy cannot be read (INFO and CONFIG refused by ACL or a
+   *   managed service) it warns and works, as in `'warn'`.
+   * - `'off'`: no check.
+   */
+  evictionPolicyCheck?: EvictionPolicyCheck;
 }
+
+/** See {@link RedisSessionStoreOptions.evictionPolicyCheck}. */
+export type EvictionPolicyCheck = 'warn' | 'error' | 'off';
+
+/** What {@link RedisSessionStore.checkEvictionPolicy} found. */
+export interface EvictionPolicyReport {
+  /** The server's `maxmemory-policy`, or null when neither INFO nor CONFIG GET could read it. */
+  readonly policy: string | null;
+  /** The server's `maxmemory` in bytes (0: no limit), or null when unknown. */
+  readonly maxmemory: number | null;
+  /** true: Redis may evict tombstones under memory pressure; false: it never evicts; null: unknown. */
+  readonly canEvictTombstones: boolean | null;
+}
+
+const EVICTION_WARNING = 'SESSION_CAS_EVICTION_POLICY';
+const CHECK_MODES: ReadonlySet<string> = new Set<EvictionPolicyCheck>(['warn', 'error', 'off']);
 
 /**
  * Op ids: 8 base64url characters from 6 random bytes (48 bits), drawn from a
@@ -100,6 +130,9 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   private readonly channel: string;
   private readonly terminateWait: { replicas: number; timeoutMs: number } | undefined;
   private feed: RedisChangeFeed | undefined;
+  private readonly evictionPolicyCheck: EvictionPolicyCheck;
+  /** The first call's policy check; undefined until then, or again after a connection failure. */
+  private policyGate: Promise<void> | undefined;
 
   /** @throws InvalidArgumentError for a client that is not ioredis, or bad options. */
   constructor(client: Client, options?: RedisSessionStoreOptions) {
@@ -115,6 +148,10 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       throw new InvalidArgumentError('options.eventsChannel', 'expected a non-empty string');
     }
     this.terminateWait = o.terminateWait === undefined ? undefined : checkWaitOption(o.terminateWait);
+    if (o.evictionPolicyCheck !== undefined && !CHECK_MODES.has(o.evictionPolicyCheck as string)) {
+      throw new InvalidArgumentError('options.evictionPolicyCheck', "expected 'warn', 'error' or 'off'");
+    }
+    this.evictionPolicyCheck = o.evictionPolicyCheck ?? 'warn';
     this.prefix = o.prefix ?? DEFAULT_PREFIX;
     this.channel = o.eventsChannel ?? '';
     this.client = client;
@@ -127,6 +164,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   }
 
   private async run(op: string, script: ScriptName, id: string, args: Array<string | number>, writes: boolean): Promise<Reply> {
+    if (this.evictionPolicyCheck !== 'off') await this.gateOnPolicy();
     let raw: unknown;
     try {
       raw = await callScript(this.client, script, sessionKey(id, this.prefix), args);
@@ -134,6 +172,67 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       throw toFault(err, op, id, writes);
     }
     return decodeReply(raw);
+  }
+
+  /**
+   * Reads the server's `maxmemory-policy` (INFO memory, else CONFIG GET) and
+   * says whether Redis may evict tombstones. Every policy but `noeviction`
+   * can: the `allkeys-*` ones evict any key, and the `volatile-*` ones evict
+   * keys that have a TTL, which every session record and tombstone has.
+   * `maxmemory` 0 means no limit today, but it can be set at run time, so the
+   * policy alone decides. An evicted tombstone lets the id be created again
+   * before `tombstoneTtlMs`; an evicted live session reads as `not_found`.
+   * @throws RedisFaultError (`CONNECTION`) when the connection fails; a refused
+   * INFO or CONFIG (ACL, managed Redis) gives `policy: null` instead.
+   */
+  async checkEvictionPolicy(): Promise<EvictionPolicyReport> {
+    const c = this.client as unknown as {
+      info(section: string): Promise<string>;
+      call(...args: string[]): Promise<unknown>;
+    };
+    let policy: string | null = null;
+    let maxmemory: number | null = null;
+    try {
+      const info = await c.info('memory');
+      policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
+      const max = /^maxmemory:(\d+)/m.exec(info)?.[1];
+      maxmemory = max === undefined ? null : Number(max);
+    } catch (err) {
+      if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false);
+    }
+    if (policy === null) {
+      try {
+        const reply = await c.call('CONFIG', 'GET', 'maxmemory-policy');
+        policy = configValue(reply);
+      } catch (err) {
+        if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false);
+      }
+    }
+    return { policy, maxmemory, canEvictTombstones: policy === null ? null : policy !== 'noeviction' };
+  }
+
+  /** Runs the policy check once per store; in 'error' mode the first call waits for it. */
+  private gateOnPolicy(): Promise<void> | undefined {
+    if (!this.policyGate) {
+      const mode = this.evictionPolicyCheck;
+      this.policyGate = this.checkEvictionPolicy().then((report) => {
+        if (report.canEvictTombstones === null) {
+          warn('session-cas could not read the server\'s maxmemory-policy (INFO and CONFIG GET refused); ' +
+            'make sure it is noeviction, or evicted tombstones let terminated ids be created again early.');
+        } else if (report.canEvictTombstones) {
+          const message = `maxmemory-policy is ${report.policy} (maxmemory ${report.maxmemory ?? '?'}): Redis may evict ` +
+            'session tombstones under memory pressure, and a terminated id could then be created again before ' +
+            'tombstoneTtlMs. Use maxmemory-policy noeviction.';
+          if (mode === 'error') throw new SessionStoreError('UNSAFE_CONFIG', message);
+          warn(message);
+        }
+      }, (err: unknown) => {
+        this.policyGate = undefined; // a connection failure: check again on the next call
+        throw err;
+      });
+      if (mode === 'warn') this.policyGate.catch(() => undefined);
+    }
+    return this.evictionPolicyCheck === 'error' ? this.policyGate : undefined;
   }
 
   private ttl(opts: TtlOption, argument = 'opts.ttlMs'): number {
@@ -346,14 +445,13 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       acknowledged = await conn.call('WAIT', replicas, timeoutMs);
       sameSocket = socket !== undefined && conn.stream === socket;
     } catch (err) {
-      throw new RedisFaultError(
-        'OUTCOME_UNKNOWN',
-        `terminate: applied on the primary, but WAIT failed, so whether it survives a failover is unknown: ${(err as Error)?.message ?? String(err)}`,
-        { outcome: 'unknown', operation: 'terminate', sessionId: id, cause: err },
-      );
+      // The terminate is applied (its reply came back); only its replication
+      // is unconfirmed. Throwing would tell the caller it may not have applied.
+      return { acknowledged: 0, requested: replicas, durable: false, error: toFault(err, 'terminate (WAIT)', id, false) };
     }
     if (typeof acknowledged !== 'number') {
-      throw new SessionStoreError('UNEXPECTED_REPLY', `WAIT replied ${String(acknowledged)}`);
+      const error = new SessionStoreError('UNEXPECTED_REPLY', `WAIT replied ${String(acknowledged)}`);
+      return { acknowledged: 0, requested: replicas, durable: false, error };
     }
     const confirmed = wroteHere && sameSocket ? acknowledged : 0;
     return { acknowledged: confirmed, requested: replicas, durable: confirmed >= replicas };
@@ -370,6 +468,29 @@ function checkWaitOption(w: unknown): { replicas: number; timeoutMs: number } {
   const replicas = checkPositiveInt(o.replicas, 'options.terminateWait.replicas');
   const timeoutMs = checkPositiveInt(o.timeoutMs, 'options.terminateWait.timeoutMs');
   return { replicas, timeoutMs };
+}
+
+/** An error reply (NOPERM, unknown or renamed command): the server refused, the connection is fine. */
+function isRefusal(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'ReplyError' || err.constructor?.name === 'ReplyError');
+}
+
+/** The value of a one-parameter CONFIG GET reply: RESP2 `[name, value]`, RESP3 `{ name: value }`. */
+function configValue(reply: unknown): string | null {
+  if (Array.isArray(reply)) return typeof reply[1] === 'string' ? reply[1] : null;
+  if (reply instanceof Map) {
+    const v = [...reply.values()][0];
+    return typeof v === 'string' ? v : null;
+  }
+  if (typeof reply === 'object' && reply !== null) {
+    const v = Object.values(reply)[0];
+    return typeof v === 'string' ? v : null;
+  }
+  return null;
+}
+
+function warn(message: string): void {
+  process.emitWarning(message, { type: 'SessionCasWarning', code: EVICTION_WARNING });
 }
 
 function unexpectedCode(op: string, reply: Reply): SessionStoreError {

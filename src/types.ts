@@ -65,6 +65,12 @@ export interface ReplicationReport {
   readonly requested: number;
   /** `acknowledged >= requested`. When false the write is applied on the primary but a failover may lose it. */
   readonly durable: boolean;
+  /**
+   * Set when WAIT itself failed after the write applied (for example the ACL
+   * user may not run WAIT, or the connection dropped): `acknowledged` is then
+   * 0 and `durable` false, as nothing confirmed the replication.
+   */
+  readonly error?: Error;
 }
 
 /**

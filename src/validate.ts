@@ -150,7 +150,8 @@ export function checkChanges(changes: unknown, maxBytes: number): CheckedChanges
     throw new InvalidArgumentError('changes.remove', `expected an array of names, got ${describe(rawRemove)}`);
   }
   const setNames = new Set(set.entries.map(([k]) => k));
-  const remove = [...new Set(rawRemove.map((n) => checkString(n, 'changes.remove', A_NAME)))];
+  // Array.from visits the holes of a sparse array (as undefined), which map() skips.
+  const remove = [...new Set(Array.from(rawRemove, (n: unknown) => checkString(n, 'changes.remove', A_NAME)))];
   for (const name of remove) {
     if (setNames.has(name)) {
       throw new InvalidArgumentError('changes', `${JSON.stringify(name.slice(0, 64))} is both set and removed`);

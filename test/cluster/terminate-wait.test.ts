@@ -82,16 +82,17 @@ describe('terminateWait (standalone primary + replica)', () => {
     s.client.disconnect();
   });
 
-  it('throws OUTCOME_UNKNOWN (not "not applied") when WAIT fails after the terminate applied', async () => {
+  it('reports the applied terminate as not durable, with the WAIT error, when WAIT fails', async () => {
     const s = store(5);
     expect((await s.create('a')).ok).toBe(true);
     // An ACL user that may run the scripts but not WAIT.
     await admin.call('ACL', 'SETUSER', 'nowait', 'on', 'nopass', '~*', '&*', '+@all', '-wait');
     const limited = createClient(5, primary.url, { username: 'nowait', password: 'x' });
     const ls = new RedisSessionStore(limited, { prefix: s.prefix, terminateWait: { replicas: 1, timeoutMs: 1000 } });
-    const err = await ls.terminate('a').catch((e: unknown) => e);
-    expect(isOutcomeUnknown(err)).toBe(true);
-    expect((err as Error).message).toMatch(/applied on the primary, but WAIT failed/);
+    const result = await ls.terminate('a');
+    expect(result).toMatchObject({ ok: true, replication: { acknowledged: 0, requested: 1, durable: false } });
+    const error = (result as { replication: { error?: { code?: string } } }).replication.error;
+    expect(error?.code).toBe('NOPERM');
     expect(await s.create('a')).toEqual({ ok: false, reason: 'terminated' }); // it did apply
     limited.disconnect();
     s.client.disconnect();

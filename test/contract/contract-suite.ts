@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_ID_LENGTH, type Session, type SessionStore, isInvalidArgument } from '../../src/index.js';
+import { hostileInput } from './hostile-input.js';
 import type { ContractTarget } from './targets.js';
 
 const TTL = 60_000;
@@ -474,10 +475,13 @@ export function contractSuite(target: ContractTarget): void {
       });
     });
 
+    hostileInput(target, mk);
+
     describe('bad input is rejected before any I/O, naming the argument', () => {
       const badIds: Array<[string, unknown]> = [
         ['empty', ''], ['number', 42], ['null', null], ['undefined', undefined], ['object', {}],
-        ['lone high surrogate', 'a\uD800b'], ['lone low surrogate', '\uDC00'],
+        ['lone high surrogate', 'a\uD800b'], ['lone low surrogate', '\uDC00'], ['lone surrogates, swapped pair', '\uDC00\uD800'],
+        ['lone surrogate at the end', 'abc\uD83D'], ['boolean', true], ['Buffer', Buffer.from('id')], ['String object', new String('id')],
         ['over the length cap', 'x'.repeat(MAX_ID_LENGTH + 1)], ['1 MB', 'x'.repeat(1_000_000)],
       ];
       const badTtls: Array<[string, unknown]> = [
@@ -490,6 +494,10 @@ export function contractSuite(target: ContractTarget): void {
         ['nested object', { a: { b: 'c' } }], ['Date', new Date()], ['Map', new Map([['a', 'b']])],
         ['class instance', new (class X { a = '1'; })()], ['lone surrogate value', { a: '\uD800' }],
         ['lone surrogate name', { '\uDFFF': 'v' }], ['symbol key', { [Symbol('s')]: 'v' }],
+        ['number', 42], ['boolean', true], ['empty array', []], ['function', () => ({})], ['Set', new Set(['a'])],
+        ['null value', { a: null }], ['boolean value', { a: true }], ['symbol value', { a: Symbol('v') }],
+        ['array value', { a: ['x'] }], ['function value', { a: () => 'x' }], ['String object value', { a: new String('x') }],
+        ['null-prototype object with a number value', Object.assign(Object.create(null) as object, { a: 1 })],
       ];
 
       async function expectInvalid(store: SessionStore, argument: RegExp, call: () => Promise<unknown>) {
@@ -573,10 +581,21 @@ export function contractSuite(target: ContractTarget): void {
         await expectInvalid(store, /^changes$/, () => store.patch('s', null as never));
         await expectInvalid(store, /^changes\.remove$/, () => store.patch('s', { remove: 'a' as never }));
         await expectInvalid(store, /^changes\.remove$/, () => store.patch('s', { remove: [1 as never] }));
+        // A hole in a sparse array is not a name (it used to remove the entry named "undefined").
+        // eslint-disable-next-line no-sparse-arrays
+        await expectInvalid(store, /^changes\.remove$/, () => store.patch('s', { remove: [, 'a'] as never }));
         await expectInvalid(store, /^opts$/, () => store.touch('s', 5 as never));
         await expectInvalid(store, /^opts$/, () => store.create('n', {}, [] as never));
         await expectInvalid(store, /^fn$/, () => store.mutate('s', 'nope' as never));
         await expectInvalid(store, /^opts\.maxAttempts$/, () => store.mutate('s', () => undefined, { maxAttempts: 0 }));
+      });
+
+      it('patch: a sparse remove array is rejected and removes nothing', async () => {
+        const store = mk();
+        const s = await created(store, 's', { undefined: 'keep', a: '1' });
+        // eslint-disable-next-line no-sparse-arrays
+        await expectInvalid(store, /^changes\.remove$/, () => store.patch('s', { remove: ['a', , ] as never }));
+        expect(await store.peek('s')).toEqual(s);
       });
 
       it('store options', () => {

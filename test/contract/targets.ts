@@ -21,6 +21,8 @@ export interface ContractTarget {
   pttl(store: SessionStore, id: string): Promise<number>;
   /** Commands sent to Redis so far (always 0 for memory). */
   commandsSent(): number;
+  /** The key Redis holds the id's record under (ioredis keyPrefix included); absent for memory. */
+  keyOf?(store: SessionStore, id: string): string;
 }
 
 export function memoryTarget(): ContractTarget {
@@ -66,6 +68,7 @@ export function redisTarget(major: IoredisMajor, clientOptions: RedisOptions = {
       return (s.client as unknown as { pttl(k: string): Promise<number> }).pttl(s.keyFor(id));
     },
     commandsSent: () => sent,
+    keyOf: (store, id) => (clientOptions.keyPrefix ?? '') + (store as RedisSessionStore).keyFor(id),
   };
 }
 

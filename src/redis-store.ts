@@ -141,8 +141,10 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     }
     const o = checkOptions<RedisSessionStoreOptions>(options, 'options');
     this.options = resolveOptions(o);
-    if (o.prefix !== undefined && typeof o.prefix !== 'string') {
-      throw new InvalidArgumentError('options.prefix', 'expected a string');
+    if (o.prefix !== undefined && (typeof o.prefix !== 'string' || /[{}]/.test(o.prefix))) {
+      // A brace in the prefix would make Redis hash part of the prefix instead
+      // of the id, putting many sessions in one cluster slot.
+      throw new InvalidArgumentError('options.prefix', 'expected a string without `{` or `}`');
     }
     if (o.eventsChannel !== undefined && (typeof o.eventsChannel !== 'string' || o.eventsChannel === '')) {
       throw new InvalidArgumentError('options.eventsChannel', 'expected a non-empty string');

@@ -4,6 +4,9 @@
  * Cluster (3 primaries, 3 replicas) and hands its startup nodes to files via
  * inject('redisCluster'); `createClient()` then returns Cluster clients.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startRedisCluster } from './cluster.js';
 import { provideRedis } from './provision.js';
@@ -19,6 +22,9 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Throwaway servers keep their working directories under one root, removed at the end of the run.
+  const tmpRoot = mkdtempSync(join(tmpdir(), 'scas-run-'));
+  process.env.SESSION_CAS_TMP_ROOT = tmpRoot;
   const redis = await provideRedis();
   console.log(`[session-cas tests] Redis from ${redis.source}: ${redis.url}`);
   project.provide('redisUrl', redis.url);
@@ -30,5 +36,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await cluster?.stop();
     await redis.stop();
+    rmSync(tmpRoot, { recursive: true, force: true });
   };
 }

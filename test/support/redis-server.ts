@@ -54,7 +54,8 @@ export interface RedisServer {
  * `args` are extra command-line options, e.g. ['--maxmemory', '2mb'].
  */
 export async function startRedisServer(opts: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'scas-redis-'));
+  // Under the run's own temp root when the global setup made one (it removes it at the end).
+  const dir = mkdtempSync(join(process.env.SESSION_CAS_TMP_ROOT ?? tmpdir(), 'scas-redis-'));
   let port = opts.port ?? (await freePort());
   let child: ChildProcess | undefined;
 
@@ -118,6 +119,7 @@ export async function startRedisServer(opts: { port?: number; args?: string[] } 
     },
   };
   processCleanup.add(server);
+  tempDirs.add(dir);
   return server;
 }
 
@@ -141,13 +143,12 @@ async function waitForPing(port: number, gone: () => boolean): Promise<boolean> 
 
 /** Servers to kill if the test process exits without tearing them down. */
 const processCleanup = new Set<RedisServer>();
+/** Their working directories, removed when the test process exits. */
+const tempDirs = new Set<string>();
 process.once('exit', () => {
   for (const s of processCleanup) {
     const pid = s.pid();
     if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
-
-export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}

@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Metadata } from '../src/index.js';
+import type { BenchClient } from './env.js';
 
 /** A session's metadata as the flat field/value list the bench writes (names 'm'-prefixed like session-cas). */
 export function fieldArgs(metadata: Metadata): string[] {
@@ -35,19 +36,19 @@ const MINIMAL_CAS = 'benchMinimalCas';
 type MinimalCasCaller = (key: string, expected: number, next: number, ttlMs: number, ...fields: string[]) => Promise<number>;
 
 /** Calls the minimal CAS script (EVALSHA through ioredis defineCommand, like session-cas). Resolves 1 or 0. */
-export function minimalCas(client: Redis, key: string, expected: number, ttlMs: number, fields: readonly string[]): Promise<number> {
+export function minimalCas(client: BenchClient, key: string, expected: number, ttlMs: number, fields: readonly string[]): Promise<number> {
   const c = client as unknown as Record<string, MinimalCasCaller | undefined>;
   if (!c[MINIMAL_CAS]) client.defineCommand(MINIMAL_CAS, { numberOfKeys: 1, lua: MINIMAL_CAS_LUA });
   return c[MINIMAL_CAS]!.call(client, key, expected, expected + 1, ttlMs, ...fields);
 }
 
 /** A record the minimal CAS and the WATCH CAS work on: generation 1 and the fields. */
-export async function createPlainRecord(client: Redis, key: string, ttlMs: number, fields: readonly string[]): Promise<void> {
+export async function createPlainRecord(client: BenchClient, key: string, ttlMs: number, fields: readonly string[]): Promise<void> {
   await client.pipeline().hset(key, 'g', '1', ...fields).pexpire(key, ttlMs).exec();
 }
 
 /** HSET + PEXPIRE sent as one ioredis pipeline: a blind write (no CAS, no read), what a plain store does. */
-export async function hsetPexpire(client: Redis, key: string, ttlMs: number, fields: readonly string[]): Promise<boolean> {
+export async function hsetPexpire(client: BenchClient, key: string, ttlMs: number, fields: readonly string[]): Promise<boolean> {
   const replies = await client.pipeline().hset(key, ...fields).pexpire(key, ttlMs).exec();
   return replies !== null && replies.every(([err]) => err === null);
 }
@@ -86,7 +87,7 @@ export async function watchIncrement(conn: Redis, key: string, field: string, tt
  */
 export class NaiveSessionStore {
   constructor(
-    private readonly client: Redis,
+    private readonly client: BenchClient,
     private readonly prefix: string,
     private readonly ttlMs: number,
   ) {}

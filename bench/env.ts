@@ -1,14 +1,16 @@
 /**
  * Where the bench runs: the Redis it provisions (the same way as the tests),
- * the clients it makes, the machine it reports, and the server-side command
- * statistics it reads.
+ * or the Redis Cluster it starts for `--cluster`; the clients it makes; the
+ * machine it reports; the server-side statistics and memory figures it reads
+ * (per node on a cluster).
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { Redis, type RedisOptions } from 'ioredis';
-import { type ProvidedRedis, provideRedis } from '../test/support/provision.js';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { startRedisCluster } from '../test/support/cluster.js';
+import { type RedisSource, provideRedis } from '../test/support/provision.js';
 
 /** No bench command waits longer than this for a reply. */
 const COMMAND_TIMEOUT_MS = 30_000;
@@ -16,34 +18,54 @@ const COMMAND_TIMEOUT_MS = 30_000;
 /** ioredis auto-pipelining of a measured client; 'n/a' for the in-memory store. */
 export type Pipelining = 'on' | 'off' | 'n/a';
 
+/** Where a scenario's store lives. */
+export type Topology = 'standalone' | 'cluster' | 'in-memory';
+
+/** A measured client: one node, or a Redis Cluster. */
+export type BenchClient = Redis | Cluster;
+
 /**
  * Makes the ioredis clients of a run and disconnects them all at the end.
- * The one place to swap in another topology (e.g. a Cluster client).
+ * The one place that knows the topology.
  */
 export interface ClientFactory {
   /** A new client with auto-pipelining on or off. */
-  create(pipelining: Pipelining): Redis;
+  create(pipelining: Pipelining): BenchClient;
   /** One shared client per pipelining mode (the measured store's client). */
-  shared(pipelining: Pipelining): Redis;
+  shared(pipelining: Pipelining): BenchClient;
+  /**
+   * A new single-node connection to the primary that serves `key`, for
+   * WATCH/MULTI: WATCH state belongs to one connection on one node, so a
+   * transaction pool is a connection per in-flight transaction, to the node
+   * of that transaction's key. On one node this is `create`.
+   */
+  connectionFor(key: string, pipelining: Pipelining): Promise<Redis>;
   close(): void;
 }
 
-export function standaloneClients(url: string): ClientFactory {
-  const made: Redis[] = [];
-  const shared = new Map<Pipelining, Redis>();
-  const create = (pipelining: Pipelining): Redis => {
-    const options: RedisOptions = { enableAutoPipelining: pipelining === 'on', maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS };
-    const client = new Redis(url, options);
-    client.on('error', () => undefined); // a failed command is counted by the scenario
-    made.push(client);
-    return client;
+function standaloneClient(url: string, pipelining: Pipelining): Redis {
+  const options: RedisOptions = { enableAutoPipelining: pipelining === 'on', maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS };
+  const client = new Redis(url, options);
+  client.on('error', () => undefined); // a failed command is counted by the scenario
+  return client;
+}
+
+function clientFactory(create: (pipelining: Pipelining) => BenchClient, nodeUrlFor: (key: string) => Promise<string>): ClientFactory {
+  const made: BenchClient[] = [];
+  const shared = new Map<Pipelining, BenchClient>();
+  const track = <C extends BenchClient>(c: C): C => {
+    made.push(c);
+    return c;
   };
   return {
-    create,
+    create: (pipelining) => track(create(pipelining)),
     shared(pipelining) {
       let c = shared.get(pipelining);
-      if (!c) shared.set(pipelining, (c = create(pipelining)));
+      if (!c) shared.set(pipelining, (c = track(create(pipelining))));
       return c;
+    },
+    async connectionFor(key, pipelining) {
+      return track(standaloneClient(await nodeUrlFor(key), pipelining));
     },
     close() {
       for (const c of made) c.disconnect();
@@ -53,42 +75,169 @@ export function standaloneClients(url: string): ClientFactory {
   };
 }
 
+export function standaloneClients(url: string): ClientFactory {
+  return clientFactory((p) => standaloneClient(url, p), async () => url);
+}
+
+/**
+ * The server-side half of a run: statistics, memory and cleanup. On a
+ * cluster every call goes to each primary (statistics are summed) or to the
+ * primary that serves the key.
+ */
+export interface RedisAdmin {
+  /** Primaries covered by `commandStats`, `resetStats` and `deleteByPrefix`. */
+  readonly primaries: number;
+  /** INFO commandstats, summed over the primaries. */
+  commandStats(): Promise<CommandStats>;
+  /** CONFIG RESETSTAT on every primary (only on servers the bench started). */
+  resetStats(): Promise<void>;
+  /** MEMORY USAGE key SAMPLES 0, on the key's primary. */
+  memoryUsage(key: string): Promise<number>;
+  /** SCAN + UNLINK of `<prefix>*` on every primary; returns how many keys went. */
+  deleteByPrefix(prefix: string): Promise<number>;
+  close(): void;
+}
+
+function adminOf(nodes: readonly Redis[], nodeFor: (key: string) => Promise<Redis>): RedisAdmin {
+  return {
+    primaries: nodes.length,
+    async commandStats() {
+      const sum: CommandStats = new Map();
+      for (const n of nodes) {
+        for (const [name, s] of await commandStats(n)) {
+          const t = sum.get(name) ?? { calls: 0, usec: 0 };
+          sum.set(name, { calls: t.calls + s.calls, usec: t.usec + s.usec });
+        }
+      }
+      return sum;
+    },
+    async resetStats() {
+      for (const n of nodes) await n.config('RESETSTAT');
+    },
+    async memoryUsage(key) {
+      const bytes = await (await nodeFor(key)).call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+      if (typeof bytes !== 'number') throw new Error(`MEMORY USAGE ${key} replied ${String(bytes)}`);
+      return bytes;
+    },
+    async deleteByPrefix(prefix) {
+      let deleted = 0;
+      for (const n of nodes) deleted += await deleteByPrefix(n, prefix);
+      return deleted;
+    },
+    close() {
+      for (const n of nodes) n.disconnect();
+    },
+  };
+}
+
+function adminConnection(url: string): Redis {
+  const c = new Redis(url, { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS });
+  c.on('error', () => undefined);
+  return c;
+}
+
+/** Where the Redis of a run came from. */
+export interface RedisOrigin {
+  readonly url: string;
+  readonly source: RedisSource | 'redis-cluster';
+  /** True when the bench started it (so it may reset statistics; it is killed at the end). */
+  readonly owned: boolean;
+  stop(): Promise<void>;
+}
+
 /** The Redis of a run. */
 export interface RedisEnv {
-  readonly provided: ProvidedRedis;
+  readonly topology: 'standalone' | 'cluster';
+  readonly provided: RedisOrigin;
   readonly clients: ClientFactory;
-  /** Unmeasured connection for INFO, MEMORY USAGE, CONFIG and cleanup. */
-  readonly admin: Redis;
+  /** Unmeasured connections for INFO, MEMORY USAGE, CONFIG and cleanup. */
+  readonly admin: RedisAdmin;
   readonly version: string;
+  /** Cluster shape; undefined on one node. */
+  readonly cluster?: ClusterShape;
+}
+
+export interface ClusterShape {
+  readonly primaries: number;
+  readonly replicasPerPrimary: number;
+  /** `host:port` of every node, primaries first. */
+  readonly nodes: readonly string[];
+}
+
+async function serverVersion(conn: Redis): Promise<string> {
+  const info = await conn.info('server');
+  return /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? 'unknown';
 }
 
 export async function openRedis(): Promise<RedisEnv> {
   const provided = await provideRedis();
-  const admin = new Redis(provided.url, { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS });
-  admin.on('error', () => undefined);
-  const info = await admin.info('server');
-  const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? 'unknown';
-  return { provided, clients: standaloneClients(provided.url), admin, version };
+  const admin = adminConnection(provided.url);
+  const version = await serverVersion(admin);
+  return {
+    topology: 'standalone',
+    provided,
+    clients: standaloneClients(provided.url),
+    admin: adminOf([admin], async () => admin),
+    version,
+  };
 }
 
-/** Deletes every key of this run (bounded), then disconnects; stops a server the bench started. */
+/**
+ * Starts a Redis Cluster of `primaries` primaries with `replicas` replicas
+ * each from the redis-server binary (the test harness), on loopback; the
+ * bench owns it and kills it in {@link closeRedis}.
+ */
+export async function openRedisCluster(opts: { primaries: number; replicas: number }): Promise<RedisEnv> {
+  const cluster = await startRedisCluster(opts);
+  try {
+    const primaries = await cluster.primaries();
+    const replicas = cluster.nodes.filter((n) => !primaries.includes(n));
+    const admins = primaries.map((n) => adminConnection(n.url));
+    const byPort = new Map(primaries.map((n, i) => [n.port, admins[i]!]));
+    const ownerOf = async (key: string) => cluster.ownerOf(await cluster.keySlot(key));
+    const create = (pipelining: Pipelining): BenchClient => cluster.client(5, {
+      enableAutoPipelining: pipelining === 'on',
+      redisOptions: { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS },
+    });
+    return {
+      topology: 'cluster',
+      provided: { url: primaries[0]!.url, source: 'redis-cluster', owned: true, stop: () => cluster.stop() },
+      clients: clientFactory(create, async (key) => (await ownerOf(key)).url),
+      admin: adminOf(admins, async (key) => byPort.get((await ownerOf(key)).port)!),
+      version: await serverVersion(admins[0]!),
+      cluster: {
+        primaries: primaries.length,
+        replicasPerPrimary: opts.replicas,
+        nodes: [...primaries, ...replicas].map((n) => n.key),
+      },
+    };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
+/** Deletes every key of this run on a server it was given (bounded), disconnects, stops a server it started. */
 export async function closeRedis(env: RedisEnv, runPrefix: string): Promise<number> {
   let deleted = 0;
-  if (!env.provided.owned) deleted = await deleteByPrefix(env.admin, runPrefix);
-  env.clients.close();
-  env.admin.disconnect();
-  await env.provided.stop();
+  try {
+    if (!env.provided.owned) deleted = await env.admin.deleteByPrefix(runPrefix);
+  } finally {
+    env.clients.close();
+    env.admin.close();
+    await env.provided.stop();
+  }
   return deleted;
 }
 
-/** SCAN + UNLINK of `<prefix>*`, at most 10_000 SCAN rounds and 60 s. */
-async function deleteByPrefix(admin: Redis, prefix: string): Promise<number> {
+/** SCAN + UNLINK of `<prefix>*` on one node, at most 10_000 SCAN rounds and 60 s. */
+async function deleteByPrefix(node: Redis, prefix: string): Promise<number> {
   let cursor = '0';
   let deleted = 0;
   const deadline = Date.now() + 60_000;
   for (let round = 0; round < 10_000 && Date.now() < deadline; round++) {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) deleted += await admin.unlink(...keys);
+    const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) deleted += await node.unlink(...keys);
     cursor = next;
     if (cursor === '0') break;
   }
@@ -154,16 +303,17 @@ export async function commandStats(admin: Redis): Promise<CommandStats> {
 }
 
 /**
- * A window of server-side command statistics. On a server the bench started
- * it runs CONFIG RESETSTAT first; on a server it was given (REDIS_URL) it
- * never resets anything and diffs snapshots instead, so other clients'
- * commands in the window count too (the report says so).
+ * A window of server-side command statistics (summed over the primaries of
+ * a cluster). On servers the bench started it runs CONFIG RESETSTAT first;
+ * on a server it was given (REDIS_URL) it never resets anything and diffs
+ * snapshots instead, so other clients' commands in the window count too
+ * (the report says so).
  */
 export async function openStatsWindow(env: RedisEnv): Promise<() => Promise<CommandStats>> {
-  if (env.provided.owned) await env.admin.config('RESETSTAT');
-  const before = await commandStats(env.admin);
+  if (env.provided.owned) await env.admin.resetStats();
+  const before = await env.admin.commandStats();
   return async () => {
-    const after = await commandStats(env.admin);
+    const after = await env.admin.commandStats();
     const delta: CommandStats = new Map();
     for (const [name, a] of after) {
       const b = before.get(name) ?? { calls: 0, usec: 0 };

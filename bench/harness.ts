@@ -2,13 +2,15 @@
  * The bench's moving parts: budgets, the context a scenario runs in (which
  * store, which clients), the scenario and result shapes, and the runner that
  * prints one progress line per scenario. Add a scenario by adding it to a
- * list in bench/scenarios/; add a topology by giving the context another
- * client factory.
+ * list in bench/scenarios/; a topology is a context with another
+ * {@link RedisEnv} (one node, or a cluster: `--cluster` runs every scenario
+ * on both, each cluster run right after its single-node twin).
  * @module
  */
-import type { Redis } from 'ioredis';
-import { MemorySessionStore, RedisSessionStore, type RedisSessionStoreOptions, type SessionStore } from '../src/index.js';
-import type { Pipelining, RedisEnv } from './env.js';
+import {
+  MemorySessionStore, RedisSessionStore, type RedisSessionStoreOptions, type SessionCacheStats, type SessionStore,
+} from '../src/index.js';
+import type { BenchClient, Pipelining, RedisEnv, Topology } from './env.js';
 import type { LoadBudget, LoadResult } from './load.js';
 
 export type StoreKind = 'redis' | 'memory';
@@ -58,6 +60,7 @@ export const BENCH_TTL_MS = 600_000;
 /** What a scenario gets: the store under test and, for Redis, the clients and the admin connection. */
 export interface BenchContext {
   readonly store: StoreKind;
+  readonly topology: Topology;
   readonly budgets: Budgets;
   /** Pipelining modes the matrix runs: on and off for Redis, 'n/a' for memory. */
   readonly pipelining: readonly Pipelining[];
@@ -74,6 +77,7 @@ export function createContext(store: StoreKind, budgets: Budgets, redis: RedisEn
   const keyPrefix = (label: string) => `${runPrefix}${label}:${(scenarioCount++).toString(36)}:`;
   return {
     store,
+    topology: redis?.topology ?? 'in-memory',
     budgets,
     pipelining: store === 'redis' ? ['on', 'off'] : ['n/a'],
     redis,
@@ -92,17 +96,20 @@ export function requireRedis(ctx: { redis: RedisEnv | undefined }): RedisEnv {
 }
 
 /** The measured client of a pipelining mode (Redis only). */
-export function sharedClient(ctx: BenchContext, pipelining: Pipelining): Redis {
+export function sharedClient(ctx: BenchContext, pipelining: Pipelining): BenchClient {
   return requireRedis(ctx).clients.shared(pipelining);
 }
 
-export type Section = 'operations' | 'baselines' | 'contention' | 'server-cost' | 'memory';
+export const SECTIONS = ['operations', 'baselines', 'cache', 'contention', 'server-cost', 'memory'] as const;
+export type Section = (typeof SECTIONS)[number];
 
 /** Throughput and latency of one subject (an operation or a baseline). */
 export interface LoadData extends LoadResult {
   readonly kind: 'load';
   readonly subject: string;
   readonly pipelining: Pipelining;
+  /** SessionCache counters over the measured slices and their warm-ups (cache scenarios only). */
+  readonly cache?: Omit<SessionCacheStats, 'staleServed'>;
 }
 
 /** 16 writers doing read-modify-CAS (or read-modify-write) on one session. */
@@ -150,7 +157,7 @@ export interface MemoryData {
 
 export type ScenarioData = LoadData | ContentionData | ServerCostData | MemoryData;
 
-export type ScenarioResult = ScenarioData & { readonly id: string; readonly section: Section };
+export type ScenarioResult = ScenarioData & { readonly id: string; readonly section: Section; readonly topology: Topology };
 
 /** Which slice of a scenario's budget a run is: round `round` of `rounds`. */
 export interface Slice {
@@ -163,6 +170,8 @@ export interface Scenario {
   readonly section: Section;
   /** Set when the scenario needs Redis: why it is skipped on the in-memory store. */
   readonly redisOnly?: string;
+  /** The context it runs in, when not the run's (its cluster twin's). */
+  readonly ctx?: BenchContext;
   /**
    * Scenarios of one group run back to back in every round, so the subjects a
    * ratio compares are measured at the same moment of a busy machine.
@@ -183,10 +192,22 @@ export interface Skipped {
   readonly reason: string;
 }
 
+/** The twin of `scenario` that runs on `clusterCtx`: id `cluster:<id>`, same group, so it runs right after it. */
+export function onCluster(clusterCtx: BenchContext, scenario: Scenario): Scenario {
+  return { ...scenario, id: `cluster:${scenario.id}`, ctx: clusterCtx };
+}
+
+/** Why `s` does not run in `ctx`, or undefined. */
+function skipReason(s: Scenario, ctx: BenchContext): string | undefined {
+  return s.redisOnly !== undefined && ctx.store !== 'redis' ? s.redisOnly : undefined;
+}
+
 /**
  * Runs the grouped scenarios in `budgets.rounds` rounds (group by group,
  * in list order), then the ungrouped ones once; one progress line per run.
- * Redis-only scenarios are skipped on the in-memory store with a note.
+ * A scenario runs in its own `ctx` if it has one, else in `ctx`. Redis-only
+ * scenarios are skipped on the in-memory store with a note. (Every scenario
+ * runs on a cluster: admin steps go to each primary or to the key's node.)
  * Results come back in list order.
  */
 export async function runScenarios(
@@ -197,16 +218,18 @@ export async function runScenarios(
   const skipped: Skipped[] = [];
   const width = String(scenarios.length).length;
   const label = (s: Scenario) => `[${String(scenarios.indexOf(s) + 1).padStart(width)}/${scenarios.length}] ${s.id}`;
+  const contextOf = (s: Scenario) => s.ctx ?? ctx;
   const runnable = scenarios.filter((s) => {
-    if (s.redisOnly === undefined || ctx.store === 'redis') return true;
-    skipped.push({ id: s.id, section: s.section, reason: s.redisOnly });
-    log(`${label(s)}: skipped (${s.redisOnly})`);
+    const reason = skipReason(s, contextOf(s));
+    if (reason === undefined) return true;
+    skipped.push({ id: s.id, section: s.section, reason });
+    log(`${label(s)}: skipped (${reason})`);
     return false;
   });
   const latest = new Map<Scenario, ScenarioData>();
   const runOne = async (s: Scenario, slice: Slice) => {
     const started = Date.now();
-    const data = await s.run(ctx, slice);
+    const data = await s.run(contextOf(s), slice);
     latest.set(s, data);
     const round = slice.rounds > 1 ? `round ${slice.round}/${slice.rounds}, ` : '';
     log(`${label(s)}: ${summarize(data)} (${round}${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -220,14 +243,16 @@ export async function runScenarios(
     }
   }
   for (const s of runnable.filter((x) => x.group === undefined)) await runOne(s, { round: 1, rounds: 1 });
-  const results = runnable.map((s) => ({ ...latest.get(s)!, id: s.id, section: s.section }));
+  const results = runnable.map((s) => ({ ...latest.get(s)!, id: s.id, section: s.section, topology: contextOf(s).topology }));
   return { results, skipped };
 }
 
 function summarize(d: ScenarioData): string {
   switch (d.kind) {
     case 'load':
-      return `${d.opsPerSec} ops/s, p50 ${d.latencyUs.p50} us, p99 ${d.latencyUs.p99} us` + (d.errors ? `, ${d.errors} ERRORS: ${d.firstError}` : '');
+      return `${d.opsPerSec} ops/s, p50 ${d.latencyUs.p50} us, p99 ${d.latencyUs.p99} us`
+        + (d.cache ? `, cache ${d.cache.hits} hits / ${d.cache.validations} validations / ${d.cache.loads} loads` : '')
+        + (d.errors ? `, ${d.errors} ERRORS: ${d.firstError}` : '');
     case 'contention':
       return `${d.successesPerSec} updates/s, ${d.conflictsPerSuccess} conflicts/success, ${d.lostUpdates} lost`;
     case 'server-cost':

@@ -5,9 +5,9 @@
  * in which another node's terminate or write lands.
  * @module
  */
-import type { Redis } from 'ioredis';
 import { type Metadata, RedisSessionStore } from '../src/index.js';
 import { NaiveSessionStore } from './baselines.js';
+import type { BenchClient } from './env.js';
 
 const IDS = 'vmcp.backend.ids';
 const sessionField = (backend: string) => `vmcp.backend.session.${backend}`;
@@ -35,7 +35,7 @@ export interface DemoStore {
 }
 
 /** Load -> I/O -> store with nothing tying the store to the load: what most services do. */
-export function naiveDemoStore(client: Redis, prefix: string, ttlMs: number): DemoStore {
+export function naiveDemoStore(client: BenchClient, prefix: string, ttlMs: number): DemoStore {
   const store = new NaiveSessionStore(client, prefix, ttlMs);
   return {
     name: 'naive store',
@@ -54,7 +54,7 @@ export function naiveDemoStore(client: Redis, prefix: string, ttlMs: number): De
 }
 
 /** The same service on session-cas: `mutate` with the I/O inside, retried on conflict. */
-export function casDemoStore(client: Redis, prefix: string, ttlMs: number): DemoStore {
+export function casDemoStore(client: BenchClient, prefix: string, ttlMs: number): DemoStore {
   const store = new RedisSessionStore(client, { prefix, ttlMs });
   return {
     name: 'session-cas',

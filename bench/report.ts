@@ -5,6 +5,7 @@
 import type { MachineInfo, Pipelining } from './env.js';
 import type { Budgets, ContentionData, LoadData, MemoryData, ScenarioResult, ServerCostData, Skipped, StoreKind } from './harness.js';
 import { round } from './load.js';
+import { CACHE_SUBJECTS, cacheProblem } from './scenarios/cache.js';
 import { contentionId } from './scenarios/contention.js';
 import { MEMORY_FIELD_COUNTS, memoryId } from './scenarios/memory.js';
 import { loadId } from './scenarios/operations.js';
@@ -23,14 +24,33 @@ export interface Ratio {
   readonly note?: string;
 }
 
+/** The cluster of a `--cluster` run and how its throughput compares with the single node. */
+export interface ClusterReport {
+  readonly primaries: number;
+  readonly replicasPerPrimary: number;
+  /** `host:port` of every node, primaries first. */
+  readonly nodes: readonly string[];
+  readonly version: string;
+  readonly startedByBench: true;
+  /**
+   * Geometric mean of cluster/single-node throughput over the load scenarios
+   * that reach Redis (all but 'events' cache hits), per concurrency; null if none ran.
+   */
+  readonly throughputScaling: { readonly c1: number | null; readonly c64: number | null };
+  /** What this measurement cannot show, for this machine and run. */
+  readonly limits: readonly string[];
+}
+
 export interface Report {
-  readonly schema: 1;
+  readonly schema: 2;
   readonly command: string;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly mode: Budgets['mode'];
   readonly store: StoreKind;
   readonly redis: { source: string; url: string; version: string; startedByBench: boolean } | null;
+  /** Set by `--cluster`: every scenario also ran on this cluster (ids `cluster:<id>`). */
+  readonly cluster: ClusterReport | null;
   readonly machine: MachineInfo;
   readonly budgets: Budgets;
   readonly results: readonly ScenarioResult[];
@@ -56,8 +76,49 @@ interface RatioSpec {
   target?: Ratio['target'];
 }
 
+/** What the ratios of a run depend on. */
+export interface RatioOptions {
+  /** Pipelining modes the run measured (the cache ratios follow them). */
+  readonly pipelining: readonly Pipelining[];
+  /** Ids of the scenarios that also ran on a cluster as `cluster:<id>` (empty without `--cluster`). */
+  readonly clusterTwins: readonly string[];
+}
+
 /** Every ratio the report gives; ids are stable (the JSON and the bench test use them). */
-export function ratioSpecs(): RatioSpec[] {
+export function ratioSpecs(opts: RatioOptions): RatioSpec[] {
+  const base = singleTopologySpecs(opts.pipelining);
+  if (opts.clusterTwins.length === 0) return base;
+  const twinned = new Set(opts.clusterTwins);
+  const onCluster = base
+    .filter((s) => twinned.has(s.num) && twinned.has(s.den))
+    .map((s) => ({ ...s, id: `cluster:${s.id}`, description: `on the cluster: ${s.description}`, num: `cluster:${s.num}`, den: `cluster:${s.den}` }));
+  return [...base, ...onCluster, ...opts.clusterTwins.map(scalingSpec)];
+}
+
+export const SCALING_PREFIX = 'cluster-scaling:';
+
+/** `cluster-scaling:<id>`: the cluster figure of a scenario over its single-node figure. */
+function scalingSpec(id: string): RatioSpec {
+  return {
+    id: `${SCALING_PREFIX}${id}`,
+    description: `${id}: the cluster vs the single node (throughput: higher is better; server usec per call and bytes: lower is better)`,
+    num: `cluster:${id}`, den: id, pick: headline,
+  };
+}
+
+/** The figure a scaling ratio compares, by kind. */
+function headline(r: ScenarioResult): number {
+  switch (r.kind) {
+    case 'load': return r.opsPerSec;
+    case 'contention': return r.successesPerSec;
+    case 'server-cost': return r.usecPerCall;
+    case 'memory': return r.bytes.sessionCasFresh;
+  }
+}
+
+const HEADLINE_UNIT = { load: 'ops/s', contention: 'successful updates/s', 'server-cost': 'server usec/call', memory: 'bytes/session' } as const;
+
+function singleTopologySpecs(pipelining: readonly Pipelining[]): RatioSpec[] {
   const specs: RatioSpec[] = [];
   for (const p of ['on', 'off'] as const satisfies readonly Pipelining[]) {
     specs.push(
@@ -117,13 +178,24 @@ export function ratioSpecs(): RatioSpec[] {
       },
     );
   }
+  for (const p of pipelining) {
+    for (const c of [1, 64]) {
+      for (const hit of CACHE_SUBJECTS.filter((x) => x !== 'uncached-get')) {
+        specs.push({
+          id: `cache:${hit}@${c}/uncached-get@${c}:ap-${p}`,
+          description: `gets/s at concurrency ${c}: SessionCache ${hit === 'cache-hit-always' ? "'always'" : "'events'"} hits vs store.get (auto-pipelining ${p})`,
+          num: loadId(hit, c, p), den: loadId('uncached-get', c, p), pick: throughput,
+        });
+      }
+    }
+  }
   return specs;
 }
 
-export function computeRatios(results: readonly ScenarioResult[], skipped: readonly Skipped[]): Ratio[] {
+export function computeRatios(results: readonly ScenarioResult[], skipped: readonly Skipped[], opts: RatioOptions): Ratio[] {
   const byId = new Map(results.map((r) => [r.id, r]));
   const skipReason = new Map(skipped.map((s) => [s.id, s.reason]));
-  return ratioSpecs().map((spec) => {
+  return ratioSpecs(opts).map((spec) => {
     const n = byId.get(spec.num);
     const d = byId.get(spec.den);
     const nv = n ? spec.pick(n) : null;
@@ -132,7 +204,7 @@ export function computeRatios(results: readonly ScenarioResult[], skipped: reado
     const missing = [spec.num, spec.den].find((id) => !byId.has(id));
     const note = missing === undefined
       ? (value === null ? 'denominator is zero' : undefined)
-      : skipReason.has(missing) ? `${missing} skipped: ${skipReason.get(missing)}` : `${missing} not run on this store`;
+      : skipReason.has(missing) ? `${missing} skipped: ${skipReason.get(missing)}` : `${missing} not run (not on this store, or left out by --only)`;
     return {
       id: spec.id,
       description: spec.description,
@@ -154,6 +226,8 @@ export function findProblems(results: readonly ScenarioResult[]): string[] {
   const problems: string[] = [];
   for (const r of results) {
     if (r.kind === 'load' && r.errors > 0) problems.push(`${r.id}: ${r.errors} failed calls (${r.firstError})`);
+    const cache = r.kind === 'load' ? cacheProblem(r) : undefined;
+    if (cache !== undefined) problems.push(`${r.id}: ${cache}`);
     if (r.kind === 'contention' && r.subject !== 'naive' && r.lostUpdates !== 0) {
       problems.push(`${r.id}: ${r.lostUpdates} lost updates under compare-and-set`);
     }
@@ -174,6 +248,11 @@ function table(header: string[], rows: Array<Array<string | number>>): string {
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
+/** Row label: `cluster: ` for cluster twins, `baseline: ` for baselines. */
+function label(r: ScenarioResult, subject: string): string {
+  return `${r.topology === 'cluster' ? 'cluster: ' : ''}${r.section === 'baselines' ? 'baseline: ' : ''}${subject}`;
+}
+
 /** The human-readable report: Markdown tables, ready to paste. */
 export function renderTables(report: Report): string {
   const out: string[] = [];
@@ -182,7 +261,7 @@ export function renderTables(report: Report): string {
   out.push(table(
     ['scenario', 'conc.', 'auto-pipelining', 'ops/s', 'p50', 'p99', 'p99.9', 'ops', 'errors'],
     loads.map((r) => [
-      `${r.section === 'baselines' ? 'baseline: ' : ''}${r.subject}`, r.concurrency, r.pipelining, fmt(r.opsPerSec),
+      label(r, r.subject), r.concurrency, r.pipelining, fmt(r.opsPerSec),
       r.latencyUs.p50, r.latencyUs.p99, r.latencyUs.p999, fmt(r.ops), r.errors,
     ]),
   ));
@@ -191,17 +270,17 @@ export function renderTables(report: Report): string {
     out.push('\n### Contention: 16 writers incrementing one counter in one session\n');
     out.push(table(
       ['writer loop', 'auto-pipelining', 'successful updates/s', 'conflicts/success', 'gave up', 'lost updates'],
-      cont.map((r) => [r.subject, r.pipelining, fmt(r.successesPerSec), r.conflictsPerSuccess, r.gaveUp,
+      cont.map((r) => [label(r, r.subject), r.pipelining, fmt(r.successesPerSec), r.conflictsPerSuccess, r.gaveUp,
         `${fmt(r.lostUpdates)} of ${fmt(r.acknowledgedIncrements)}`]),
     ));
   }
   const costs = report.results.filter((r): r is ServerCostData & ScenarioResult => r.kind === 'server-cost');
   if (costs.length > 0) {
-    const base = costs.find((c) => c.script === 'minimal-cas')?.usecPerCall ?? 0;
+    const base = (r: ScenarioResult) => costs.find((c) => c.script === 'minimal-cas' && c.topology === r.topology)?.usecPerCall ?? 0;
     out.push('\n### Server-side cost per script call (INFO commandstats)\n');
     out.push(table(
       ['script', 'calls', 'usec/call', 'vs minimal CAS'],
-      costs.map((r) => [r.script, fmt(r.serverCalls), r.usecPerCall, base > 0 ? `${round(r.usecPerCall / base, 2)}x` : '-']),
+      costs.map((r) => [label(r, r.script), fmt(r.serverCalls), r.usecPerCall, base(r) > 0 ? `${round(r.usecPerCall / base(r), 2)}x` : '-']),
     ));
   }
   const mem = report.results.filter((r): r is MemoryData & ScenarioResult => r.kind === 'memory');
@@ -209,23 +288,89 @@ export function renderTables(report: Report): string {
     out.push('\n### Memory per session (MEMORY USAGE, bytes)\n');
     out.push(table(
       ['metadata entries', 'session-cas after create', 'session-cas, op-id ring full', 'one JSON string'],
-      mem.map((r) => [r.fields, fmt(r.bytes.sessionCasFresh), fmt(r.bytes.sessionCasRingFull), fmt(r.bytes.jsonString)]),
+      mem.map((r) => [label(r, String(r.fields)), fmt(r.bytes.sessionCasFresh), fmt(r.bytes.sessionCasRingFull), fmt(r.bytes.jsonString)]),
     ));
   }
   out.push('\n### Ratios\n');
   out.push(table(
     ['ratio', 'measured', 'target', 'meets'],
-    report.ratios.map((r) => [
+    report.ratios.filter((r) => !r.id.startsWith(SCALING_PREFIX)).map((r) => [
       r.id, r.value === null ? `- (${r.note ?? 'n/a'})` : `${r.value}x`,
       r.target ? `${r.target.op} ${r.target.value}x` : '',
       r.target ? (r.meetsTarget === null ? '-' : r.meetsTarget ? 'yes' : 'NO') : '',
     ]),
   ));
+  if (report.cluster) out.push(renderCluster(report, report.cluster));
   if (report.skipped.length > 0) {
     const reasons = [...new Set(report.skipped.map((s) => s.reason))];
     out.push(`\nSkipped ${report.skipped.length} scenarios on the ${report.store} store: ${reasons.join('; ')}.`);
   }
   return out.join('\n');
+}
+
+function renderCluster(report: Report, cluster: ClusterReport): string {
+  const byId = new Map(report.results.map((r) => [r.id, r]));
+  const rows = report.ratios.filter((r) => r.id.startsWith(SCALING_PREFIX)).map((r) => {
+    const id = r.id.slice(SCALING_PREFIX.length);
+    const kind = byId.get(id)?.kind;
+    return [id, kind ? HEADLINE_UNIT[kind] : '', r.denominator.value === null ? '-' : fmt(r.denominator.value),
+      r.numerator.value === null ? '-' : fmt(r.numerator.value), r.value === null ? `- (${r.note ?? 'n/a'})` : `${r.value}x`];
+  });
+  const s = cluster.throughputScaling;
+  const shape = `${cluster.primaries} primaries, ${cluster.replicasPerPrimary} replica(s) each`;
+  return [
+    `\n### Redis Cluster (${shape}) vs the single node\n`,
+    table(['scenario', 'figure', 'single node', 'cluster', 'cluster / single'], rows),
+    `\nThroughput, cluster / single node (geometric mean over the load scenarios that reach Redis): ` +
+      `${s.c1 === null ? '-' : `${s.c1}x`} at concurrency 1, ${s.c64 === null ? '-' : `${s.c64}x`} at concurrency 64.`,
+    '\nLimits of this measurement:\n',
+    ...cluster.limits.map((l) => `- ${l}`),
+  ].join('\n');
+}
+
+/**
+ * Geometric mean of cluster/single-node throughput over the load scenarios
+ * that reach Redis, per concurrency ('events' cache hits are memory reads).
+ */
+export function throughputScaling(ratios: readonly Ratio[], results: readonly ScenarioResult[]): ClusterReport['throughputScaling'] {
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const at = (c: number): number | null => {
+    const values = ratios.filter((r) => {
+      if (!r.id.startsWith(SCALING_PREFIX) || r.value === null || r.value <= 0) return false;
+      const single = byId.get(r.id.slice(SCALING_PREFIX.length));
+      return single?.kind === 'load' && single.concurrency === c && single.subject !== 'cache-hit-events';
+    }).map((r) => r.value!);
+    return values.length === 0 ? null : round(Math.exp(values.reduce((a, v) => a + Math.log(v), 0) / values.length), 2);
+  };
+  return { c1: at(1), c64: at(64) };
+}
+
+/** What a cluster-vs-single-node figure from this run cannot show, said for this machine. */
+export function clusterLimits(opts: {
+  cpus: number; primaries: number; replicasPerPrimary: number; singleNodeGiven: boolean; loadAverage1m: number;
+}): string[] {
+  const servers = opts.primaries * (1 + opts.replicasPerPrimary);
+  const limits = [
+    `Everything shares this machine's ${opts.cpus} core(s): one Node.js client process and ${servers} cluster ` +
+      `redis-server processes (plus the single node). ${opts.cpus <= opts.primaries
+      ? `With ${opts.cpus} cores the ${opts.primaries} primaries cannot all run in parallel with each other and the client, so a ratio near or below 1x says this box is saturated, not that Redis Cluster does not scale.`
+      : 'Client and servers still compete for the same cores.'}`,
+    `The 1-minute load average was ${opts.loadAverage1m} when the run started: other work took CPU from both sides.`,
+    'A Cluster client does more per command than a single-node client (slot lookup, one connection and one auto-pipeline per node, so batches are smaller), and the client is one Node.js process: at high throughput the client, not Redis, can be the limit.',
+    'WATCH/MULTI baselines use one single-node connection per transaction, to the primary of its key (WATCH state is per connection), not a Cluster client.',
+    'Contention runs on one hot session, which lives on one primary: a cluster cannot spread it.',
+    'Server usec per call is time spent inside a node, and a node descheduled in the middle of a call (more processes than cores) counts the wait: '
+      + 'on a saturated box the cluster\'s usec per call grows with CPU contention, not only with cluster-mode work (slot checks, the per-slot key index). '
+      + 'The per-slot key index is also why MEMORY USAGE reports a few more bytes per key in cluster mode.',
+    'How a cluster scales across machines needs servers and clients on separate cores or hosts; this run cannot show it.',
+  ];
+  if (opts.replicasPerPrimary > 0) {
+    limits.push(`Each primary streams its writes to ${opts.replicasPerPrimary} replica(s) on the same cores; the single node has none (--cluster-replicas 0 compares primaries only).`);
+  }
+  if (opts.singleNodeGiven) {
+    limits.push('The single node was given (REDIS_URL); its configuration and other load may differ from the cluster nodes the bench started.');
+  }
+  return limits;
 }
 
 /** Removes credentials from a Redis URL before it goes into a report. */

@@ -13,7 +13,7 @@ import {
   NaiveSessionStore, createPlainRecord, fieldArgs, hsetPexpire, minimalCas, watchCas,
 } from '../baselines.js';
 import { type BenchContext, BENCH_TTL_MS, CONCURRENCIES, type Scenario, requireRedis, sharedClient } from '../harness.js';
-import type { Pipelining } from '../env.js';
+import type { BenchClient, Pipelining } from '../env.js';
 import { PAYLOAD, incremented } from '../payload.js';
 import { type Prepared, loadScenario } from './measured.js';
 
@@ -63,9 +63,9 @@ async function prepareBaseline(ctx: BenchContext, name: BaselineName, concurrenc
       return { call: (w) => hsetPexpire(client, keys[w]!, BENCH_TTL_MS, FIELDS) };
     case 'watch-multi-cas': {
       const gens = await plainRecords(client, keys);
-      // WATCH state is per connection: one connection per in-flight transaction.
+      // WATCH state is per connection: one connection per in-flight transaction, to its key's node.
       const pool: Redis[] = [];
-      for (let i = 0; i < concurrency; i++) pool.push(requireRedis(ctx).clients.create(pipelining));
+      for (const key of keys) pool.push(await requireRedis(ctx).clients.connectionFor(key, pipelining));
       await Promise.all(pool.map((c) => c.ping()));
       return {
         async call(w) {
@@ -91,7 +91,7 @@ async function prepareBaseline(ctx: BenchContext, name: BaselineName, concurrenc
   }
 }
 
-async function plainRecords(client: Redis, keys: readonly string[]): Promise<number[]> {
+async function plainRecords(client: BenchClient, keys: readonly string[]): Promise<number[]> {
   await Promise.all(keys.map((k) => createPlainRecord(client, k, BENCH_TTL_MS, FIELDS)));
   return keys.map(() => 1);
 }

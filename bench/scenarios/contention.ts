@@ -123,7 +123,7 @@ async function makeContender(ctx: BenchContext, subject: ContentionSubject, pipe
       const client = sharedClient(ctx, pipelining);
       await createPlainRecord(client, key, BENCH_TTL_MS, fieldArgs(PAYLOAD));
       const pool: Redis[] = [];
-      for (let i = 0; i < CONTENTION_WRITERS; i++) pool.push(requireRedis(ctx).clients.create(pipelining));
+      for (let i = 0; i < CONTENTION_WRITERS; i++) pool.push(await requireRedis(ctx).clients.connectionFor(key, pipelining));
       await Promise.all(pool.map((c) => c.ping()));
       return {
         async op(w) {

@@ -12,8 +12,10 @@ export interface Prepared {
   readonly call: Operation;
   /** Calls the setup allows in all rounds together, warm-ups included (e.g. sessions to terminate). */
   readonly maxCalls?: number;
-  /** Releases what the setup holds (connections); runs after the last slice. */
-  close?(): void;
+  /** SessionCache counters so far, for cache scenarios (reported with the figures). */
+  cacheCounters?(): NonNullable<LoadData['cache']>;
+  /** Releases what the setup holds (connections, caches); runs after the last slice. */
+  close?(): void | Promise<void>;
 }
 
 export function loadId(subject: string, concurrency: number, pipelining: Pipelining): string {
@@ -41,9 +43,10 @@ export function loadScenario(spec: {
       if (prepared.maxCalls !== undefined) budget = capBudget(budget, Math.floor(prepared.maxCalls / slice.rounds));
       try {
         const result = await series.slice(prepared.call, spec.concurrency, budget);
-        return { kind: 'load', subject: spec.subject, pipelining: spec.pipelining, ...result };
+        const cache = prepared.cacheCounters?.();
+        return { kind: 'load', subject: spec.subject, pipelining: spec.pipelining, ...result, ...(cache ? { cache } : {}) };
       } finally {
-        if (slice.round === slice.rounds) prepared.close?.();
+        if (slice.round === slice.rounds) await prepared.close?.();
       }
     },
   };

@@ -1,12 +1,12 @@
 /**
- * Memory per session in Redis (MEMORY USAGE ... SAMPLES 0, exact) for 1, 10
- * and 100 metadata entries: the session-cas hash right after create and
+ * Memory per session in Redis (MEMORY USAGE ... SAMPLES 0, exact, asked of the
+ * key's node) for 1, 10 and 100 metadata entries: the session-cas hash right after create and
  * with its op-id ring full (8 writes later), against the same metadata as
  * one JSON string, the layout connect-redis and most session stores use.
  * @module
  */
 import type { Metadata, RedisSessionStore } from '../../src/index.js';
-import { type BenchContext, BENCH_TTL_MS, type MemoryData, type Scenario, requireRedis } from '../harness.js';
+import { type BenchContext, BENCH_TTL_MS, type MemoryData, type Scenario, requireRedis, sharedClient } from '../harness.js';
 
 export const MEMORY_FIELD_COUNTS = [1, 10, 100] as const;
 const RING = 8;
@@ -34,11 +34,7 @@ export function metadataOf(n: number): Metadata {
 async function measureMemory(ctx: BenchContext, fields: number): Promise<MemoryData> {
   const admin = requireRedis(ctx).admin;
   const metadata = metadataOf(fields);
-  const usage = async (key: string): Promise<number> => {
-    const bytes = await admin.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
-    if (typeof bytes !== 'number') throw new Error(`MEMORY USAGE ${key} replied ${String(bytes)}`);
-    return bytes;
-  };
+  const usage = (key: string): Promise<number> => admin.memoryUsage(key);
   const store = ctx.makeStore('on', 'memory') as RedisSessionStore;
   const created = await store.create('s', metadata);
   if (!created.ok) throw new Error(`bench setup: create returned ${created.reason}`);
@@ -51,7 +47,7 @@ async function measureMemory(ctx: BenchContext, fields: number): Promise<MemoryD
   }
   const sessionCasRingFull = await usage(store.keyFor('s'));
   const jsonKey = `${ctx.keyPrefix('memory-json')}s`;
-  await admin.set(jsonKey, JSON.stringify(metadata), 'PX', BENCH_TTL_MS);
+  await sharedClient(ctx, 'on').set(jsonKey, JSON.stringify(metadata), 'PX', BENCH_TTL_MS);
   const jsonString = await usage(jsonKey);
   return { kind: 'memory', fields, bytes: { sessionCasFresh, sessionCasRingFull, jsonString } };
 }

@@ -17,7 +17,7 @@ export const OPERATIONS = ['create', 'get', 'peek', 'update', 'patch', 'touch', 
 export type OperationName = (typeof OPERATIONS)[number];
 
 /** Sessions that get/peek read from, spread over the pool. */
-const READ_POOL = 256;
+export const READ_POOL = 256;
 const SETUP_CONCURRENCY = 64;
 
 export function operationScenarios(pipelining: readonly Pipelining[]): Scenario[] {

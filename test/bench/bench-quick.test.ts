@@ -1,18 +1,22 @@
 /**
  * `npm run bench -- --quick` end to end, so the harness cannot rot. Asserts
  * that the output is complete (every scenario, every ratio, the machine),
- * never how fast anything is.
+ * never how fast anything is. The `--cluster` run leaves out the operations
+ * section (`--only`) to stay short; see the test.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runNpm } from './run-npm.js';
 
 const OPERATIONS = ['create', 'get', 'peek', 'update', 'patch', 'touch', 'terminate', 'mutate'];
 const BASELINES = ['bare-lua-cas', 'hset-pexpire', 'watch-multi-cas', 'naive'];
+const CACHE = ['uncached-get', 'cache-hit-always', 'cache-hit-events'];
 const SCRIPTS = ['create', 'get', 'peek', 'exists', 'update', 'update+events', 'patch', 'touch', 'terminate', 'minimal-cas'];
 const CONCURRENCIES = [1, 64];
+const CONTENTION = ['mutate', 'watch-multi-cas', 'naive'].flatMap((s) => ['on', 'off'].map((p) => `contention:${s}:ap-${p}`));
 
 const loadIds = (subjects: string[], modes: string[]) =>
   subjects.flatMap((s) => CONCURRENCIES.flatMap((c) => modes.map((p) => `${s}:c${c}:ap-${p}`)));
@@ -29,6 +33,11 @@ const RATIOS = [
   ...SCRIPTS.filter((s) => s !== 'minimal-cas').map((s) => `server-usec:${s}/minimal-cas`),
   ...[1, 10, 100].flatMap((n) => [`memory:${n}-fields:session-cas/json`, `memory:${n}-fields:session-cas-ring-full/json`]),
 ];
+/** SessionCache hits vs store.get, per pipelining mode of the run. */
+const cacheRatios = (modes: string[]) => modes.flatMap((p) => CONCURRENCIES.flatMap((c) => [
+  `cache:cache-hit-always@${c}/uncached-get@${c}:ap-${p}`,
+  `cache:cache-hit-events@${c}/uncached-get@${c}:ap-${p}`,
+]));
 const TARGETED = [
   'throughput:update@64/bare-lua-cas@64:ap-on', 'throughput:update@64/watch-multi-cas@64:ap-on',
   'contention:mutate/watch-multi-cas:ap-on', 'server-usec:update/minimal-cas', 'server-usec:update+events/minimal-cas',
@@ -40,20 +49,27 @@ interface Report {
   mode: string;
   store: string;
   redis: { source: string; version: string } | null;
+  cluster: {
+    primaries: number; replicasPerPrimary: number; nodes: string[]; version: string;
+    throughputScaling: { c1: number | null; c64: number | null }; limits: string[];
+  } | null;
   machine: Record<string, unknown>;
   results: Result[];
   skipped: Array<{ id: string; reason: string }>;
-  ratios: Array<{ id: string; value: number | null; target?: unknown; meetsTarget?: unknown; note?: string }>;
+  ratios: Array<{
+    id: string; value: number | null; target?: unknown; meetsTarget?: unknown; note?: string;
+    numerator: { scenario: string }; denominator: { scenario: string };
+  }>;
   problems: string[];
 }
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
-async function quickRun(extra: string[]): Promise<{ stdout: string; report: Report }> {
+async function quickRun(extra: string[], timeoutMs = 150_000): Promise<{ stdout: string; report: Report }> {
   const dir = mkdtempSync(join(tmpdir(), 'scas-bench-'));
   dirs.push(dir);
-  const run = await runNpm('bench', ['--quick', ...extra, '--out-dir', dir], 150_000);
+  const run = await runNpm('bench', ['--quick', ...extra, '--out-dir', dir], timeoutMs);
   expect(run.code, `bench failed:\n${run.stdout}\n${run.stderr}`).toBe(0);
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
   expect(files).toHaveLength(1);
@@ -66,6 +82,39 @@ function expectLoadFigures(r: Result): void {
   for (const k of ['ops', 'opsPerSec', 'durationMs']) expect(typeof r[k], `${r.id}.${k}`).toBe('number');
   expect(Object.keys(r.latencyUs as object).sort()).toEqual(['max', 'mean', 'p50', 'p99', 'p999']);
   for (const v of Object.values(r.latencyUs as object)) expect(typeof v).toBe('number');
+}
+
+/**
+ * Cache scenarios measured hits only: no reloads; 'events' hits never asked
+ * the store, 'always' hits validated (some gets share a validation).
+ */
+function expectCacheCounters(r: Result): void {
+  const c = r.cache as { hits: number; validations: number; loads: number } | undefined;
+  if (r.id.includes('uncached-get')) {
+    expect(c, r.id).toBeUndefined();
+    return;
+  }
+  expect(c, r.id).toBeDefined();
+  expect(c!.loads, r.id).toBe(0);
+  if (r.id.includes('cache-hit-events')) {
+    expect(c!.validations, r.id).toBe(0);
+    expect(c!.hits, r.id).toBeGreaterThanOrEqual(r.ops as number);
+  } else {
+    expect(c!.hits, r.id).toBe(0);
+    expect(c!.validations, r.id).toBeGreaterThan(0);
+  }
+}
+
+/** Whether something accepts TCP connections on `host:port` now. */
+function listening(hostPort: string): Promise<boolean> {
+  const [host, port] = hostPort.split(':');
+  return new Promise((resolve) => {
+    const socket = connect({ host: host!, port: Number(port) });
+    socket.setTimeout(2_000);
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => { socket.destroy(); resolve(false); });
+  });
 }
 
 /** One progress line per scenario: [1/N] .. [N/N], each naming its scenario. */
@@ -81,7 +130,7 @@ describe('npm run bench -- --quick', () => {
   it('on Redis: measures every operation, baseline, contention loop, script and layout, and gives every ratio', async () => {
     const { stdout, report } = await quickRun([]);
     expect(stdout).toContain('[bench] Redis from REDIS_URL: ');
-    expect(report).toMatchObject({ mode: 'quick', store: 'redis', problems: [], skipped: [] });
+    expect(report).toMatchObject({ mode: 'quick', store: 'redis', cluster: null, problems: [], skipped: [] });
     expect(report.command).toBe(`npm run bench -- --quick --out-dir ${report.command.split('--out-dir ')[1]}`);
     expect(report.redis?.source).toBe('REDIS_URL');
     expect(report.redis?.version).toMatch(/^\d+\.\d+/);
@@ -90,10 +139,11 @@ describe('npm run bench -- --quick', () => {
     expect(report.machine.ioredis).toMatch(/^5\./);
     expect(report.machine.loadAverage1m).toEqual({ start: expect.any(Number), end: expect.any(Number) });
 
-    const contention = ['mutate', 'watch-multi-cas', 'naive'].flatMap((s) => ['on', 'off'].map((p) => `contention:${s}:ap-${p}`));
+    const contention = CONTENTION;
     const expected = [
       ...loadIds(OPERATIONS, ['on', 'off']),
       ...loadIds(BASELINES, ['on', 'off']),
+      ...loadIds(CACHE, ['on', 'off']),
       ...contention,
       ...SCRIPTS.map((s) => `server-cost:${s}`),
       ...[1, 10, 100].map((n) => `memory:${n}-fields`),
@@ -102,10 +152,12 @@ describe('npm run bench -- --quick', () => {
     expectProgressLines(stdout, expected);
 
     const byId = new Map(report.results.map((r) => [r.id, r]));
-    for (const id of [...loadIds(OPERATIONS, ['on', 'off']), ...loadIds(BASELINES, ['on', 'off'])]) {
+    for (const id of loadIds([...OPERATIONS, ...BASELINES, ...CACHE], ['on', 'off'])) {
       expectLoadFigures(byId.get(id)!);
       expect(byId.get(id)!.concurrency).toBe(Number(/:c(\d+):/.exec(id)![1]));
     }
+    for (const id of loadIds(CACHE, ['on', 'off'])) expectCacheCounters(byId.get(id)!);
+    for (const r of report.results) expect(r.topology, r.id).toBe('standalone');
     for (const id of contention) {
       const c = byId.get(id)!;
       expect(c).toMatchObject({ kind: 'contention', writers: 16 });
@@ -128,7 +180,7 @@ describe('npm run bench -- --quick', () => {
       for (const k of ['sessionCasFresh', 'sessionCasRingFull', 'jsonString']) expect(bytes[k]).toBeGreaterThan(0);
     }
 
-    expect(report.ratios.map((r) => r.id)).toEqual(RATIOS);
+    expect(report.ratios.map((r) => r.id)).toEqual([...RATIOS, ...cacheRatios(['on', 'off'])]);
     for (const r of report.ratios) expect(typeof r.value, `${r.id}: ${r.note}`).toBe('number');
     for (const id of TARGETED) {
       const r = report.ratios.find((x) => x.id === id)!;
@@ -139,16 +191,20 @@ describe('npm run bench -- --quick', () => {
     for (const heading of ['### Throughput and latency', '### Contention', '### Server-side cost', '### Memory per session', '### Ratios']) {
       expect(stdout).toContain(heading);
     }
-    for (const id of RATIOS) expect(stdout).toContain(`| ${id} `);
+    for (const id of [...RATIOS, ...cacheRatios(['on', 'off'])]) expect(stdout).toContain(`| ${id} `);
+    expect(stdout).not.toContain('### Redis Cluster');
   }, 180_000);
 
-  it('on the in-memory store: runs the same operations and contention, skips Redis-only baselines with a note', async () => {
+  it('on the in-memory store: runs the same operations, cache hits and contention, skips Redis-only baselines with a note', async () => {
     const { stdout, report } = await quickRun(['--store', 'memory']);
     expect(stdout).toContain('in-memory store: no Redis needed');
     expect(report).toMatchObject({ mode: 'quick', store: 'memory', redis: null, problems: [] });
     const ops = loadIds(OPERATIONS, ['n/a']);
-    expect(report.results.map((r) => r.id)).toEqual([...ops, 'contention:mutate:ap-n/a']);
-    for (const id of ops) expectLoadFigures(report.results.find((r) => r.id === id)!);
+    const cache = loadIds(CACHE, ['n/a']);
+    expect(report.results.map((r) => r.id)).toEqual([...ops, ...cache, 'contention:mutate:ap-n/a']);
+    for (const id of [...ops, ...cache]) expectLoadFigures(report.results.find((r) => r.id === id)!);
+    for (const id of cache) expectCacheCounters(report.results.find((r) => r.id === id)!);
+    for (const r of report.results) expect(r.topology, r.id).toBe('in-memory');
     expect(report.results.at(-1)).toMatchObject({ kind: 'contention', lostUpdates: 0 });
 
     const skipped = report.skipped.map((s) => s.id);
@@ -158,10 +214,76 @@ describe('npm run bench -- --quick', () => {
     ]));
     for (const s of report.skipped) expect(s.reason.length).toBeGreaterThan(0);
     expect(stdout).toMatch(/Skipped \d+ scenarios on the memory store: /);
-    expect(report.ratios.map((r) => r.id)).toEqual(RATIOS);
-    for (const r of report.ratios) {
+    expect(report.ratios.map((r) => r.id)).toEqual([...RATIOS, ...cacheRatios(['n/a'])]);
+    for (const r of report.ratios.filter((x) => RATIOS.includes(x.id))) {
       expect(r.value).toBeNull();
-      expect(r.note).toMatch(/ (skipped: .+|not run on this store)$/);
+      expect(r.note).toMatch(/ (skipped: .+|not run \(not on this store, or left out by --only\))$/);
     }
+    for (const r of report.ratios.filter((x) => x.id.startsWith('cache:'))) expect(typeof r.value, r.id).toBe('number');
   }, 120_000);
+
+  // `--quick --cluster` in full takes about 40 s on this 2-core machine when it is quiet, and more when it is
+  // busy, so this run leaves out the operations section (about 30 s): every cluster-specific path (a store on a
+  // Cluster client, statistics summed over the primaries, MEMORY USAGE on the key's node, WATCH connections to
+  // the key's node, the change feed on a Cluster) is in the sections it keeps. The full command is
+  // `npm run bench -- --quick --cluster`.
+  it('with --cluster: runs each scenario on a 3-primary cluster it starts and kills, and compares it with the single node', async () => {
+    const sections = ['baselines', 'cache', 'contention', 'server-cost', 'memory'];
+    const { stdout, report } = await quickRun(['--cluster', '--only', sections.join(',')], 170_000);
+    expect(stdout).toMatch(/\[bench\] Redis Cluster started by the bench: 3 primaries, 0 replica\(s\) each, on 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ /);
+    expect(report).toMatchObject({ mode: 'quick', store: 'redis', problems: [], skipped: [] });
+    expect(report.cluster).toMatchObject({ primaries: 3, replicasPerPrimary: 0, version: report.redis!.version });
+    expect(report.cluster!.nodes).toHaveLength(3);
+
+    const single = [
+      ...loadIds(BASELINES, ['on', 'off']),
+      ...loadIds(CACHE, ['on', 'off']),
+      ...CONTENTION,
+      ...SCRIPTS.map((s) => `server-cost:${s}`),
+      ...[1, 10, 100].map((n) => `memory:${n}-fields`),
+    ];
+    const expected = single.flatMap((id) => [id, `cluster:${id}`]);
+    expect(report.results.map((r) => r.id)).toEqual(expected);
+    expectProgressLines(stdout, expected);
+    for (const r of report.results) {
+      expect(r.topology, r.id).toBe(r.id.startsWith('cluster:') ? 'cluster' : 'standalone');
+      if (r.kind === 'load') {
+        expectLoadFigures(r);
+        if (r.section === 'cache') expectCacheCounters(r);
+      }
+      if (r.kind === 'contention' && !r.id.includes(':naive:')) expect(r.lostUpdates, r.id).toBe(0);
+      if (r.kind === 'server-cost') {
+        expect(r.serverCalls as number, r.id).toBeGreaterThanOrEqual(r.clientCalls as number);
+        expect(r.sharedServer, r.id).toBe(!r.id.startsWith('cluster:'));
+      }
+      if (r.kind === 'memory') expect((r.bytes as Record<string, number>).sessionCasFresh, r.id).toBeGreaterThan(0);
+    }
+
+    // A scaling ratio per scenario, and every ratio whose two sides ran has a value.
+    const scaling = report.ratios.filter((r) => r.id.startsWith('cluster-scaling:'));
+    expect(scaling.map((r) => r.id)).toEqual(single.map((id) => `cluster-scaling:${id}`));
+    for (const r of scaling) {
+      expect(r.numerator.scenario).toBe(`cluster:${r.denominator.scenario}`);
+      expect(stdout).toContain(`| ${r.denominator.scenario} `);
+    }
+    const ran = new Set(report.results.map((r) => r.id));
+    for (const r of report.ratios.filter((x) => ran.has(x.numerator.scenario) && ran.has(x.denominator.scenario))) {
+      expect(typeof r.value, r.id).toBe('number');
+    }
+    expect(report.ratios.map((r) => r.id)).toEqual(expect.arrayContaining([
+      'cluster:contention:mutate/watch-multi-cas:ap-on', 'cluster:server-usec:update/minimal-cas',
+      ...cacheRatios(['on', 'off']).map((id) => `cluster:${id}`),
+    ]));
+    expect(report.cluster!.throughputScaling).toEqual({ c1: expect.any(Number), c64: expect.any(Number) });
+
+    expect(stdout).toContain('### Redis Cluster (3 primaries, 0 replica(s) each) vs the single node');
+    expect(stdout).toMatch(/Throughput, cluster \/ single node \(geometric mean .+\): [\d.]+x at concurrency 1, [\d.]+x at concurrency 64\./);
+    expect(report.cluster!.limits.length).toBeGreaterThan(0);
+    for (const limit of report.cluster!.limits) expect(stdout).toContain(`- ${limit}`);
+
+    // Torn down: every node's port refuses connections (while the tests' Redis, the control, accepts them).
+    expect(stdout).toContain('[bench] Redis Cluster stopped (3 redis-server processes killed)');
+    expect(await listening(new URL(inject('redisUrl')).host)).toBe(true);
+    for (const node of report.cluster!.nodes) expect(await listening(node), node).toBe(false);
+  }, 180_000);
 });

@@ -1,7 +1,7 @@
 /**
  * Real Redis Cluster and Sentinel deployments from the `redis-server` binary,
  * on free loopback ports, for the cluster, failover and resharding tests and
- * for `bench/cluster-scaling.ts`. Every process is killed by its process id
+ * for `npm run bench -- --cluster`. Every process is killed by its process id
  * (`stop()`, and on process exit); nothing here imports vitest, so scripts can
  * use it too.
  *

@@ -1,6 +1,6 @@
 /** With no REDIS_URL, no redis-server binary and no Docker engine, the harness says how to provide Redis. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ describe('provideRedis', () => {
     const script = `import { provideRedis } from './test/support/provision.ts';
       try { await provideRedis(); console.log('PROVIDED'); } catch (e) { console.log(e.message); process.exit(3); }`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8', timeout: 60_000 });
+    rmSync(bin, { recursive: true, force: true });
     expect(r.status, r.stderr).toBe(3);
     expect(r.stdout).toContain('session-cas tests need Redis 7 and found none');
     expect(r.stdout).toContain('REDIS_URL=redis://host:port');

@@ -38,7 +38,7 @@ if expected and gen ~= expected then
 end
 
 checkAcl(key, {'HSET', 'PEXPIRE'}, channel)
-clearMetadata(key) -- first: frees the metadata before the tombstone fields are added
+dropMetadataExcept(key, 1, 0) -- first: frees the metadata before the tombstone fields are added
 redis.call('HSET', key, 't', '1', 'x', opId)
 redis.call('PEXPIRE', key, ttl)
 publish(channel, 'terminated', ctl[1], id)

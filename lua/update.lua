@@ -37,7 +37,7 @@ end
 
 local newGen = fmt(gen + 1)
 checkAcl(key, {'HSET', 'PEXPIRE'}, channel)
-clearMetadata(key)
+dropMetadataExcept(key, 6, nArgs)
 writeRecord(key, newGen, pushOp(ctl[4], opId), 6, nArgs)
 redis.call('PEXPIRE', key, ttl)
 publish(channel, 'updated', newGen, id)

@@ -54,16 +54,21 @@ local function callChunked(cmd, key, from, to)
   end
 end
 
--- Removes every metadata field (m<name>) without ever deleting the key. A
--- script must not DEL a key it writes again: on a cluster node whose slot is
--- being migrated, a key that is missing for a moment counts as moved away,
--- Redis refuses the script's next call on it, and the DEL stays applied
--- (scripts do not roll back). g and r stay, so the hash is never empty.
-local function clearMetadata(key)
+-- Removes the metadata fields (m<name>) that the field/value pairs in
+-- ARGV[from..to] do not set again (all of them when from > to), without ever
+-- deleting the key. A script must not DEL a key it writes again: on a
+-- cluster node whose slot is being migrated, a key that is missing for a
+-- moment counts as moved away, Redis refuses the script's next call on it,
+-- and the DEL stays applied (scripts do not roll back). g and r stay, so the
+-- hash is never empty; names that are set again are overwritten, not deleted.
+local function dropMetadataExcept(key, from, to)
+  local keep = {}
+  for i = from, to, 2 do keep[ARGV[i]] = true end
   local fields = redis.call('HKEYS', key)
   local drop = {}
   for i = 1, #fields do
-    if string.byte(fields[i], 1) == 109 then drop[#drop + 1] = fields[i] end -- 109 = 'm'
+    local f = fields[i]
+    if string.byte(f, 1) == 109 and not keep[f] then drop[#drop + 1] = f end -- 109 = 'm'
   end
   for i = 1, #drop, CHUNK do
     redis.call('HDEL', key, unpack(drop, i, math.min(i + CHUNK - 1, #drop)))
@@ -95,12 +100,12 @@ local function parseTtl(s)
   return positiveInt(s) or fail('bad ttl argument')
 end
 
--- A positive integer; with optional, '' means "any generation" (false).
 local function parseOpId(s)
   if #s ~= OP_ID_LEN then fail('bad op id') end
   return s
 end
 
+-- A positive integer; with optional, '' means "any generation" (false).
 local function parseExpected(s, optional)
   if optional and s == '' then return false end
   return positiveInt(s) or fail('bad expected generation')

@@ -5,8 +5,10 @@
  * applied once, not at all, or twice).
  */
 import type { Redis } from 'ioredis';
-import { expect } from 'vitest';
-import type { FaultProxy } from '../support/proxy.js';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { type FaultProxy, startProxy } from '../support/proxy.js';
+import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { adminClient } from '../support/server-faults.js';
 import {
   RedisSessionStore, type Session, type SessionStore, type SessionStoreErrorCode, isRedisFault, isSessionStoreError,
 } from '../../src/index.js';
@@ -184,4 +186,38 @@ export async function resetAndReconnect(proxy: FaultProxy, client: { once(ev: 'r
   proxy.resetConnections();
   const r = await settled(ready);
   if ('error' in r) throw r.error;
+}
+
+/** A file's throwaway redis-server behind a fault proxy, with an admin connection (straight to the server). */
+export interface ProxiedServer {
+  readonly server: RedisServer;
+  readonly proxy: FaultProxy;
+  readonly admin: Redis;
+  /** Clients a test opened; disconnected after the file. */
+  readonly clients: Array<{ disconnect(): void }>;
+}
+
+/**
+ * Starts the server and proxy before the file's tests, puts the proxy back to
+ * `pass` (and drops its connections) after each test, and tears everything
+ * down after the file. Read the fields inside tests: they are set in beforeAll.
+ */
+export function useProxiedServer(): ProxiedServer {
+  const env = { clients: [] } as unknown as { -readonly [K in keyof ProxiedServer]: ProxiedServer[K] };
+  beforeAll(async () => {
+    env.server = await startRedisServer();
+    env.proxy = await startProxy({ port: env.server.port });
+    env.admin = await adminClient(env.server.url);
+  });
+  afterEach(() => {
+    env.proxy.setMode('pass');
+    env.proxy.resetConnections();
+  });
+  afterAll(async () => {
+    for (const c of env.clients) c.disconnect();
+    env.admin?.disconnect();
+    await env.proxy?.close();
+    await env.server?.kill();
+  });
+  return env;
 }

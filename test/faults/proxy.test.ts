@@ -2,36 +2,15 @@
  * The fault proxy itself: each mode does what the scenarios rely on.
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultProxy, startProxy } from '../support/proxy.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient } from '../support/server-faults.js';
+import { describe, expect, it } from 'vitest';
+import { useProxiedServer } from './harness.js';
 
-let server: RedisServer;
-let proxy: FaultProxy;
-let admin: Redis;
-const clients: Redis[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  proxy = await startProxy({ port: server.port });
-  admin = await adminClient(server.url);
-});
-afterEach(() => {
-  proxy.setMode('pass');
-  proxy.resetConnections();
-});
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  admin?.disconnect();
-  await proxy?.close();
-  await server?.kill();
-});
+const env = useProxiedServer();
 
 async function viaProxy(options = {}): Promise<Redis> {
-  const c = new Redis(proxy.url, { maxRetriesPerRequest: 1, ...options });
+  const c = new Redis(env.proxy.url, { maxRetriesPerRequest: 1, ...options });
   c.on('error', () => undefined);
-  clients.push(c);
+  env.clients.push(c);
   await c.ping();
   return c;
 }
@@ -46,32 +25,32 @@ describe('fault proxy', () => {
 
   it('delay forwards both ways, late and in order', async () => {
     const c = await viaProxy();
-    proxy.setMode('delay', { delayMs: 50 });
-    const forwarded = proxy.stats.replyBytesForwarded;
+    env.proxy.setMode('delay', { delayMs: 50 });
+    const forwarded = env.proxy.stats.replyBytesForwarded;
     expect(await Promise.all([c.incr('p:delay'), c.incr('p:delay'), c.incr('p:delay')])).toEqual([1, 2, 3]);
-    expect(proxy.stats.replyBytesForwarded).toBeGreaterThan(forwarded);
+    expect(env.proxy.stats.replyBytesForwarded).toBeGreaterThan(forwarded);
   });
 
   it('drop-request: Redis never sees the command', async () => {
     const c = await viaProxy({ commandTimeout: 200 });
-    proxy.setMode('drop-request');
+    env.proxy.setMode('drop-request');
     expect(await outcome(c.set('p:dropreq', '1'))).toEqual({ e: 'Command timed out' });
-    expect(await admin.exists('p:dropreq')).toBe(0);
+    expect(await env.admin.exists('p:dropreq')).toBe(0);
   });
 
   it('drop-reply: Redis runs the command, the client never hears back', async () => {
     const c = await viaProxy({ commandTimeout: 200 });
-    proxy.setMode('drop-reply');
+    env.proxy.setMode('drop-reply');
     expect(await outcome(c.set('p:droprep', '1'))).toEqual({ e: 'Command timed out' });
-    expect(await admin.get('p:droprep')).toBe('1');
+    expect(await env.admin.get('p:droprep')).toBe('1');
   });
 
   it('blackhole: neither way', async () => {
     const c = await viaProxy({ commandTimeout: 200 });
-    proxy.setMode('blackhole');
+    env.proxy.setMode('blackhole');
     expect(await outcome(c.set('p:hole', '1'))).toEqual({ e: 'Command timed out' });
-    expect(await admin.exists('p:hole')).toBe(0);
-    expect(proxy.stats.requestBytesDropped).toBeGreaterThan(0);
+    expect(await env.admin.exists('p:hole')).toBe(0);
+    expect(env.proxy.stats.requestBytesDropped).toBeGreaterThan(0);
   });
 
   it('reset: open connections are reset and new ones refused until pass', async () => {
@@ -79,12 +58,12 @@ describe('fault proxy', () => {
     const closed = new Promise((r) => c.once('close', r));
     const errors: string[] = [];
     c.on('error', (e: NodeJS.ErrnoException) => errors.push(e.code ?? e.message));
-    proxy.setMode('reset');
+    env.proxy.setMode('reset');
     await closed;
     expect(errors).toContain('ECONNRESET');
-    const late = new Redis(proxy.url, { retryStrategy: () => null, maxRetriesPerRequest: 0, lazyConnect: true });
+    const late = new Redis(env.proxy.url, { retryStrategy: () => null, maxRetriesPerRequest: 0, lazyConnect: true });
     late.on('error', () => undefined);
-    clients.push(late);
+    env.clients.push(late);
     expect(await outcome(late.connect().then(() => late.ping()))).toMatchObject({ e: expect.any(String) });
   });
 });

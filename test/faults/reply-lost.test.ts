@@ -7,40 +7,20 @@
  * conflict / exists / terminated.
  */
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
-import { type FaultProxy, startProxy } from '../support/proxy.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient } from '../support/server-faults.js';
-import { WRITE_OPS, plan, scriptRuns, settled } from './harness.js';
+import { plan, scriptRuns, settled, useProxiedServer, WRITE_OPS } from './harness.js';
 
-let server: RedisServer;
-let proxy: FaultProxy;
-let admin: Redis;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  proxy = await startProxy({ port: server.port });
-  admin = await adminClient(server.url);
-});
-afterEach(() => {
-  proxy.setMode('pass');
-  proxy.resetConnections();
-});
-afterAll(async () => {
-  admin?.disconnect();
-  await proxy?.close();
-  await server?.kill();
-});
+const env = useProxiedServer();
 
 describe.each([5, 6] as IoredisMajor[])('reply-lost (ioredis %i)', (major) => {
   const clients: Client[] = [];
   const prefix = uniquePrefix(`reply-lost-${major}`);
   const stores = (clientOptions = {}) => {
-    const faulty = createClient(major, proxy.url, { maxRetriesPerRequest: 5, ...clientOptions });
-    const healthy = createClient(major, server.url);
+    const faulty = createClient(major, env.proxy.url, { maxRetriesPerRequest: 5, ...clientOptions });
+    const healthy = createClient(major, env.server.url);
     clients.push(faulty, healthy);
     return { store: new RedisSessionStore(faulty, { prefix }), healthy: new RedisSessionStore(healthy, { prefix }) };
   };
@@ -50,38 +30,38 @@ describe.each([5, 6] as IoredisMajor[])('reply-lost (ioredis %i)', (major) => {
     const { store, healthy } = stores();
     await store.exists('warm-up'); // connected, scripts loaded on this socket
     const p = await plan(op, healthy);
-    const runsBefore = await scriptRuns(admin);
-    const dropped = proxy.stats.replyBytesDropped;
-    const call = p.run(store, () => proxy.setMode('drop-reply'));
+    const runsBefore = await scriptRuns(env.admin);
+    const dropped = env.proxy.stats.replyBytesDropped;
+    const call = p.run(store, () => env.proxy.setMode('drop-reply'));
     // The reply was dropped, so Redis ran the script; now cut the connection.
-    await proxy.waitFor((s) => s.replyBytesDropped > dropped);
-    proxy.setMode('pass');
-    proxy.resetConnections();
+    await env.proxy.waitFor((s) => s.replyBytesDropped > dropped);
+    env.proxy.setMode('pass');
+    env.proxy.resetConnections();
     const r = await settled(call);
     if ('error' in r) throw r.error;
     p.expectSuccess(r.value);
-    expect(await p.applied(admin)).toBe('once');
+    expect(await p.applied(env.admin)).toBe('once');
     // The write script really ran twice: once before the reset, once re-sent.
-    expect(await scriptRuns(admin) - runsBefore).toBe(p.scriptRuns + 1);
+    expect(await scriptRuns(env.admin) - runsBefore).toBe(p.scriptRuns + 1);
   });
 
   it('reply-lost: several writes in flight on one auto-pipelined connection each apply once', async () => {
     const { store, healthy } = stores({ enableAutoPipelining: true });
     await store.exists('warm-up');
     const plans = await Promise.all(WRITE_OPS.filter((op) => op !== 'mutate').map((op) => plan(op, healthy, `ap-${op}`)));
-    const dropped = proxy.stats.replyBytesDropped;
-    proxy.setMode('drop-reply');
+    const dropped = env.proxy.stats.replyBytesDropped;
+    env.proxy.setMode('drop-reply');
     const calls = plans.map((p) => p.run(store)); // one tick: one pipeline
-    await proxy.waitFor((s) => s.replyBytesDropped > dropped);
+    await env.proxy.waitFor((s) => s.replyBytesDropped > dropped);
     // Let every reply of the pipeline arrive (and be dropped) before the reset.
     await waitForAllApplied(plans);
-    proxy.setMode('pass');
-    proxy.resetConnections();
+    env.proxy.setMode('pass');
+    env.proxy.resetConnections();
     for (const [i, p] of plans.entries()) {
       const r = await settled(calls[i]!);
       if ('error' in r) throw r.error;
       p.expectSuccess(r.value);
-      expect(await p.applied(admin)).toBe('once');
+      expect(await p.applied(env.admin)).toBe('once');
     }
   });
 });
@@ -89,7 +69,7 @@ describe.each([5, 6] as IoredisMajor[])('reply-lost (ioredis %i)', (major) => {
 async function waitForAllApplied(plans: Array<Awaited<ReturnType<typeof plan>>>): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const states = await Promise.all(plans.map((p) => p.applied(admin)));
+    const states = await Promise.all(plans.map((p) => p.applied(env.admin)));
     if (states.every((s) => s === 'once')) return;
     if (Date.now() > deadline) throw new Error(`not all applied: ${states.join(',')}`);
     await new Promise((r) => setTimeout(r, 10));

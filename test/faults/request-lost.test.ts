@@ -4,42 +4,19 @@
  * applies it once, and without re-send the caller gets OUTCOME_UNKNOWN (from
  * commandTimeout) and its own retry applies once.
  */
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
-import { type FaultProxy, startProxy } from '../support/proxy.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient } from '../support/server-faults.js';
-import { WRITE_OPS, expectFault, plan, rejection, resetAndReconnect, scriptRuns, settled } from './harness.js';
+import { expectFault, plan, rejection, resetAndReconnect, scriptRuns, settled, useProxiedServer, WRITE_OPS } from './harness.js';
 
-let server: RedisServer;
-let proxy: FaultProxy;
-let admin: Redis;
-const clients: Client[] = [];
 const prefix = uniquePrefix('request-lost');
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  proxy = await startProxy({ port: server.port });
-  admin = await adminClient(server.url);
-});
-afterEach(() => {
-  proxy.setMode('pass');
-  proxy.resetConnections();
-});
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  admin?.disconnect();
-  await proxy?.close();
-  await server?.kill();
-});
+const env = useProxiedServer();
 
 function stores(clientOptions = {}) {
-  const faulty = createClient(5, proxy.url, { maxRetriesPerRequest: 5, ...clientOptions });
-  const healthy = createClient(5, server.url);
-  clients.push(faulty, healthy);
+  const faulty = createClient(5, env.proxy.url, { maxRetriesPerRequest: 5, ...clientOptions });
+  const healthy = createClient(5, env.server.url);
+  env.clients.push(faulty, healthy);
   return { faulty, store: new RedisSessionStore(faulty, { prefix }), healthy: new RedisSessionStore(healthy, { prefix }) };
 }
 
@@ -48,32 +25,32 @@ describe('request-lost', () => {
     const { store, healthy } = stores();
     await store.exists('warm-up');
     const p = await plan(op, healthy);
-    const runsBefore = await scriptRuns(admin);
-    const dropped = proxy.stats.requestBytesDropped;
-    const call = p.run(store, () => proxy.setMode('drop-request'));
-    await proxy.waitFor((s) => s.requestBytesDropped > dropped);
-    expect(await p.applied(admin)).toBe('not');
-    proxy.setMode('pass');
-    proxy.resetConnections();
+    const runsBefore = await scriptRuns(env.admin);
+    const dropped = env.proxy.stats.requestBytesDropped;
+    const call = p.run(store, () => env.proxy.setMode('drop-request'));
+    await env.proxy.waitFor((s) => s.requestBytesDropped > dropped);
+    expect(await p.applied(env.admin)).toBe('not');
+    env.proxy.setMode('pass');
+    env.proxy.resetConnections();
     const r = await settled(call);
     if ('error' in r) throw r.error;
     p.expectSuccess(r.value);
-    expect(await p.applied(admin)).toBe('once');
-    expect(await scriptRuns(admin) - runsBefore).toBe(p.scriptRuns); // the lost request never ran
+    expect(await p.applied(env.admin)).toBe('once');
+    expect(await scriptRuns(env.admin) - runsBefore).toBe(p.scriptRuns); // the lost request never ran
   });
 
   it.each(WRITE_OPS)('request-lost: %s without re-send: OUTCOME_UNKNOWN, nothing applied, the caller\'s retry applies once', async (op) => {
     const { faulty, store, healthy } = stores({ autoResendUnfulfilledCommands: false, commandTimeout: 400 });
     await store.exists('warm-up');
     const p = await plan(op, healthy);
-    const err = await rejection(p.run(store, () => proxy.setMode('drop-request')));
+    const err = await rejection(p.run(store, () => env.proxy.setMode('drop-request')));
     expectFault(err, 'OUTCOME_UNKNOWN', 'unknown', p);
-    await resetAndReconnect(proxy, faulty);
+    await resetAndReconnect(env.proxy, faulty);
     await store.exists('after-reconnect'); // the connection is back and nothing was re-sent before this
-    expect(await p.applied(admin)).toBe('not');
+    expect(await p.applied(env.admin)).toBe('not');
     const retry = await settled(p.run(store));
     if ('error' in retry) throw retry.error;
     p.expectSuccess(retry.value);
-    expect(await p.applied(admin)).toBe('once');
+    expect(await p.applied(env.admin)).toBe('once');
   });
 });

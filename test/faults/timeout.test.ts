@@ -7,36 +7,12 @@
  * holds the timed-out command and sends it again after a reconnect, so a
  * write can land after the caller saw the timeout: never twice, though.
  */
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
-import { type FaultProxy, startProxy } from '../support/proxy.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient } from '../support/server-faults.js';
-import { WRITE_OPS, expectFault, plan, rejection, resetAndReconnect } from './harness.js';
+import { expectFault, plan, rejection, resetAndReconnect, useProxiedServer, WRITE_OPS } from './harness.js';
 
-let server: RedisServer;
-let proxy: FaultProxy;
-let admin: Redis;
-const clients: Client[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  proxy = await startProxy({ port: server.port });
-  admin = await adminClient(server.url);
-});
-afterEach(() => {
-  proxy.setMode('pass');
-  proxy.resetConnections();
-});
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  admin?.disconnect();
-  await proxy?.close();
-  await server?.kill();
-});
+const env = useProxiedServer();
 
 const RESEND = [true, false];
 const cases = ([5, 6] as IoredisMajor[]).flatMap((major) => RESEND.map((resend) => [major, resend] as const));
@@ -44,9 +20,9 @@ const cases = ([5, 6] as IoredisMajor[]).flatMap((major) => RESEND.map((resend) 
 describe.each(cases)('timeout (ioredis %i, autoResendUnfulfilledCommands %s)', (major, resend) => {
   const prefix = uniquePrefix(`timeout-${major}-${resend}`);
   const stores = () => {
-    const faulty = createClient(major, proxy.url, { commandTimeout: 300, autoResendUnfulfilledCommands: resend, maxRetriesPerRequest: 5 });
-    const healthy = createClient(major, server.url);
-    clients.push(faulty, healthy);
+    const faulty = createClient(major, env.proxy.url, { commandTimeout: 300, autoResendUnfulfilledCommands: resend, maxRetriesPerRequest: 5 });
+    const healthy = createClient(major, env.server.url);
+    env.clients.push(faulty, healthy);
     return { faulty, store: new RedisSessionStore(faulty, { prefix }), healthy: new RedisSessionStore(healthy, { prefix }) };
   };
 
@@ -54,36 +30,36 @@ describe.each(cases)('timeout (ioredis %i, autoResendUnfulfilledCommands %s)', (
     const { faulty, store, healthy } = stores();
     await store.exists('warm-up');
     const p = await plan(op, healthy);
-    const err = await rejection(p.run(store, () => proxy.setMode('blackhole')));
+    const err = await rejection(p.run(store, () => env.proxy.setMode('blackhole')));
     expectFault(err, 'OUTCOME_UNKNOWN', 'unknown', p);
-    expect(await p.applied(admin)).toBe('not');
-    await resetAndReconnect(proxy, faulty);
+    expect(await p.applied(env.admin)).toBe('not');
+    await resetAndReconnect(env.proxy, faulty);
     await store.exists('after-reconnect'); // anything ioredis re-sends goes before this
     // With re-send on, the timed-out write lands now, after the caller gave up: once.
-    expect(await p.applied(admin)).toBe(resend ? 'once' : 'not');
+    expect(await p.applied(env.admin)).toBe(resend ? 'once' : 'not');
   });
 
   it.each(WRITE_OPS)('timeout: %s whose reply is lost: OUTCOME_UNKNOWN, applied once', async (op) => {
     const { faulty, store, healthy } = stores();
     await store.exists('warm-up');
     const p = await plan(op, healthy);
-    const dropped = proxy.stats.replyBytesDropped;
-    const err = await rejection(p.run(store, () => proxy.setMode('drop-reply')));
+    const dropped = env.proxy.stats.replyBytesDropped;
+    const err = await rejection(p.run(store, () => env.proxy.setMode('drop-reply')));
     expectFault(err, 'OUTCOME_UNKNOWN', 'unknown', p);
-    expect(proxy.stats.replyBytesDropped).toBeGreaterThan(dropped);
-    expect(await p.applied(admin)).toBe('once');
-    await resetAndReconnect(proxy, faulty);
+    expect(env.proxy.stats.replyBytesDropped).toBeGreaterThan(dropped);
+    expect(await p.applied(env.admin)).toBe('once');
+    await resetAndReconnect(env.proxy, faulty);
     await store.exists('after-reconnect');
-    expect(await p.applied(admin)).toBe('once'); // a re-send finds its op id and does not apply again
+    expect(await p.applied(env.admin)).toBe('once'); // a re-send finds its op id and does not apply again
   });
 });
 
 describe('timeout (server stalled by DEBUG SLEEP)', () => {
   const prefix = uniquePrefix('timeout-stall');
   it.each(WRITE_OPS)('timeout: %s queued behind a stalled server: OUTCOME_UNKNOWN, then applied once when it wakes', async (op) => {
-    const faulty = createClient(5, server.url, { commandTimeout: 300 });
-    const healthy = createClient(5, server.url);
-    clients.push(faulty, healthy);
+    const faulty = createClient(5, env.server.url, { commandTimeout: 300 });
+    const healthy = createClient(5, env.server.url);
+    env.clients.push(faulty, healthy);
     const store = new RedisSessionStore(faulty, { prefix });
     await store.exists('warm-up');
     const p = await plan(op, new RedisSessionStore(healthy, { prefix }));
@@ -93,7 +69,7 @@ describe('timeout (server stalled by DEBUG SLEEP)', () => {
     const err = await rejection(p.run(store, () => { stall = faulty.call('DEBUG', 'SLEEP', '1').catch(() => undefined); }));
     expectFault(err, 'OUTCOME_UNKNOWN', 'unknown', p);
     await stall;
-    await admin.ping(); // answered once the server is awake and has run what was queued
-    expect(await p.applied(admin)).toBe('once');
+    await env.admin.ping(); // answered once the server is awake and has run what was queued
+    expect(await p.applied(env.admin)).toBe('once');
   });
 });

@@ -41,12 +41,13 @@ export function memoryTarget(): ContractTarget {
   };
 }
 
-export function redisTarget(major: IoredisMajor, clientOptions: RedisOptions = {}): ContractTarget {
+/** A target over one lazily made ioredis client (Redis or Cluster) whose sent commands are counted. */
+function ioredisTarget(name: string, makeClient: () => Client, keyPrefix = ''): ContractTarget {
   let client: Client | undefined;
   let sent = 0;
   const getClient = (): Client => {
     if (!client) {
-      client = createClient(major, undefined, clientOptions);
+      client = makeClient();
       const c = client as unknown as { sendCommand: (...a: unknown[]) => unknown };
       const original = c.sendCommand;
       c.sendCommand = function (this: unknown, ...args: unknown[]) {
@@ -58,8 +59,9 @@ export function redisTarget(major: IoredisMajor, clientOptions: RedisOptions = {
   };
   afterAll(() => { client?.disconnect(); });
   return {
-    name: `RedisSessionStore (${inject('redisCluster').length > 0 ? 'SESSION_CAS_TARGET=cluster, ' : ''}ioredis ${major}${clientOptions.keyPrefix ? `, keyPrefix` : ''})`,
+    name,
     realTime: true,
+    // Each store gets its own prefix: isolation from other files, and spread over every cluster primary.
     makeStore: (options) => new RedisSessionStore(getClient(), { ...options, prefix: uniquePrefix('contract') }),
     // Redis expires keys by its own clock; the margin covers its 1 ms resolution and a busy machine.
     advance: (ms) => sleep(ms + 30),
@@ -68,46 +70,36 @@ export function redisTarget(major: IoredisMajor, clientOptions: RedisOptions = {
       return (s.client as unknown as { pttl(k: string): Promise<number> }).pttl(s.keyFor(id));
     },
     commandsSent: () => sent,
-    keyOf: (store, id) => (clientOptions.keyPrefix ?? '') + (store as RedisSessionStore).keyFor(id),
+    keyOf: (store, id) => keyPrefix + (store as RedisSessionStore).keyFor(id),
   };
+}
+
+export function redisTarget(major: IoredisMajor, clientOptions: RedisOptions = {}): ContractTarget {
+  const cluster = inject('redisCluster').length > 0 ? 'SESSION_CAS_TARGET=cluster, ' : '';
+  return ioredisTarget(
+    `RedisSessionStore (${cluster}ioredis ${major}${clientOptions.keyPrefix ? ', keyPrefix' : ''})`,
+    () => createClient(major, undefined, clientOptions),
+    clientOptions.keyPrefix,
+  );
 }
 
 /**
  * A Redis Cluster client (ioredis 5 or 6) on a cluster the test file starts
  * (`getNodes` is read lazily, when the first store is made inside a test).
- * Each store gets its own prefix, so stores spread over every primary.
  */
 export function clusterTarget(
   getNodes: () => Array<{ host: string; port: number }>,
   major: IoredisMajor,
   clusterOptions: ClusterOptions = {},
 ): ContractTarget {
-  let client: Client | undefined;
-  let sent = 0;
-  const getClient = (): Client => {
-    if (!client) {
+  return ioredisTarget(
+    `RedisSessionStore (Cluster, ioredis ${major}${clusterOptions.keyPrefix ? ', keyPrefix' : ''})`,
+    () => {
       const Ctor = (major === 5 ? Cluster5 : Cluster6) as unknown as new (n: unknown, o: ClusterOptions) => Client;
-      client = new Ctor(getNodes(), { ...clusterOptions, redisOptions: { maxRetriesPerRequest: 3, ...clusterOptions.redisOptions } });
+      const client = new Ctor(getNodes(), { ...clusterOptions, redisOptions: { maxRetriesPerRequest: 3, ...clusterOptions.redisOptions } });
       client.on('error', () => undefined);
-      const c = client as unknown as { sendCommand: (...a: unknown[]) => unknown };
-      const original = c.sendCommand;
-      c.sendCommand = function (this: unknown, ...args: unknown[]) {
-        sent++;
-        return original.apply(this, args);
-      };
-    }
-    return client;
-  };
-  afterAll(() => { client?.disconnect(); });
-  return {
-    name: `RedisSessionStore (Cluster, ioredis ${major}${clusterOptions.keyPrefix ? ', keyPrefix' : ''})`,
-    realTime: true,
-    makeStore: (options) => new RedisSessionStore(getClient(), { ...options, prefix: uniquePrefix('contract') }),
-    advance: (ms) => sleep(ms + 30),
-    async pttl(store, id) {
-      const s = store as RedisSessionStore;
-      return (s.client as unknown as { pttl(k: string): Promise<number> }).pttl(s.keyFor(id));
+      return client;
     },
-    commandsSent: () => sent,
-  };
+    clusterOptions.keyPrefix,
+  );
 }

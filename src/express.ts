@@ -52,6 +52,13 @@ export interface CasSessionStoreOptions extends RedisSessionStoreOptions {
 }
 
 /**
+ * The one-argument form, in the style of other express-session stores:
+ * `new CasSessionStore({ client, prefix })` or `new CasSessionStore({ store })`.
+ */
+export type CasSessionStoreConfig = CasSessionStoreOptions &
+  ({ client: Client; store?: undefined } | { store: SessionStore; client?: undefined });
+
+/**
  * A save refused under `sameField: 'error'`: another request changed a field
  * this save also changes, after this request loaded the session. Nothing was
  * written. Test with {@link isSessionConflict} (checks `code`).
@@ -143,11 +150,18 @@ export class CasSessionStore extends Store {
    * @param storeOrClient a session-cas {@link SessionStore} (`RedisSessionStore`,
    * `MemorySessionStore`), or an ioredis client to build a `RedisSessionStore` on
    * with the `RedisSessionStoreOptions` in `options` (`prefix`, `ttlMs`...).
+   * Or one object: `{ client, ...options }` or `{ store, ...options }`.
    * @throws InvalidArgumentError for anything else, bad options, or store options
    * given together with a ready store (configure that store instead).
    */
-  constructor(storeOrClient: SessionStore | Client, options?: CasSessionStoreOptions) {
+  constructor(storeOrClient: SessionStore | Client | CasSessionStoreConfig, options?: CasSessionStoreOptions) {
     super();
+    if (!isClient(storeOrClient) && !isSessionStore(storeOrClient) && options === undefined &&
+      typeof storeOrClient === 'object' && storeOrClient !== null && ('client' in storeOrClient || 'store' in storeOrClient)) {
+      const { client, store, ...rest } = storeOrClient as CasSessionStoreConfig;
+      storeOrClient = (client ?? store) as SessionStore | Client;
+      options = rest;
+    }
     const o = checkOptions<CasSessionStoreOptions>(options, 'options');
     if (isClient(storeOrClient)) {
       const redisOptions: RedisSessionStoreOptions = {};
@@ -498,3 +512,5 @@ function idOfKey(key: string, head: string): string | undefined {
   const id = decodeId(encoded);
   return encodeId(id) === encoded ? id : undefined;
 }
+
+export default CasSessionStore;

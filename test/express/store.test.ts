@@ -1,7 +1,7 @@
 /** CasSessionStore driven directly through express-session's Store API (callbacks), on real Redis. */
 import session from 'express-session';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CasSessionStore, type FieldSerializer } from '../../src/express.js';
+import DefaultExport, { CasSessionStore, type FieldSerializer } from '../../src/express.js';
 import { MemorySessionStore, RedisSessionStore, isInvalidArgument, isSessionStoreError } from '../../src/index.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
 import { call, redisCasTarget } from './targets.js';
@@ -21,6 +21,17 @@ describe('CasSessionStore construction', () => {
     expect(store.sessions).toBeInstanceOf(RedisSessionStore);
     expect((store.sessions as RedisSessionStore).prefix).toBe('app:');
     expect((store.sessions as RedisSessionStore).options.ttlMs).toBe(60_000);
+  });
+
+  it('also takes one object, { client, ...options } or { store, ...options }, and is the default export', () => {
+    const fromClient = new CasSessionStore({ client: target.client(), prefix: 'one:', sameField: 'error' });
+    expect(fromClient.sessions).toBeInstanceOf(RedisSessionStore);
+    expect((fromClient.sessions as RedisSessionStore).prefix).toBe('one:');
+    const memory = new MemorySessionStore();
+    expect(new CasSessionStore({ store: memory }).sessions).toBe(memory);
+    expect(() => new CasSessionStore({ store: memory, prefix: 'x:' })).toThrow(/options\.prefix/);
+    expect(() => new CasSessionStore({ client: {} as never })).toThrow(/storeOrClient/);
+    expect(DefaultExport).toBe(CasSessionStore);
   });
 
   it('takes a ready SessionStore, and refuses store options next to it', () => {

@@ -13,7 +13,7 @@ import type {
   SubscribeOptions, Subscription, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption, WriteResult,
 } from './types.js';
 import {
-  type ResolvedOptions, checkChanges, checkGeneration, checkId, checkMetadata, checkOptions, checkTtl,
+  type ResolvedOptions, checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions, checkTtl,
   freezeMetadata, resolveOptions, utf8Bytes,
 } from './validate.js';
 
@@ -140,12 +140,11 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
 
   async generationOf(id: string, opts?: GenerationOptions): Promise<GenerationResult> {
     checkId(id);
-    const o = checkOptions<GenerationOptions>(opts, 'opts');
-    if (o.touch !== undefined && typeof o.touch !== 'boolean') throw new InvalidArgumentError('opts.touch', 'expected a boolean');
+    const { touch } = checkGenerationOptions(opts, this.options.touchOnGet);
     const rec = this.record(id);
     if (!rec) return { ok: false, reason: 'not_found' };
     if (rec.kind === 'tombstone') return { ok: false, reason: 'terminated' };
-    if (o.touch ?? this.options.touchOnGet) this.store(rec.session, this.options.ttlMs);
+    if (touch) this.store(rec.session, this.options.ttlMs);
     return { ok: true, generation: rec.session.generation };
   }
 
@@ -181,7 +180,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     checkId(id);
     const checked = checkChanges(changes, this.options.maxMetadataBytes);
     const o = checkOptions<PatchOptions>(opts, 'opts');
-    const expected = o.expectedGeneration === undefined ? undefined : checkGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const expected = checkExpectedGeneration(o);
     const ttl = this.ttl(o);
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
@@ -204,7 +203,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     checkId(id);
     const o = checkOptions<TouchOptions>(opts, 'opts');
-    const expected = o.expectedGeneration === undefined ? undefined : checkGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const expected = checkExpectedGeneration(o);
     const ttl = this.ttl(o);
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
@@ -215,7 +214,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
     checkId(id);
     const o = checkOptions<TerminateOptions>(opts, 'opts');
-    const expected = o.expectedGeneration === undefined ? undefined : checkGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const expected = checkExpectedGeneration(o);
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
     const generation = rec.session.generation;

@@ -5,7 +5,7 @@
 import { randomFillSync } from 'node:crypto';
 import { Code, type Reply, decodeReply, isLiveRecord, requireGeneration, sessionFromFields } from './decode.js';
 import { RedisChangeFeed, checkSubscribeArgs } from './change-feed.js';
-import { InvalidArgumentError, RedisFaultError, SessionStoreError } from './errors.js';
+import { InvalidArgumentError, SessionStoreError } from './errors.js';
 import { toFault } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
 import { DEFAULT_PREFIX, sessionKey } from './keys.js';
@@ -19,7 +19,7 @@ import type {
   TtlOption, WriteResult,
 } from './types.js';
 import {
-  type CheckedMetadata, type ResolvedOptions, checkChanges, checkGeneration, checkId, checkMetadata, checkOptions,
+  type CheckedMetadata, type ResolvedOptions, checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions,
   checkPositiveInt, checkTtl, freezeMetadata, resolveOptions,
 } from './validate.js';
 
@@ -102,10 +102,6 @@ function nextOpId(): string {
 
 function metadataArgs(checked: CheckedMetadata, into: Array<string | number>): void {
   for (const [k, v] of checked.entries) into.push(`m${k}`, v);
-}
-
-function optionalGeneration(value: unknown, argument: string): string {
-  return value === undefined ? '' : String(checkGeneration(value, argument));
 }
 
 /**
@@ -291,9 +287,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
 
   async generationOf(id: string, opts?: GenerationOptions): Promise<GenerationResult> {
     checkId(id);
-    const o = checkOptions<GenerationOptions>(opts, 'opts');
-    if (o.touch !== undefined && typeof o.touch !== 'boolean') throw new InvalidArgumentError('opts.touch', 'expected a boolean');
-    const touch = o.touch ?? this.options.touchOnGet;
+    const { touch } = checkGenerationOptions(opts, this.options.touchOnGet);
     const reply = await this.run('generationOf', 'generation', id, [touch ? this.options.ttlMs : ''], touch);
     switch (reply.code) {
       case Code.OK:
@@ -361,7 +355,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     checkId(id);
     const checked = checkChanges(changes, this.options.maxMetadataBytes);
     const o = checkOptions<PatchOptions>(opts, 'opts');
-    const expected = optionalGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const expected = checkExpectedGeneration(o) ?? '';
     const ttl = this.ttl(o);
     const args: Array<string | number> = [
       nextOpId(), ttl, expected, this.options.maxMetadataBytes, this.channel, this.eventId(id), checked.set.entries.length * 2,
@@ -392,7 +386,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     checkId(id);
     const o = checkOptions<TouchOptions>(opts, 'opts');
-    const expected = optionalGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const expected = checkExpectedGeneration(o) ?? '';
     const reply = await this.run('touch', 'touch', id, [this.ttl(o), expected], true);
     switch (reply.code) {
       case Code.OK:
@@ -407,7 +401,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
     checkId(id);
     const o = checkOptions<TerminateOptions>(opts, 'opts');
-    const expected = optionalGeneration(o.expectedGeneration, 'opts.expectedGeneration');
+    const expected = checkExpectedGeneration(o) ?? '';
     const args = [nextOpId(), this.options.tombstoneTtlMs, expected, this.channel, this.eventId(id)];
     const reply = await this.run('terminate', 'terminate', id, args, true);
     switch (reply.code) {

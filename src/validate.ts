@@ -73,6 +73,18 @@ export function checkGeneration(gen: unknown, argument: string): number {
   return gen;
 }
 
+/** `opts.expectedGeneration` of patch, touch and terminate: absent, or a positive safe integer. */
+export function checkExpectedGeneration(opts: { expectedGeneration?: unknown }): number | undefined {
+  return opts.expectedGeneration === undefined ? undefined : checkGeneration(opts.expectedGeneration, 'opts.expectedGeneration');
+}
+
+/** `generationOf`'s options: whether to refresh the TTL (default: the store's `touchOnGet`). */
+export function checkGenerationOptions(opts: unknown, touchOnGet: boolean): { touch: boolean } {
+  const o = checkOptions<{ touch?: boolean }>(opts, 'opts');
+  if (o.touch !== undefined && typeof o.touch !== 'boolean') throw new InvalidArgumentError('opts.touch', 'expected a boolean');
+  return { touch: o.touch ?? touchOnGet };
+}
+
 /** A positive safe integer (attempt counts, byte caps). */
 export function checkPositiveInt(n: unknown, argument: string): number {
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {

@@ -5,7 +5,7 @@
  * a WAIT that fails after the terminate applied).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisSessionStore, isOutcomeUnknown } from '../../src/index.js';
+import { RedisSessionStore } from '../../src/index.js';
 import { createClient, sleep, uniquePrefix } from '../support/clients.js';
 import { waitForReplicaOffset } from '../support/cluster.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';

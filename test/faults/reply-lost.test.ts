@@ -6,7 +6,6 @@
  * exactly once and the caller gets the original outcome, not a false
  * conflict / exists / terminated.
  */
-import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';

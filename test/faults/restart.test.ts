@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LUA } from '../../src/generated/lua.js';
 import { RedisSessionStore, type Session, isSessionStoreError } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';

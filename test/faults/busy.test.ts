@@ -10,7 +10,7 @@ import type { Client } from '../../src/scripts.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, startBusyScript } from '../support/server-faults.js';
-import { WRITE_OPS, plan, settled } from './harness.js';
+import { expectAppliedOnce, plan, settled, WRITE_OPS } from './harness.js';
 import { expectRefused } from './refused.js';
 
 let server: RedisServer;
@@ -37,9 +37,7 @@ describe('busy', () => {
     } finally {
       await busy.stop();
     }
-    const r = await settled(p.run(store));
-    if ('error' in r) throw r.error;
-    p.expectSuccess(r.value);
+    await expectAppliedOnce(p, await settled(p.run(store)));
   });
 });
 

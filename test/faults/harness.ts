@@ -155,6 +155,16 @@ export async function settled<T>(p: Promise<T>, ms = 20_000): Promise<{ value: T
   }
 }
 
+/**
+ * Asserts a settled call succeeded with exactly the outcome of one
+ * application and, given `admin`, that the raw record shows it applied once.
+ */
+export async function expectAppliedOnce(p: Plan, r: { value: unknown } | { error: unknown }, admin?: Redis): Promise<void> {
+  if ('error' in r) throw r.error;
+  p.expectSuccess(r.value);
+  if (admin) expect(await p.applied(admin)).toBe('once');
+}
+
 /** Asserts `err` is a RedisFaultError with this code and outcome, naming the operation and session. */
 export function expectFault(err: unknown, code: SessionStoreErrorCode, outcome: 'not_applied' | 'unknown', p?: Plan): void {
   expect(isSessionStoreError(err), String(err)).toBe(true);

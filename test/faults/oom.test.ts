@@ -12,7 +12,7 @@ import type { Client } from '../../src/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, forceOom, infoField, setMaxmemory } from '../support/server-faults.js';
-import { type WriteOp, expectFault, plan, rawRecord, rejection, settled } from './harness.js';
+import { expectAppliedOnce, expectFault, plan, rawRecord, rejection, settled, type WriteOp } from './harness.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -59,10 +59,7 @@ describe.each([5, 6] as IoredisMajor[])('oom (ioredis %i)', (major) => {
   it.each(['terminate', 'touch'] as WriteOp[])('oom: %s still succeeds (allow-oom)', async (op) => {
     const p = await plan(op, store);
     await forceOom(server.url);
-    const r = await settled(p.run(store));
-    if ('error' in r) throw r.error;
-    p.expectSuccess(r.value);
-    expect(await p.applied(admin)).toBe('once');
+    await expectAppliedOnce(p, await settled(p.run(store)), admin);
   });
 
   it('oom: reads still work (get, peek, exists)', async () => {

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
-import { plan, scriptRuns, settled, useProxiedServer, WRITE_OPS } from './harness.js';
+import { expectAppliedOnce, plan, scriptRuns, settled, useProxiedServer, WRITE_OPS } from './harness.js';
 
 const env = useProxiedServer();
 
@@ -36,10 +36,7 @@ describe.each([5, 6] as IoredisMajor[])('reply-lost (ioredis %i)', (major) => {
     await env.proxy.waitFor((s) => s.replyBytesDropped > dropped);
     env.proxy.setMode('pass');
     env.proxy.resetConnections();
-    const r = await settled(call);
-    if ('error' in r) throw r.error;
-    p.expectSuccess(r.value);
-    expect(await p.applied(env.admin)).toBe('once');
+    await expectAppliedOnce(p, await settled(call), env.admin);
     // The write script really ran twice: once before the reset, once re-sent.
     expect(await scriptRuns(env.admin) - runsBefore).toBe(p.scriptRuns + 1);
   });
@@ -57,10 +54,7 @@ describe.each([5, 6] as IoredisMajor[])('reply-lost (ioredis %i)', (major) => {
     env.proxy.setMode('pass');
     env.proxy.resetConnections();
     for (const [i, p] of plans.entries()) {
-      const r = await settled(calls[i]!);
-      if ('error' in r) throw r.error;
-      p.expectSuccess(r.value);
-      expect(await p.applied(env.admin)).toBe('once');
+      await expectAppliedOnce(p, await settled(calls[i]!), env.admin);
     }
   });
 });

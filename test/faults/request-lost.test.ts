@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
-import { expectFault, plan, rejection, resetAndReconnect, scriptRuns, settled, useProxiedServer, WRITE_OPS } from './harness.js';
+import { expectAppliedOnce, expectFault, plan, rejection, resetAndReconnect, scriptRuns, settled, useProxiedServer, WRITE_OPS } from './harness.js';
 
 const prefix = uniquePrefix('request-lost');
 
@@ -32,10 +32,7 @@ describe('request-lost', () => {
     expect(await p.applied(env.admin)).toBe('not');
     env.proxy.setMode('pass');
     env.proxy.resetConnections();
-    const r = await settled(call);
-    if ('error' in r) throw r.error;
-    p.expectSuccess(r.value);
-    expect(await p.applied(env.admin)).toBe('once');
+    await expectAppliedOnce(p, await settled(call), env.admin);
     expect(await scriptRuns(env.admin) - runsBefore).toBe(p.scriptRuns); // the lost request never ran
   });
 

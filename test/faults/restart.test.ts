@@ -15,7 +15,7 @@ import type { Client } from '../../src/scripts.js';
 import { createClient, sleep, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient } from '../support/server-faults.js';
-import { WRITE_OPS, type Plan, expectFault, plan, rejection, settled } from './harness.js';
+import { expectAppliedOnce, expectFault, plan, rejection, settled, type Plan, WRITE_OPS } from './harness.js';
 
 const PERSISTENT = ['--appendonly', 'yes', '--appendfsync', 'always'];
 const clients: Client[] = [];
@@ -64,9 +64,7 @@ describe('restart', () => {
     expect(s.pid()).not.toBe(pid);
     expect(await withAdmin(s, (a) => a.script('EXISTS', sha1(LUA.update.source)))).toEqual([0]);
     for (const p of plans) {
-      const r = await settled(p.run(store));
-      if ('error' in r) throw r.error;
-      p.expectSuccess(r.value);
+      await expectAppliedOnce(p, await settled(p.run(store)));
       await withAdmin(s, async (a) => expect(await p.applied(a)).toBe('once'));
     }
     // The tombstone survived: the id stays terminated.
@@ -156,9 +154,7 @@ describe('restart', () => {
     await s.start();
     for (const p of plans) {
       await withAdmin(s, async (a) => expect(await p.applied(a)).toBe('not')); // nothing reached Redis
-      const r = await settled(p.run(store));
-      if ('error' in r) throw r.error;
-      p.expectSuccess(r.value);
+      await expectAppliedOnce(p, await settled(p.run(store)));
     }
   });
 

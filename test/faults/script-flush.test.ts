@@ -12,7 +12,7 @@ import type { Client } from '../../src/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, scriptFlush } from '../support/server-faults.js';
-import { WRITE_OPS, type WriteOp, plan, settled } from './harness.js';
+import { expectAppliedOnce, plan, settled, type WriteOp, WRITE_OPS } from './harness.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -58,10 +58,7 @@ describe.each(cases)('script-flush (ioredis %i, enableAutoPipelining %s)', (majo
     const p = await plan(op, store);
     await scriptFlush(server.url);
     const before = await noscriptErrors();
-    const r = await settled(p.run(store));
-    if ('error' in r) throw r.error;
-    p.expectSuccess(r.value);
-    expect(await p.applied(admin)).toBe('once');
+    await expectAppliedOnce(p, await settled(p.run(store)), admin);
     expect(await noscriptErrors()).toBeGreaterThan(before); // the EVALSHA really hit NOSCRIPT
   });
 
@@ -73,10 +70,7 @@ describe.each(cases)('script-flush (ioredis %i, enableAutoPipelining %s)', (majo
     const before = await noscriptErrors();
     const results = await Promise.all(plans.map((p) => settled(p.run(store))));
     for (const [i, p] of plans.entries()) {
-      const r = results[i]!;
-      if ('error' in r) throw r.error;
-      p.expectSuccess(r.value);
-      expect(await p.applied(admin)).toBe('once');
+      await expectAppliedOnce(p, results[i]!, admin);
     }
     expect(await noscriptErrors()).toBeGreaterThan(before);
   });
@@ -96,10 +90,7 @@ describe.each(cases)('script-flush (ioredis %i, enableAutoPipelining %s)', (majo
         const plans = await Promise.all(WRITE_OPS.map((op) => plan(op, store, `mid-${round}-${op}`)));
         const results = await Promise.all(plans.map((p) => settled(p.run(store))));
         for (const [i, p] of plans.entries()) {
-          const r = results[i]!;
-          if ('error' in r) throw r.error;
-          p.expectSuccess(r.value);
-          expect(await p.applied(admin)).toBe('once');
+          await expectAppliedOnce(p, results[i]!, admin);
         }
       }
     } finally {

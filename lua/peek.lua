@@ -11,7 +11,8 @@
 --- @include "common"
 
 local key = KEYS[1]
-local ctl = redis.call('HMGET', key, 'g', 't')
-if not ctl[1] then return {NOT_FOUND, '', {}} end
-if ctl[2] then return {TERMINATED, ctl[1], {}} end
-return {OK, ctl[1], redis.call('HGETALL', key)}
+local hash = redis.call('HGETALL', key)
+local gen, tombstone = scanRecord(hash)
+if not gen then return {NOT_FOUND, '', {}} end
+if tombstone then return {TERMINATED, gen, {}} end
+return {OK, gen, hash}

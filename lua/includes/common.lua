@@ -25,6 +25,17 @@ local function readControl(key)
   return redis.call('HMGET', key, 'g', 't', 'x', 'r')
 end
 
+-- The generation and tombstone marker of a record read with HGETALL, so a
+-- read needs one call. gen is nil when there is no record.
+local function scanRecord(hash)
+  local gen, tombstone = nil, false
+  for i = 1, #hash, 2 do
+    local f = hash[i]
+    if f == 'g' then gen = hash[i + 1] elseif f == 't' then tombstone = true end
+  end
+  return gen, tombstone
+end
+
 -- Lua numbers are doubles: print integers in full, never as 1.7e+15.
 local function fmt(n)
   return string.format('%.0f', n)

@@ -89,14 +89,16 @@ function hasCode(e: unknown): e is { code: unknown; name: unknown } {
   return typeof e === 'object' && e !== null && 'code' in e;
 }
 
-const CODES: ReadonlySet<string> = new Set<SessionStoreErrorCode>([
-  'INVALID_ARGUMENT', 'OUTCOME_UNKNOWN', 'CONNECTION', 'OOM', 'BUSY', 'READONLY', 'LOADING',
-  'NOPERM', 'CLUSTER', 'REDIS_ERROR', 'UNEXPECTED_REPLY', 'UNSAFE_CONFIG', 'CLOSED',
-]);
+/** Every code, as a record so the compiler fails when a code is added to the type and not here. */
+const CODES: Readonly<Record<SessionStoreErrorCode, true>> = {
+  INVALID_ARGUMENT: true, OUTCOME_UNKNOWN: true, CONNECTION: true, OOM: true, BUSY: true, READONLY: true,
+  LOADING: true, NOPERM: true, CLUSTER: true, REDIS_ERROR: true, UNEXPECTED_REPLY: true, UNSAFE_CONFIG: true,
+  CLOSED: true,
+};
 
 /** Whether `e` is any error thrown by session-cas (works across ESM/CJS copies). */
 export function isSessionStoreError(e: unknown): e is SessionStoreError {
-  return e instanceof Error && hasCode(e) && typeof e.code === 'string' && CODES.has(e.code) &&
+  return e instanceof Error && hasCode(e) && typeof e.code === 'string' && Object.prototype.hasOwnProperty.call(CODES, e.code) &&
     (e.name === 'SessionStoreError' || e.name === 'InvalidArgumentError' || e.name === 'RedisFaultError');
 }
 

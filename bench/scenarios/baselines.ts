@@ -12,10 +12,10 @@ import type { Redis } from 'ioredis';
 import {
   NaiveSessionStore, createPlainRecord, fieldArgs, hsetPexpire, minimalCas, watchCas,
 } from '../baselines.js';
-import { type BenchContext, BENCH_TTL_MS, CONCURRENCIES, type Scenario, requireRedis, sharedClient } from '../harness.js';
+import { type BenchContext, BENCH_TTL_MS, type Scenario, requireRedis, sharedClient } from '../harness.js';
 import type { BenchClient, Pipelining } from '../env.js';
 import { PAYLOAD, incremented } from '../payload.js';
-import { type Prepared, loadScenario } from './measured.js';
+import { type Prepared, loadMatrix } from './measured.js';
 
 export const BASELINES = ['bare-lua-cas', 'hset-pexpire', 'watch-multi-cas', 'naive'] as const;
 export type BaselineName = (typeof BASELINES)[number];
@@ -26,22 +26,10 @@ const FIELDS = fieldArgs(PAYLOAD);
 
 export function baselineScenarios(pipelining: readonly Pipelining[]): Scenario[] {
   const modes = pipelining.includes('n/a') ? (['on', 'off'] as const) : pipelining;
-  const out: Scenario[] = [];
-  for (const b of BASELINES) {
-    for (const concurrency of CONCURRENCIES) {
-      for (const p of modes) {
-        out.push(loadScenario({
-          section: 'baselines',
-          subject: b,
-          concurrency,
-          pipelining: p,
-          redisOnly: REDIS_ONLY,
-          prepare: (ctx) => prepareBaseline(ctx, b, concurrency, p),
-        }));
-      }
-    }
-  }
-  return out;
+  return loadMatrix('baselines', BASELINES, modes, {
+    redisOnly: REDIS_ONLY,
+    prepare: (ctx, b, concurrency, p) => prepareBaseline(ctx, b, concurrency, p),
+  });
 }
 
 async function prepareBaseline(ctx: BenchContext, name: BaselineName, concurrency: number, pipelining: Pipelining): Promise<Prepared> {

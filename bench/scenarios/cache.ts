@@ -11,10 +11,10 @@
  * @module
  */
 import { type SessionCacheStats, SessionCache, type SessionStore } from '../../src/index.js';
-import { type BenchContext, CONCURRENCIES, type LoadData, type Scenario } from '../harness.js';
+import { type BenchContext, type LoadData, type Scenario } from '../harness.js';
 import type { Pipelining } from '../env.js';
 import { forEachLimited } from '../load.js';
-import { type Prepared, loadScenario } from './measured.js';
+import { type Prepared, loadMatrix } from './measured.js';
 import { READ_POOL, createSessions, readPoolId } from './operations.js';
 
 export const CACHE_SUBJECTS = ['uncached-get', 'cache-hit-always', 'cache-hit-events'] as const;
@@ -29,21 +29,9 @@ const EVENTS_MAX_STALE_MS = 3_600_000;
 const CACHE_SESSION_TTL_MS = 2 * EVENTS_MAX_STALE_MS;
 
 export function cacheScenarios(pipelining: readonly Pipelining[]): Scenario[] {
-  const out: Scenario[] = [];
-  for (const subject of CACHE_SUBJECTS) {
-    for (const concurrency of CONCURRENCIES) {
-      for (const p of pipelining) {
-        out.push(loadScenario({
-          section: 'cache',
-          subject,
-          concurrency,
-          pipelining: p,
-          prepare: (ctx) => prepareCache(ctx, subject, p),
-        }));
-      }
-    }
-  }
-  return out;
+  return loadMatrix('cache', CACHE_SUBJECTS, pipelining, {
+    prepare: (ctx, subject, _concurrency, p) => prepareCache(ctx, subject, p),
+  });
 }
 
 async function prepareCache(ctx: BenchContext, subject: CacheSubject, pipelining: Pipelining): Promise<Prepared> {

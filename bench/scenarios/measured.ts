@@ -4,7 +4,7 @@
  * @module
  */
 import type { Pipelining } from '../env.js';
-import type { BenchContext, LoadData, Scenario, Section } from '../harness.js';
+import { type BenchContext, CONCURRENCIES, type LoadData, type Scenario, type Section } from '../harness.js';
 import { LoadSeries, type Operation, capBudget, sliceBudget } from '../load.js';
 
 /** What a load scenario measures, set up once before its first slice. */
@@ -50,4 +50,21 @@ export function loadScenario(spec: {
       }
     },
   };
+}
+
+/** One load scenario per subject x concurrency (CONCURRENCIES) x pipelining mode, in that order. */
+export function loadMatrix<S extends string>(
+  section: Section,
+  subjects: readonly S[],
+  pipelining: readonly Pipelining[],
+  spec: { redisOnly?: string; prepare(ctx: BenchContext, subject: S, concurrency: number, pipelining: Pipelining): Promise<Prepared> },
+): Scenario[] {
+  return subjects.flatMap((subject) => CONCURRENCIES.flatMap((concurrency) => pipelining.map((p) => loadScenario({
+    section,
+    subject,
+    concurrency,
+    pipelining: p,
+    ...(spec.redisOnly === undefined ? {} : { redisOnly: spec.redisOnly }),
+    prepare: (ctx) => spec.prepare(ctx, subject, concurrency, p),
+  }))));
 }

@@ -5,11 +5,11 @@
  * @module
  */
 import type { SessionStore } from '../../src/index.js';
-import { CONCURRENCIES, type Scenario } from '../harness.js';
+import type { Scenario } from '../harness.js';
 import type { Pipelining } from '../env.js';
 import { type Operation, forEachLimited } from '../load.js';
 import { PAYLOAD, incremented } from '../payload.js';
-import { type Prepared, loadScenario } from './measured.js';
+import { type Prepared, loadMatrix } from './measured.js';
 
 export { loadId } from './measured.js';
 
@@ -21,21 +21,9 @@ export const READ_POOL = 256;
 const SETUP_CONCURRENCY = 64;
 
 export function operationScenarios(pipelining: readonly Pipelining[]): Scenario[] {
-  const out: Scenario[] = [];
-  for (const op of OPERATIONS) {
-    for (const concurrency of CONCURRENCIES) {
-      for (const p of pipelining) {
-        out.push(loadScenario({
-          section: 'operations',
-          subject: op,
-          concurrency,
-          pipelining: p,
-          prepare: (ctx) => prepareOperation(ctx.makeStore(p, op), op, concurrency, ctx.budgets.terminatePool),
-        }));
-      }
-    }
-  }
-  return out;
+  return loadMatrix('operations', OPERATIONS, pipelining, {
+    prepare: (ctx, op, concurrency, p) => prepareOperation(ctx.makeStore(p, op), op, concurrency, ctx.budgets.terminatePool),
+  });
 }
 
 /** Sets up the sessions `op` needs on `store` and returns the call to measure. */

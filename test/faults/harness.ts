@@ -12,6 +12,8 @@ import { adminClient } from '../support/server-faults.js';
 import {
   RedisSessionStore, type Session, type SessionStore, type SessionStoreErrorCode, isRedisFault, isSessionStoreError,
 } from '../../src/index.js';
+import type { Client } from '../../src/scripts.js';
+import { createClient, uniquePrefix } from '../support/clients.js';
 
 export const WRITE_OPS = ['create', 'update', 'patch', 'touch', 'terminate', 'mutate'] as const;
 export type WriteOp = (typeof WRITE_OPS)[number];
@@ -196,6 +198,22 @@ export async function resetAndReconnect(proxy: FaultProxy, client: { once(ev: 'r
   proxy.resetConnections();
   const r = await settled(ready);
   if ('error' in r) throw r.error;
+}
+
+/** A file's throwaway redis-server with a store on one ioredis 5 client (no proxy). */
+export function useServerWithStore(label: string): { readonly server: RedisServer; readonly store: RedisSessionStore } {
+  const env = {} as { server: RedisServer; store: RedisSessionStore };
+  let client: Client | undefined;
+  beforeAll(async () => {
+    env.server = await startRedisServer();
+    client = createClient(5, env.server.url);
+    env.store = new RedisSessionStore(client, { prefix: uniquePrefix(label) });
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await env.server?.kill();
+  });
+  return env;
 }
 
 /** A file's throwaway redis-server behind a fault proxy, with an admin connection (straight to the server). */

@@ -289,16 +289,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     checkId(id);
     const { touch } = checkGenerationOptions(opts, this.options.touchOnGet);
     const reply = await this.run('generationOf', 'generation', id, [touch ? this.options.ttlMs : ''], touch);
-    switch (reply.code) {
-      case Code.OK:
-        return { ok: true, generation: requireGeneration(reply) };
-      case Code.NOT_FOUND:
-        return { ok: false, reason: 'not_found' };
-      case Code.TERMINATED:
-        return { ok: false, reason: 'terminated' };
-      default:
-        throw unexpectedCode('generationOf', reply);
-    }
+    return reply.code === Code.OK ? { ok: true, generation: requireGeneration(reply) } : missing('generationOf', reply);
   }
 
   /**

@@ -1,6 +1,5 @@
 /**
- * The bench's command line, shared by `bench/run.ts` (`npm run bench`) and
- * the thin `bench/cache-hits.ts`.
+ * The bench's command line, run by `bench/run.ts` (`npm run bench`).
  *
  *   npm run bench -- [--quick] [--store redis|memory] [--only SECTION,...]
  *                    [--cluster [--cluster-replicas 0|1]] [--out-dir DIR]

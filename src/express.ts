@@ -97,7 +97,12 @@ interface Loaded {
   readonly baseline: ReadonlyMap<string, string>;
 }
 
-const REDIS_OPTION_KEYS = ['prefix', 'eventsChannel', 'terminateWait', 'ttlMs', 'touchOnGet', 'tombstoneTtlMs', 'maxMetadataBytes'] as const;
+/** Every RedisSessionStoreOptions key, as a record so the compiler flags one added there and missed here. */
+const REDIS_OPTIONS: Readonly<Record<keyof RedisSessionStoreOptions, true>> = {
+  prefix: true, eventsChannel: true, terminateWait: true, evictionPolicyCheck: true, ttlMs: true, touchOnGet: true,
+  tombstoneTtlMs: true, maxMetadataBytes: true,
+};
+const REDIS_OPTION_KEYS = Object.keys(REDIS_OPTIONS) as Array<keyof RedisSessionStoreOptions>;
 
 /** The store's key space, for SCAN; only a {@link RedisSessionStore} has one. */
 interface Scannable { readonly client: Client; readonly prefix: string }

@@ -23,6 +23,12 @@ describe('CasSessionStore construction', () => {
     expect((store.sessions as RedisSessionStore).options.ttlMs).toBe(60_000);
   });
 
+  it('passes every RedisSessionStore option through, evictionPolicyCheck included', () => {
+    const client = target.client();
+    expect(() => new CasSessionStore(client, { evictionPolicyCheck: 'sometimes' as never })).toThrow(/options\.evictionPolicyCheck/);
+    expect(() => new CasSessionStore(new MemorySessionStore(), { evictionPolicyCheck: 'off' })).toThrow(/options\.evictionPolicyCheck/);
+  });
+
   it('also takes one object, { client, ...options } or { store, ...options }, and is the default export', () => {
     const fromClient = new CasSessionStore({ client: target.client(), prefix: 'one:', sameField: 'error' });
     expect(fromClient.sessions).toBeInstanceOf(RedisSessionStore);

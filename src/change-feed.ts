@@ -16,6 +16,7 @@
  */
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { InvalidArgumentError } from './errors.js';
+import { decodeId } from './keys.js';
 import { toFault } from './faults.js';
 import type { Client } from './scripts.js';
 import type { ChangeEvent, ChangeKind, FeedStatus, SubscribeOptions, Subscription } from './types.js';
@@ -23,21 +24,34 @@ import type { ChangeEvent, ChangeKind, FeedStatus, SubscribeOptions, Subscriptio
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['created', 'updated', 'terminated']);
 
 /**
- * Parses a message published by the write scripts: `<kind>:<generation>:<id>`.
- * The id comes last and may itself contain `:`.
- * @returns the event, or null for a message this library did not publish.
+ * Parses a message published by the write functions:
+ * `<kind>:<generation>:<key>`, where `<key>` is the session record's key as
+ * the server sees it (client `keyPrefix` + store prefix + `{<encoded id>}:s`).
+ * @param namespace the client's `keyPrefix` followed by the store's prefix:
+ * events of any other namespace sharing the channel are not this store's.
+ * @returns the event, or null for a message of another namespace or one this
+ * library did not publish (including the `<kind>:<generation>:<id>` payloads
+ * of session-cas 0.1).
  */
-export function parseChangeMessage(message: string): ChangeEvent | null {
+export function parseChangeMessage(message: string, namespace: string): ChangeEvent | null {
   const first = message.indexOf(':');
   const second = first < 0 ? -1 : message.indexOf(':', first + 1);
   if (second < 0) return null;
   const kind = message.slice(0, first);
   const gen = message.slice(first + 1, second);
-  const id = message.slice(second + 1);
-  if (!KINDS.has(kind) || !/^[1-9][0-9]{0,15}$/.test(gen) || id === '') return null;
+  if (!KINDS.has(kind) || !/^[1-9][0-9]{0,15}$/.test(gen)) return null;
   const generation = Number(gen);
   if (!Number.isSafeInteger(generation)) return null;
-  return { kind: kind as ChangeKind, id, generation };
+  const id = idOfKey(message.slice(second + 1), namespace);
+  return id === null ? null : { kind: kind as ChangeKind, id, generation };
+}
+
+/** The session id of a record key of `namespace`, or null (see {@link sessionKey}). */
+function idOfKey(key: string, namespace: string): string | null {
+  if (!key.startsWith(namespace) || !key.endsWith('}:s') || key.charCodeAt(namespace.length) !== 0x7b /* { */) return null;
+  const encoded = key.slice(namespace.length + 1, -3);
+  if (encoded === '' || /[{}]/.test(encoded)) return null;
+  return decodeId(encoded);
 }
 
 interface Registration {
@@ -119,7 +133,8 @@ export class RedisChangeFeed {
   private subscribed = false;
   private subscribing: Promise<void> | undefined;
 
-  constructor(private readonly client: Client, private readonly channel: string) {}
+  /** @param namespace the client's `keyPrefix` + the store's prefix: events of other namespaces are ignored. */
+  constructor(private readonly client: Client, private readonly channel: string, private readonly namespace: string) {}
 
   async subscribe(listener: (event: ChangeEvent) => void, opts: SubscribeOptions): Promise<Subscription> {
     const { signal } = opts;
@@ -159,7 +174,7 @@ export class RedisChangeFeed {
     sub.on('error', () => undefined); // surfaces as 'close' and the interrupted status
     sub.on('message', (channel: string, message: string) => {
       if (channel !== this.channel || sub !== this.sub) return;
-      const event = parseChangeMessage(message);
+      const event = parseChangeMessage(message, this.namespace);
       if (event) this.listeners.emit(event);
     });
     sub.on('close', () => {

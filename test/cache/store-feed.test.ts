@@ -4,20 +4,28 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  type ChangeEvent, type FeedStatus, MemorySessionStore, RedisSessionStore, isInvalidArgument, parseChangeMessage,
+  type ChangeEvent, type FeedStatus, MemorySessionStore, RedisSessionStore, isInvalidArgument, parseChangeMessage, sessionKey,
 } from '../../src/index.js';
 import { createClient, sleep } from '../support/clients.js';
 import { clientList, cluster, uid, waitFor } from './helpers.js';
 
 describe('parseChangeMessage', () => {
-  it('parses kind, generation and an id that contains colons', () => {
-    expect(parseChangeMessage('updated:42:a:b::c')).toEqual({ kind: 'updated', generation: 42, id: 'a:b::c' });
-    expect(parseChangeMessage('terminated:1712345678901234:x')).toEqual({ kind: 'terminated', generation: 1712345678901234, id: 'x' });
+  const ns = 'app:scas:';
+  it('parses kind, generation and the id from the record key, whatever the id contains', () => {
+    expect(parseChangeMessage(`updated:42:${ns}${sessionKey('a:b::c', '')}`, ns)).toEqual({ kind: 'updated', generation: 42, id: 'a:b::c' });
+    expect(parseChangeMessage(`terminated:1712345678901234:${ns}{x}:s`, ns))
+      .toEqual({ kind: 'terminated', generation: 1712345678901234, id: 'x' });
+    for (const id of ['{', '}', '%7B', '}:s', 'a{b}c', '%']) {
+      expect(parseChangeMessage(`created:1:${ns}${sessionKey(id, '')}`, ns), id).toEqual({ kind: 'created', generation: 1, id });
+    }
   });
-  it('rejects messages this library does not publish', () => {
-    for (const m of ['', 'updated', 'updated:1', 'updated:1:', 'touched:1:x', 'updated:0:x', 'updated:01:x', 'updated:-1:x',
-      'updated:1.5:x', 'updated:99999999999999999:x']) {
-      expect(parseChangeMessage(m), m).toBeNull();
+  it('rejects messages this library does not publish, and events of another namespace', () => {
+    for (const m of ['', 'updated', 'updated:1', 'updated:1:', 'touched:1:x', `updated:0:${ns}{x}:s`, `updated:01:${ns}{x}:s`,
+      `updated:-1:${ns}{x}:s`, `updated:1.5:${ns}{x}:s`, `updated:99999999999999999:${ns}{x}:s`,
+      'updated:1:x', // the 0.1 payload (an id, not a key)
+      'updated:1:other:{x}:s', `updated:1:${ns}x:s`, `updated:1:${ns}{x}:t`, `updated:1:${ns}{}:s`, `updated:1:${ns}{a}b}:s`,
+      `updated:1:app:{x}:s`, `updated:1:xapp:scas:{x}:s`]) {
+      expect(parseChangeMessage(m, ns), m).toBeNull();
     }
   });
 });

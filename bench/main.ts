@@ -16,6 +16,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type ParseArgsConfig, parseArgs as parseFlags } from 'node:util';
 import {
   type RedisEnv, closeRedis, loadAverage, machineInfo, openRedis, openRedisCluster, runPrefix,
 } from './env.js';
@@ -60,42 +61,53 @@ function runLimitMs(budgets: Budgets, cluster: boolean): number {
   return cluster ? 2 * single : single;
 }
 
-function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, store: 'redis', outDir: join(ROOT, 'bench', 'results'), only: undefined, clusterReplicas: undefined };
-  let cluster = false;
-  let replicas: number | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (a === '--quick') args.quick = true;
-    else if (a === '--store') {
-      const s = value();
-      if (s !== 'redis' && s !== 'memory') throw new UsageError(`--store must be redis or memory, got ${s}\n${USAGE}`);
-      args.store = s;
-    } else if (a === '--only') {
-      const names = value().split(',').filter((x) => x !== '');
-      const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
-      if (names.length === 0 || unknown.length > 0) throw new UsageError(`--only takes sections from ${SECTIONS.join(', ')}; got ${unknown.join(', ') || 'none'}\n${USAGE}`);
-      args.only = names as Section[];
-    } else if (a === '--cluster') cluster = true;
-    else if (a === '--cluster-replicas') {
-      const v = value();
-      if (v !== '0' && v !== '1') throw new UsageError(`--cluster-replicas must be 0 or 1, got ${v}\n${USAGE}`);
-      replicas = Number(v);
-    } else if (a === '--out-dir') args.outDir = resolve(value());
-    else if (a === '--help' || a === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new UsageError(`unknown argument ${a}\n${USAGE}`);
+/** The flags of {@link USAGE}, for `node:util` parseArgs. */
+const OPTIONS = {
+  quick: { type: 'boolean' },
+  store: { type: 'string' },
+  only: { type: 'string' },
+  cluster: { type: 'boolean' },
+  'cluster-replicas': { type: 'string' },
+  'out-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** The flags as parsed by `node:util`; its errors (unknown flag, missing value, stray positional) become usage errors. */
+function flags(argv: readonly string[]) {
+  try {
+    return parseFlags({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
   }
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const values = flags(argv);
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const store = values.store ?? 'redis';
+  if (store !== 'redis' && store !== 'memory') throw new UsageError(`--store must be redis or memory, got ${store}\n${USAGE}`);
+  let only: Section[] | undefined;
+  if (values.only !== undefined) {
+    const names = values.only.split(',').filter((x) => x !== '');
+    const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+    if (names.length === 0 || unknown.length > 0) throw new UsageError(`--only takes sections from ${SECTIONS.join(', ')}; got ${unknown.join(', ') || 'none'}\n${USAGE}`);
+    only = names as Section[];
+  }
+  const replicas = values['cluster-replicas'];
+  if (replicas !== undefined && replicas !== '0' && replicas !== '1') throw new UsageError(`--cluster-replicas must be 0 or 1, got ${replicas}\n${USAGE}`);
+  const cluster = values.cluster === true;
   if (replicas !== undefined && !cluster) throw new UsageError(`--cluster-replicas needs --cluster\n${USAGE}`);
-  if (cluster && args.store !== 'redis') throw new UsageError(`--cluster runs on Redis; it cannot be combined with --store ${args.store}\n${USAGE}`);
-  if (cluster) args.clusterReplicas = replicas ?? 0;
-  return args;
+  if (cluster && store !== 'redis') throw new UsageError(`--cluster runs on Redis; it cannot be combined with --store ${store}\n${USAGE}`);
+  return {
+    quick: values.quick === true,
+    store,
+    outDir: values['out-dir'] === undefined ? join(ROOT, 'bench', 'results') : resolve(values['out-dir']),
+    only,
+    clusterReplicas: cluster ? Number(replicas ?? '0') : undefined,
+  };
 }
 
 /** The scenario list, in run order. Extend here. */

@@ -2,8 +2,10 @@
  * The bench's command line, run by `bench/run.ts` (`npm run bench`).
  *
  *   npm run bench -- [--quick] [--store redis|memory] [--only SECTION,...]
- *                    [--cluster [--cluster-replicas 0|1]] [--out-dir DIR]
+ *                    [--cluster [--cluster-replicas 0|1]] [--out-dir DIR] [--help]
  *
+ * Flags are parsed with `node:util` parseArgs (strict: an unknown flag, a
+ * missing value or a positional argument is a usage error).
  * Measures every session-cas operation and the baselines on one client and
  * one server, prints Markdown tables and writes every figure and ratio to
  * `bench/results/<timestamp>.json`. Redis comes from REDIS_URL, else a
@@ -27,6 +29,7 @@ import {
 import {
   type ClusterReport, type Report, clusterLimits, computeRatios, findProblems, redactUrl, renderTables, throughputScaling,
 } from './report.js';
+import { bareThroughputScenarios } from './scenarios/bare-throughput.js';
 import { baselineScenarios } from './scenarios/baselines.js';
 import { cacheScenarios } from './scenarios/cache.js';
 import { contentionScenarios } from './scenarios/contention.js';
@@ -46,8 +49,20 @@ interface Args {
   clusterReplicas: number | undefined;
 }
 
+/** What each `--only` section measures, for the usage text. */
+const SECTION_HELP: Record<Section, string> = {
+  operations: 'every store operation at 1 and 64 in flight, auto-pipelining on and off',
+  baselines: 'bare Lua CAS, HSET+PEXPIRE, WATCH/MULTI CAS and the naive store, same matrix',
+  'bare-throughput': 'issue #11: update and get (one field, 64 in flight) vs the bare CAS and the bare get',
+  cache: 'SessionCache hits vs store.get',
+  contention: '16 writers on one session: mutate, WATCH/MULTI loop, naive store',
+  'server-cost': 'issue #11: server usec per call of every script vs the bare scripts, 1, 10 and 100 fields',
+  memory: 'MEMORY USAGE per session, 1, 10 and 100 fields',
+};
+
 const USAGE = 'usage: npm run bench -- [--quick] [--store redis|memory] [--only SECTION,...] '
-  + `[--cluster [--cluster-replicas 0|1]] [--out-dir DIR]\n  sections: ${SECTIONS.join(', ')}`;
+  + '[--cluster [--cluster-replicas 0|1]] [--out-dir DIR]\n  sections (default: all, in this order):\n'
+  + SECTIONS.map((s) => `    ${s.padEnd(16)} ${SECTION_HELP[s]}`).join('\n');
 
 /** A bad command line: reported without a stack. */
 class UsageError extends Error {}
@@ -115,6 +130,7 @@ function scenarios(pipelining: Parameters<typeof operationScenarios>[0], only: r
   const all = [
     ...operationScenarios(pipelining),
     ...baselineScenarios(pipelining),
+    ...bareThroughputScenarios(),
     ...cacheScenarios(pipelining),
     ...contentionScenarios(pipelining),
     ...serverCostScenarios(),

@@ -51,7 +51,7 @@ describe('onEvict exactly once (real Redis)', () => {
       await waitFor(() => ev.list.length === 5);
       for (const s of sessions) {
         await (A.client as unknown as { publish(c: string, m: string): Promise<number> })
-          .publish(c.channel, `terminated:${s.generation}:${s.id}`);
+          .publish(c.channel, `terminated:${s.generation}:${A.store.keyFor(s.id)}`);
       }
       await sleep(30);
       for (const s of sessions) expect(await cache.get(s.id)).toBeNull();

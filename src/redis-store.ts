@@ -19,8 +19,9 @@ import type {
   TtlOption, WriteResult,
 } from './types.js';
 import {
-  type CheckedMetadata, type ResolvedOptions, checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions,
-  checkPositiveInt, checkTtl, freezeMetadata, resolveOptions,
+  type CheckedMetadata, type ResolvedOptions, PATCH_OPTION_KEYS, REDIS_STORE_OPTION_KEYS, TERMINATE_OPTION_KEYS, TERMINATE_WAIT_KEYS,
+  TOUCH_OPTION_KEYS, TTL_OPTION_KEYS, checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId,
+  checkMetadata, checkOptions, checkPositiveInt, checkTtl, freezeMetadata, resolveOptions,
 } from './validate.js';
 
 /** Options of {@link RedisSessionStore}. */
@@ -135,7 +136,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     if (typeof client !== 'object' || client === null || typeof (client as Client).defineCommand !== 'function') {
       throw new InvalidArgumentError('client', 'expected an ioredis Redis or Cluster instance');
     }
-    const o = checkOptions<RedisSessionStoreOptions>(options, 'options');
+    const o = checkOptions<RedisSessionStoreOptions>(options, 'options', REDIS_STORE_OPTION_KEYS);
     this.options = resolveOptions(o);
     if (o.prefix !== undefined && (typeof o.prefix !== 'string' || /[{}]/.test(o.prefix))) {
       // A brace in the prefix would make Redis hash part of the prefix instead
@@ -248,7 +249,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async create(id: string, metadata: Metadata = {}, opts?: TtlOption): Promise<CreateResult> {
     checkId(id);
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts', TTL_OPTION_KEYS));
     const args: Array<string | number> = [nextOpId(), ttl, this.channel, this.eventId(id)];
     metadataArgs(checked, args);
     const reply = await this.run('create', 'create', id, args, true);
@@ -327,7 +328,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     checkId(id);
     const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts', TTL_OPTION_KEYS));
     const args: Array<string | number> = [nextOpId(), ttl, expected, this.channel, this.eventId(id)];
     metadataArgs(checked, args);
     const reply = await this.run('update', 'update', id, args, true);
@@ -345,7 +346,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
     checkId(id);
     const checked = checkChanges(changes, this.options.maxMetadataBytes);
-    const o = checkOptions<PatchOptions>(opts, 'opts');
+    const o = checkOptions<PatchOptions>(opts, 'opts', PATCH_OPTION_KEYS);
     const expected = checkExpectedGeneration(o) ?? '';
     const ttl = this.ttl(o);
     const args: Array<string | number> = [
@@ -376,7 +377,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
 
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     checkId(id);
-    const o = checkOptions<TouchOptions>(opts, 'opts');
+    const o = checkOptions<TouchOptions>(opts, 'opts', TOUCH_OPTION_KEYS);
     const expected = checkExpectedGeneration(o) ?? '';
     const reply = await this.run('touch', 'touch', id, [this.ttl(o), expected], true);
     switch (reply.code) {
@@ -391,7 +392,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
 
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
     checkId(id);
-    const o = checkOptions<TerminateOptions>(opts, 'opts');
+    const o = checkOptions<TerminateOptions>(opts, 'opts', TERMINATE_OPTION_KEYS);
     const expected = checkExpectedGeneration(o) ?? '';
     const args = [nextOpId(), this.options.tombstoneTtlMs, expected, this.channel, this.eventId(id)];
     const reply = await this.run('terminate', 'terminate', id, args, true);
@@ -451,7 +452,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
 }
 
 function checkWaitOption(w: unknown): { replicas: number; timeoutMs: number } {
-  const o = checkOptions<{ replicas: number; timeoutMs: number }>(w, 'options.terminateWait');
+  const o = checkOptions<{ replicas: number; timeoutMs: number }>(w, 'options.terminateWait', TERMINATE_WAIT_KEYS);
   const replicas = checkPositiveInt(o.replicas, 'options.terminateWait.replicas');
   const timeoutMs = checkPositiveInt(o.timeoutMs, 'options.terminateWait.timeoutMs');
   return { replicas, timeoutMs };

@@ -4,7 +4,7 @@
  * across terminate and expiry, and each class of bad input.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_ID_LENGTH, type Session, type SessionStore, isInvalidArgument } from '../../src/index.js';
+import { type GenerationReader, MAX_ID_LENGTH, type Session, type SessionStore, isInvalidArgument } from '../../src/index.js';
 import { hostileInput } from './hostile-input.js';
 import type { ContractTarget } from './targets.js';
 
@@ -601,6 +601,38 @@ export function contractSuite(target: ContractTarget): void {
       it('store options', () => {
         expect(() => target.makeStore({ maxMetadataBytes: 0 })).toThrow(/options\.maxMetadataBytes/);
         expect(() => target.makeStore({ touchOnGet: 'yes' as never })).toThrow(/options\.touchOnGet/);
+      });
+
+      it('unknown keys: a typo in any options object or in patch changes is refused, naming the key, whatever its value', async () => {
+        const store = mk();
+        const s = await created(store, 's', { a: '1' });
+        const typo = <T>(o: object) => o as T;
+        await expectInvalid(store, /^opts\.ttlMS$/, () => store.create('n', {}, typo({ ttlMS: 1000 })));
+        await expectInvalid(store, /^opts\.ttl$/, () => store.update('s', s.generation, {}, typo({ ttl: 1000 })));
+        await expectInvalid(store, /^changes\.sett$/, () => store.patch('s', typo({ sett: { a: '2' } })));
+        await expectInvalid(store, /^changes\.delete$/, () => store.patch('s', typo({ set: { a: '2' }, delete: ['a'] })));
+        await expectInvalid(store, /^opts\.expectedGen$/, () => store.patch('s', { set: { a: '2' } }, typo({ expectedGen: 1 })));
+        await expectInvalid(store, /^opts\.expected$/, () => store.touch('s', typo({ expected: s.generation })));
+        await expectInvalid(store, /^opts\.force$/, () => store.terminate('s', typo({ force: true })));
+        await expectInvalid(store, /^opts\.maxAttempt$/, () => store.mutate('s', () => ({ b: '2' }), typo({ maxAttempt: 3 })));
+        await expectInvalid(store, /^opts\.touched$/, () => (store as SessionStore & GenerationReader).generationOf('s', typo({ touched: false })));
+        // An unknown key is a typo even when its value is undefined.
+        await expectInvalid(store, /^opts\.ttlMS$/, () => store.touch('s', typo({ ttlMS: undefined })));
+        expect(await store.peek('s')).toEqual(s);
+        expect(await store.exists('n')).toBe(false);
+        const err = await store.create('n', {}, typo({ ttlMS: 1000 })).catch((e: unknown) => e as Error);
+        expect((err as Error).message).toMatch(/unknown option \(did you mean ttlMs\?\)/);
+      });
+
+      it('unknown keys: store constructor options (for JavaScript callers)', () => {
+        for (const [options, argument] of [[{ ttlMS: 1000 }, 'options.ttlMS'], [{ tombstoneTtl: 1000 }, 'options.tombstoneTtl'],
+          [{ maxMetadataBytes: 10, extra: undefined }, 'options.extra']] as const) {
+          let err: unknown;
+          try { target.makeStore(options as never); } catch (e) { err = e; }
+          expect(isInvalidArgument(err), String(err)).toBe(true);
+          expect((err as { argument: string }).argument).toBe(argument);
+        }
+        expect(() => target.makeStore({ TTLMS: 1 } as never)).toThrow(/did you mean ttlMs\?/);
       });
     });
   });

@@ -185,6 +185,8 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     const ttl = this.ttl(o);
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
+    // Nothing to change: no write, no new generation, no event, no TTL refresh.
+    if (checked.set.entries.length === 0 && checked.remove.length === 0) return { ok: true, session: rec.session };
     const next = new Map(Object.entries(rec.session.metadata));
     for (const name of checked.remove) next.delete(name);
     for (const [k, v] of checked.set.entries) next.set(k, v);

@@ -349,6 +349,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     const o = checkOptions<PatchOptions>(opts, 'opts', PATCH_OPTION_KEYS);
     const expected = checkExpectedGeneration(o) ?? '';
     const ttl = this.ttl(o);
+    if (checked.set.entries.length === 0 && checked.remove.length === 0) return this.emptyPatch(id, expected);
     const args: Array<string | number> = [
       nextOpId(), ttl, expected, this.options.maxMetadataBytes, this.channel, this.eventId(id), checked.set.entries.length * 2,
     ];
@@ -373,6 +374,18 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       default:
         return missing('patch', reply);
     }
+  }
+
+  /**
+   * A patch that changes nothing is a read (no script write, so no new
+   * generation, no event, no TTL refresh): the current session, or why
+   * there is none, with the usual CAS check.
+   */
+  private async emptyPatch(id: string, expected: number | ''): Promise<WriteResult> {
+    const loaded = await this.load(id);
+    if (typeof loaded === 'string') return { ok: false, reason: loaded };
+    if (expected !== '' && loaded.generation !== expected) return { ok: false, reason: 'conflict', session: loaded };
+    return { ok: true, session: loaded };
   }
 
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {

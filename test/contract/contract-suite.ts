@@ -227,11 +227,29 @@ export function contractSuite(target: ContractTarget): void {
         expect(await store.peek('s')).toEqual(r.session);
       });
 
-      it('an empty patch still counts as a write', async () => {
+      it('an empty patch writes nothing: the current session, same generation, TTL not refreshed', async () => {
         const store = mk();
         const s = await created(store, 's', { a: '1' });
-        const r = expectOk(await store.patch('s', {}));
-        expect(r.session).toEqual({ id: 's', generation: s.generation + 1, metadata: { a: '1' } });
+        expectOk(await store.touch('s', { ttlMs: 10_000 }));
+        for (const empty of [{}, { set: {} }, { remove: [] }, { set: {}, remove: [] }, { set: undefined, remove: undefined }]) {
+          expect(await store.patch('s', empty)).toEqual({ ok: true, session: s });
+          expect(await store.patch('s', empty, { ttlMs: 50_000 })).toEqual({ ok: true, session: s });
+        }
+        await expectTtl(store, 's', 10_000);
+        expect(await store.peek('s')).toEqual(s);
+        // The next real write is the first one after create.
+        expect(expectOk(await store.patch('s', { set: { b: '2' } })).session.generation).toBe(s.generation + 1);
+      });
+
+      it('an empty patch checks expectedGeneration and reports not_found / terminated as usual', async () => {
+        const store = mk();
+        const s = await created(store, 's', { a: '1' });
+        expect(await store.patch('s', {}, { expectedGeneration: s.generation })).toEqual({ ok: true, session: s });
+        expect(await store.patch('s', {}, { expectedGeneration: s.generation + 1 })).toEqual({ ok: false, reason: 'conflict', session: s });
+        expect(await store.patch('none', {})).toEqual({ ok: false, reason: 'not_found' });
+        expect(await target.pttl(store, 'none')).toBe(-2);
+        expectOk(await store.terminate('s'));
+        expect(await store.patch('s', {}, { expectedGeneration: s.generation })).toEqual({ ok: false, reason: 'terminated' });
       });
 
       it('returns not_found / terminated and writes nothing', async () => {

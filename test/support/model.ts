@@ -9,7 +9,7 @@
  *   The memory store takes a create's generation from a store-wide high-water
  *   mark, Redis from its clock in microseconds. So a create may return any
  *   generation above every generation the id ever had (`floor`); update and
- *   patch add exactly 1; touch and terminate keep it.
+ *   patch add exactly 1 (an empty patch writes nothing); touch and terminate keep it.
  * - Expiry happens at an instant E known only to lie in [eLo, eHi]. A write
  *   that sets a TTL of `ttl` at an instant p in [a, u] (a: the earliest the op
  *   can be placed, u: when its reply arrived) makes E lie in
@@ -160,7 +160,7 @@ function revealedGeneration(op: SessionOp, out: SessionOutput): number | undefin
   if (out.ok !== true) return undefined;
   if (op.f === 'update' || op.f === 'patch' || op.f === 'mutate') {
     const g = asSession(out.session)?.generation;
-    return g === undefined ? undefined : g - 1;
+    return g === undefined || isEmptyPatch(op) ? g : g - 1;
   }
   if ((op.f === 'touch' || op.f === 'terminate') && typeof out.generation === 'number') return out.generation;
   return undefined;
@@ -194,6 +194,11 @@ function sessionIs(v: unknown, s: IdState): boolean {
 /** The state with a TTL of `ttl` set by an op placed in [s.at, u]. */
 function withTtl(cfg: ModelConfig, s: IdState, ttl: number, u: number): IdState {
   return { ...s, eLo: s.at + ttl - cfg.slackMs, eHi: u + ttl + cfg.granularityMs + cfg.slackMs };
+}
+
+/** A patch with nothing to set or remove: a read that returns the current session (no generation, TTL or event). */
+function isEmptyPatch(op: SessionOp): boolean {
+  return op.f === 'patch' && Object.keys(op.set).length === 0 && op.remove.length === 0;
 }
 
 function patched(meta: Readonly<Metadata>, set: Metadata, remove: readonly string[]): Metadata {
@@ -280,6 +285,7 @@ function applyLive(cfg: ModelConfig, s: IdState, op: SessionOp, out: SessionOutp
     case 'update':
       return written(cfg, s, op.metadata, op.ttlMs, out, u);
     case 'patch':
+      if (isEmptyPatch(op)) return known && !(isObject(out) && out.ok === true && sessionIs(out.session, s)) ? null : s;
       return written(cfg, s, patched(s.meta, op.set, op.remove), op.ttlMs, out, u);
     case 'mutate':
       // After maxAttempts conflicts, mutate reports the last conflict: the record it saw then.

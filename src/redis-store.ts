@@ -8,7 +8,7 @@ import { RedisChangeFeed, checkSubscribeArgs } from './change-feed.js';
 import { InvalidArgumentError, SessionStoreError } from './errors.js';
 import { toFault } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
-import { DEFAULT_PREFIX, sessionKey } from './keys.js';
+import { sessionKey } from './keys.js';
 import { checkMutateArgs, runMutate } from './mutate.js';
 import { type Client, callScript, registerScripts } from './scripts.js';
 import { connectionForKey } from './slots.js';
@@ -19,7 +19,7 @@ import type {
   TtlOption, WriteResult,
 } from './types.js';
 import {
-  type CheckedMetadata, type ResolvedOptions, PATCH_OPTION_KEYS, REDIS_STORE_OPTION_KEYS, TERMINATE_OPTION_KEYS, TERMINATE_WAIT_KEYS,
+  type CheckedMetadata, DEFAULTS, type ResolvedOptions, PATCH_OPTION_KEYS, REDIS_STORE_OPTION_KEYS, TERMINATE_OPTION_KEYS, TERMINATE_WAIT_KEYS,
   TOUCH_OPTION_KEYS, TTL_OPTION_KEYS, checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId,
   checkMetadata, checkOptions, checkPositiveInt, checkTtl, freezeMetadata, resolveOptions,
 } from './validate.js';
@@ -150,8 +150,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     if (o.evictionPolicyCheck !== undefined && !CHECK_MODES.has(o.evictionPolicyCheck as string)) {
       throw new InvalidArgumentError('options.evictionPolicyCheck', "expected 'warn', 'error' or 'off'");
     }
-    this.evictionPolicyCheck = o.evictionPolicyCheck ?? 'warn';
-    this.prefix = o.prefix ?? DEFAULT_PREFIX;
+    this.evictionPolicyCheck = o.evictionPolicyCheck ?? DEFAULTS.evictionPolicyCheck;
+    this.prefix = o.prefix ?? DEFAULTS.prefix;
     this.channel = o.eventsChannel ?? '';
     this.client = client;
     registerScripts(client);

@@ -4,6 +4,7 @@
  */
 import type { SessionCacheOptions } from './cache.js';
 import { InvalidArgumentError } from './errors.js';
+import { DEFAULT_PREFIX } from './keys.js';
 import type { MemorySessionStoreOptions } from './memory-store.js';
 import type { RedisSessionStoreOptions } from './redis-store.js';
 import type {
@@ -14,13 +15,32 @@ import type {
 /** Longest accepted id, in UTF-16 code units (JavaScript string length). */
 export const MAX_ID_LENGTH = 1024;
 
-/** Defaults of {@link SessionStoreOptions}. */
+/**
+ * Every default, in one place: the options of both stores
+ * ({@link RedisSessionStoreOptions}; `MemorySessionStore` has the shared ones,
+ * plus `now`, default `Date.now`) and `mutate`'s `maxAttempts`.
+ * `tombstoneTtlMs: 'ttlMs'` means "the store's `ttlMs`"; `null` means off.
+ */
 export const DEFAULTS = {
+  /** Sliding TTL of a live session, ms (30 minutes). */
   ttlMs: 1_800_000,
+  /** `get()` and `generationOf()` refresh the TTL. */
   touchOnGet: true,
+  /** How long a terminated id stays terminated: the store's `ttlMs`. */
+  tombstoneTtlMs: 'ttlMs',
+  /** Cap on the UTF-8 bytes of all metadata names + values (1 MiB). */
   maxMetadataBytes: 1024 * 1024,
+  /** Redis key prefix, before any ioredis `keyPrefix`. */
+  prefix: DEFAULT_PREFIX,
+  /** No change events are published. */
+  eventsChannel: null,
+  /** No WAIT after terminate. */
+  terminateWait: null,
+  /** Check `maxmemory-policy` on the first call and warn when it can evict tombstones. */
+  evictionPolicyCheck: 'warn',
+  /** `mutate`: CAS attempts before it returns the last conflict. */
   maxAttempts: 10,
-} as const;
+} as const satisfies Readonly<Record<keyof RedisSessionStoreOptions, unknown>> & { maxAttempts: number };
 
 /** Options after defaults and checks. */
 export interface ResolvedOptions {

@@ -218,6 +218,15 @@ export function contractSuite(target: ContractTarget): void {
         expect(await store.peek('s')).toEqual(r.session);
       });
 
+      it('remove takes a readonly (frozen) array of names', async () => {
+        const store = mk();
+        const s = await created(store, 's', { a: '1', b: '2' });
+        // Type-checked by `npm run typecheck`: PatchChanges.remove is a readonly string[].
+        const names: readonly string[] = Object.freeze(['a']);
+        const r = expectOk(await store.patch('s', { remove: names }));
+        expect(r.session).toEqual({ id: 's', generation: s.generation + 1, metadata: { b: '2' } });
+      });
+
       it('with expectedGeneration: applies on a match, conflict otherwise', async () => {
         const store = mk();
         const s = await created(store, 's', { a: '1' });

@@ -6,7 +6,7 @@ import { randomFillSync } from 'node:crypto';
 import { Code, type Reply, decodeReply, isLiveRecord, requireGeneration, sessionFromFields } from './decode.js';
 import { RedisChangeFeed, checkSubscribeArgs } from './change-feed.js';
 import { InvalidArgumentError, SessionStoreError } from './errors.js';
-import { toFault } from './faults.js';
+import { type ConnectionWatch, toFault, watchConnection } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
 import { sessionKey } from './keys.js';
 import { checkMutateArgs, runMutate } from './mutate.js';
@@ -130,6 +130,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   private readonly evictionPolicyCheck: EvictionPolicyCheck;
   /** The first call's policy check; undefined until then, or again after a connection failure. */
   private policyGate: Promise<void> | undefined;
+  /** The client's last connection error, for the cause of a fault. */
+  private readonly connection: ConnectionWatch;
 
   /** @throws InvalidArgumentError for a client that is not ioredis, or bad options. */
   constructor(client: Client, options?: RedisSessionStoreOptions) {
@@ -154,6 +156,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     this.prefix = o.prefix ?? DEFAULTS.prefix;
     this.channel = o.eventsChannel ?? '';
     this.client = client;
+    this.connection = watchConnection(client);
     registerScripts(client);
   }
 
@@ -168,7 +171,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     try {
       raw = await callScript(this.client, script, sessionKey(id, this.prefix), args);
     } catch (err) {
-      throw toFault(err, op, id, writes);
+      throw toFault(err, op, id, writes, { connection: this.connection });
     }
     return decodeReply(raw);
   }
@@ -197,14 +200,14 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       const max = /^maxmemory:(\d+)/m.exec(info)?.[1];
       maxmemory = max === undefined ? null : Number(max);
     } catch (err) {
-      if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false);
+      if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false, { connection: this.connection });
     }
     if (policy === null) {
       try {
         const reply = await c.call('CONFIG', 'GET', 'maxmemory-policy');
         policy = configValue(reply);
       } catch (err) {
-        if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false);
+        if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false, { connection: this.connection });
       }
     }
     return { policy, maxmemory, canEvictTombstones: policy === null ? null : policy !== 'noeviction' };

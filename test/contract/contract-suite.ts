@@ -22,6 +22,45 @@ async function created(store: SessionStore, id: string, metadata: Record<string,
   return expectOk(await store.create(id, metadata)).session;
 }
 
+/** The default cap: what every store must accept in full. */
+const CAP = 1024 * 1024;
+/** Small fields at the cap: well past what one spread call can take (the bug behind issue #16, item 2). */
+const MANY = 120_000;
+/** A test at the cap does a few megabytes of I/O; bounded so a regression fails instead of hanging. */
+const CAP_TEST_MS = 30_000;
+
+/** `count` fields of 4-character names whose names + values total exactly `cap` UTF-8 bytes. */
+function fieldsAtCap(count: number, cap = CAP): Record<string, string> {
+  const each = Math.floor(cap / count);
+  const m: Record<string, string> = {};
+  for (let i = 0; i < count; i++) m[i.toString(36).padStart(4, '0')] = 'v'.repeat(each - 4);
+  const last = (count - 1).toString(36).padStart(4, '0');
+  m[last] += 'w'.repeat(cap - each * count);
+  return m;
+}
+
+/** One field whose name + value total exactly `cap` UTF-8 bytes (multi-byte characters included). */
+function bytesAtCap(cap = CAP): Record<string, string> {
+  const name = 'big';
+  const room = cap - name.length;
+  return { [name]: 'é'.repeat(Math.floor(room / 2)) + 'x'.repeat(room % 2) };
+}
+
+function utf8Size(m: Readonly<Record<string, string>>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(m)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}
+
+/** Same entries (order aside), without a deep-equality walk over 100k keys in the matcher. */
+function expectSameMetadata(got: Readonly<Record<string, string>> | undefined, want: Readonly<Record<string, string>>): void {
+  expect(got).toBeDefined();
+  const keys = Object.keys(want);
+  expect(Object.keys(got!).length).toBe(keys.length);
+  const wrong = keys.filter((k) => got![k] !== want[k]);
+  expect(wrong.slice(0, 5)).toEqual([]);
+}
+
 export function contractSuite(target: ContractTarget): void {
   describe(`contract: ${target.name}`, () => {
     const mk = (o: Parameters<ContractTarget['makeStore']>[0] = {}) => target.makeStore({ ttlMs: TTL, ...o });
@@ -500,6 +539,74 @@ export function contractSuite(target: ContractTarget): void {
         expect(results.every((r) => r.ok)).toBe(true);
         expect((await store.peek('s'))?.metadata.n).toBe('10');
       });
+    });
+
+    describe('at the metadata size cap (the default maxMetadataBytes, 1 MiB)', () => {
+      const fields = fieldsAtCap(MANY);
+      const bytes = bytesAtCap();
+      it('the fixtures are exactly at the cap', () => {
+        expect(Object.keys(fields)).toHaveLength(MANY);
+        expect(utf8Size(fields)).toBe(CAP);
+        expect(utf8Size(bytes)).toBe(CAP);
+      });
+
+      for (const [shape, metadata] of [[`${MANY.toLocaleString('en-US')} fields`, fields], ['bytes (one value)', bytes]] as const) {
+        it(`size cap, ${shape}: create`, async () => {
+          const store = mk();
+          const s = await created(store, 's', metadata);
+          expectSameMetadata(s.metadata, metadata);
+          expectSameMetadata((await store.peek('s'))?.metadata, metadata);
+        }, CAP_TEST_MS);
+
+        it(`size cap, ${shape}: update`, async () => {
+          const store = mk();
+          const s = await created(store, 's', { a: '1' });
+          const u = expectOk(await store.update('s', s.generation, metadata)).session;
+          expect(u.generation).toBe(s.generation + 1);
+          expectSameMetadata((await store.peek('s'))?.metadata, metadata);
+        }, CAP_TEST_MS);
+
+        it(`size cap, ${shape}: patch sets every entry, then removes every entry`, async () => {
+          const store = mk();
+          const s = await created(store, 's');
+          const p = expectOk(await store.patch('s', { set: metadata }, { expectedGeneration: s.generation })).session;
+          expectSameMetadata(p.metadata, metadata);
+          expectSameMetadata((await store.peek('s'))?.metadata, metadata);
+          const r = expectOk(await store.patch('s', { remove: Object.keys(metadata) })).session;
+          expect(r).toEqual({ id: 's', generation: s.generation + 2, metadata: {} });
+          expect((await store.peek('s'))?.metadata).toEqual({});
+        }, CAP_TEST_MS);
+
+        it(`size cap, ${shape}: mutate reads a session at the cap and writes one at the cap`, async () => {
+          const store = mk();
+          const s = await created(store, 's', metadata);
+          // Same size, every value changed: the whole record is rewritten.
+          const next = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, v.replace(/^./u, (c) => (c === 'é' ? 'ü' : 'u'))]));
+          const r = await store.mutate('s', (cur) => {
+            expectSameMetadata(cur.metadata, metadata);
+            return next;
+          });
+          expect(r.ok && r.session.generation).toBe(s.generation + 1);
+          expectSameMetadata((await store.peek('s'))?.metadata, next);
+        }, CAP_TEST_MS);
+      }
+
+      it('size cap: one byte more is INVALID_ARGUMENT on every write, before any I/O', async () => {
+        const store = mk();
+        const s = await created(store, 's');
+        const first = Object.keys(fields)[0]!;
+        const over = { ...fields, [first]: `${fields[first]}v` };
+        expect(utf8Size(over)).toBe(CAP + 1);
+        const before = target.commandsSent();
+        for (const call of [() => store.create('n', over), () => store.update('s', s.generation, over), () => store.patch('s', { set: over })]) {
+          const err = await call().then(() => undefined, (e: unknown) => e);
+          expect(isInvalidArgument(err), String(err)).toBe(true);
+        }
+        expect(target.commandsSent()).toBe(before);
+        // mutate reads first; its write is refused before it is sent.
+        expect(isInvalidArgument(await store.mutate('s', () => over).catch((e: unknown) => e))).toBe(true);
+        expect(await store.peek('s')).toEqual(s);
+      }, CAP_TEST_MS);
     });
 
     hostileInput(target, mk);

@@ -9,7 +9,8 @@
  *   a create's generation from a store-wide high-water mark, Redis from its
  *   clock in microseconds, and Redis's writes take max(previous + 1, clock).
  *   So a create or write may return any generation above every generation the
- *   id ever had (`floor`); touch and terminate keep it.
+ *   id ever had (`floor`); touch, terminate and an empty patch (which writes
+ *   nothing) keep it.
  * - Expiry happens at an instant E known only to lie in [eLo, eHi]. A write
  *   that sets a TTL of `ttl` at an instant p in [a, u] (a: the earliest the op
  *   can be placed, u: when its reply arrived) makes E lie in
@@ -158,9 +159,11 @@ function revealedGeneration(op: SessionOp, out: SessionOutput): number | undefin
   if (op.f === 'get' || op.f === 'peek') return asSession(out)?.generation;
   if (out.reason === 'conflict') return asSession(out.session)?.generation;
   if (out.ok !== true) return undefined;
-  // A successful update matched its expected generation. A write's new
-  // generation says nothing exact about the one before (only that it was lower).
+  // A successful update matched its expected generation; an empty patch
+  // wrote nothing, so it shows the current one. A write's new generation says
+  // nothing exact about the one before (only that it was lower).
   if (op.f === 'update') return op.expected;
+  if (isEmptyPatch(op)) return asSession(out.session)?.generation;
   if ((op.f === 'touch' || op.f === 'terminate') && typeof out.generation === 'number') return out.generation;
   return undefined;
 }
@@ -193,6 +196,11 @@ function sessionIs(v: unknown, s: IdState): boolean {
 /** The state with a TTL of `ttl` set by an op placed in [s.at, u]. */
 function withTtl(cfg: ModelConfig, s: IdState, ttl: number, u: number): IdState {
   return { ...s, eLo: s.at + ttl - cfg.slackMs, eHi: u + ttl + cfg.granularityMs + cfg.slackMs };
+}
+
+/** A patch with nothing to set or remove: a read that returns the current session (no generation, TTL or event). */
+function isEmptyPatch(op: SessionOp): boolean {
+  return op.f === 'patch' && Object.keys(op.set).length === 0 && op.remove.length === 0;
 }
 
 function patched(meta: Readonly<Metadata>, set: Metadata, remove: readonly string[]): Metadata {
@@ -286,6 +294,7 @@ function applyLive(cfg: ModelConfig, s: IdState, op: SessionOp, out: SessionOutp
     case 'update':
       return written(cfg, s, op.metadata, op.ttlMs, out, u);
     case 'patch':
+      if (isEmptyPatch(op)) return known && !(isObject(out) && out.ok === true && sessionIs(out.session, s)) ? null : s;
       return written(cfg, s, patched(s.meta, op.set, op.remove), op.ttlMs, out, u);
     case 'mutate':
       // After maxAttempts conflicts, mutate reports the last conflict: the record it saw then.

@@ -6,7 +6,8 @@
  */
 export type {
   CreateResult, Metadata, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore,
-  ReplicationReport, SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption, WriteResult,
+  ReplicationReport, ReplicationWait, SessionStoreOptions, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption,
+  WaitOption, WriteOptions, WriteResult,
 } from './types.js';
 export {
   InvalidArgumentError, RedisFaultError, SessionStoreError, isInvalidArgument, isOutcomeUnknown, isRedisFault,

@@ -10,10 +10,10 @@ import { checkMutateArgs, runMutate } from './mutate.js';
 import type {
   ChangeEvent, ChangeFeed, ChangeKind, CreateResult, GenerationOptions, GenerationReader, GenerationResult, Metadata,
   MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore, SessionStoreOptions,
-  SubscribeOptions, Subscription, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption, WriteResult,
+  SubscribeOptions, Subscription, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption, WriteOptions, WriteResult,
 } from './types.js';
 import {
-  MEMORY_STORE_OPTION_KEYS, PATCH_OPTION_KEYS, TERMINATE_OPTION_KEYS, TOUCH_OPTION_KEYS, TTL_OPTION_KEYS, type ResolvedOptions,
+  MEMORY_STORE_OPTION_KEYS, PATCH_OPTION_KEYS, TERMINATE_OPTION_KEYS, TOUCH_OPTION_KEYS, WRITE_OPTION_KEYS, checkWaitOption, type ResolvedOptions,
   checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions, checkTtl,
   freezeMetadata, resolveOptions, utf8Bytes,
 } from './validate.js';
@@ -102,10 +102,10 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     return rec;
   }
 
-  async create(id: string, metadata: Metadata = {}, opts?: TtlOption): Promise<CreateResult> {
+  async create(id: string, metadata: Metadata = {}, opts?: WriteOptions): Promise<CreateResult> {
     checkId(id);
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts', TTL_OPTION_KEYS));
+    const ttl = this.ttl(checkWrite(opts));
     const rec = this.record(id);
     if (rec) return { ok: false, reason: rec.kind === 'live' ? 'exists' : 'terminated' };
     const session = { id, generation: this.highWater + 1, metadata: freezeMetadata(checked.entries) };
@@ -165,11 +165,11 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     return Promise.resolve({ unsubscribe: async () => { this.listeners.remove(reg); } });
   }
 
-  async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: TtlOption): Promise<WriteResult> {
+  async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: WriteOptions): Promise<WriteResult> {
     checkId(id);
     const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts', TTL_OPTION_KEYS));
+    const ttl = this.ttl(checkWrite(opts));
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
     const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(checked.entries) };
@@ -181,6 +181,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     checkId(id);
     const checked = checkChanges(changes, this.options.maxMetadataBytes);
     const o = checkOptions<PatchOptions>(opts, 'opts', PATCH_OPTION_KEYS);
+    checkWaitOption(o); // checked like the Redis store's; no replicas here
     const expected = checkExpectedGeneration(o);
     const ttl = this.ttl(o);
     const rec = this.live(id, expected);
@@ -217,6 +218,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
     checkId(id);
     const o = checkOptions<TerminateOptions>(opts, 'opts', TERMINATE_OPTION_KEYS);
+    checkWaitOption(o); // checked like the Redis store's; no replicas here
     const expected = checkExpectedGeneration(o);
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
@@ -235,4 +237,11 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   get size(): number {
     return this.records.size;
   }
+}
+
+/** `create`/`update` options: `wait` is checked like the Redis store's and has nothing to wait for here. */
+function checkWrite(opts: unknown): WriteOptions {
+  const o = checkOptions<WriteOptions>(opts, 'opts', WRITE_OPTION_KEYS);
+  checkWaitOption(o);
+  return o;
 }

@@ -2,24 +2,35 @@
  * The read -> fn -> compare-and-set loop behind `mutate`, shared by both stores.
  * @module
  */
-import type { Metadata, MutateFn, MutateOptions, MutateResult, Session, WriteResult } from './types.js';
-import { DEFAULTS, MUTATE_OPTION_KEYS, checkOptions, checkPositiveInt, checkTtl } from './validate.js';
+import type { Metadata, MutateFn, MutateOptions, MutateResult, Session, WriteOptions, WriteResult } from './types.js';
+import { DEFAULTS, MUTATE_OPTION_KEYS, checkOptions, checkPositiveInt, checkTtl, checkWaitOption } from './validate.js';
 import { InvalidArgumentError } from './errors.js';
 
 /** What `mutate` needs of a store. */
 export interface MutateBackend {
   /** The live session, or why there is none. Never refreshes the TTL. */
   load(id: string): Promise<Session | 'not_found' | 'terminated'>;
-  update(id: string, expectedGeneration: number, metadata: Metadata, opts?: { ttlMs?: number }): Promise<WriteResult>;
+  update(id: string, expectedGeneration: number, metadata: Metadata, opts?: WriteOptions): Promise<WriteResult>;
+}
+
+/** `mutate`'s checked options. */
+export interface MutateLimits {
+  readonly maxAttempts: number;
+  /** Options of each update: only what the caller gave (the store's defaults apply otherwise). */
+  readonly write: WriteOptions | undefined;
 }
 
 /** Checks `mutate`'s arguments (the id is checked by the caller). */
-export function checkMutateArgs(fn: unknown, opts: unknown): { maxAttempts: number; ttlMs: number | undefined } {
+export function checkMutateArgs(fn: unknown, opts: unknown): MutateLimits {
   if (typeof fn !== 'function') throw new InvalidArgumentError('fn', `expected a function, got ${typeof fn}`);
   const o = checkOptions<MutateOptions>(opts, 'opts', MUTATE_OPTION_KEYS);
+  const write: WriteOptions = {};
+  if (o.ttlMs !== undefined) write.ttlMs = checkTtl(o.ttlMs, 'opts.ttlMs');
+  const wait = checkWaitOption(o);
+  if (wait !== undefined) write.wait = wait;
   return {
     maxAttempts: o.maxAttempts === undefined ? DEFAULTS.maxAttempts : checkPositiveInt(o.maxAttempts, 'opts.maxAttempts'),
-    ttlMs: o.ttlMs === undefined ? undefined : checkTtl(o.ttlMs, 'opts.ttlMs'),
+    write: Object.keys(write).length > 0 ? write : undefined,
   };
 }
 
@@ -33,7 +44,7 @@ export async function runMutate(
   backend: MutateBackend,
   id: string,
   fn: MutateFn,
-  limits: { maxAttempts: number; ttlMs: number | undefined },
+  limits: MutateLimits,
 ): Promise<MutateResult> {
   const loaded = await backend.load(id);
   // An attempt that ends at the read still counts: attempts is always >= 1.
@@ -42,7 +53,7 @@ export async function runMutate(
   for (let attempt = 1; ; attempt++) {
     const next = await fn(current);
     if (next === undefined) return { ok: true, session: current, attempts: attempt };
-    const result = await backend.update(id, current.generation, next, limits.ttlMs === undefined ? undefined : { ttlMs: limits.ttlMs });
+    const result = await backend.update(id, current.generation, next, limits.write);
     if (result.ok || result.reason !== 'conflict' || attempt >= limits.maxAttempts) {
       return { ...result, attempts: attempt };
     }

@@ -19,12 +19,12 @@ import type {
   ChangeEvent, ChangeFeed, CreateResult, GenerationOptions, GenerationReader, GenerationResult, Metadata,
   ReplicationReport, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore,
   SessionStoreOptions, SubscribeOptions, Subscription, TerminateOptions, TerminateResult, TouchOptions, TouchResult,
-  TtlOption, WriteResult,
+  ReplicationWait, TtlOption, WriteOptions, WriteResult,
 } from './types.js';
 import {
   type CheckedChanges, type CheckedMetadata, DEFAULTS, type ResolvedOptions, PATCH_OPTION_KEYS, REDIS_STORE_OPTION_KEYS,
-  TERMINATE_OPTION_KEYS, TERMINATE_WAIT_KEYS, TOUCH_OPTION_KEYS, TTL_OPTION_KEYS, checkChanges, checkExpectedGeneration,
-  checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions, checkPositiveInt, checkTtl, freezeMetadata,
+  TERMINATE_OPTION_KEYS, TOUCH_OPTION_KEYS, WRITE_OPTION_KEYS, checkReplicationWait, checkWaitOption, checkChanges, checkExpectedGeneration,
+  checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions, checkTtl, freezeMetadata,
   resolveOptions,
 } from './validate.js';
 
@@ -49,9 +49,19 @@ export interface RedisSessionStoreOptions extends SessionStoreOptions {
    * primary of the session's slot) and report in the result how many replicas
    * acknowledged. Redis replicates asynchronously: without this, a terminate
    * acknowledged by a primary that fails before replicating it is lost, and
-   * the session comes back on the promoted replica. Default: off.
+   * the session comes back on the promoted replica. Default: off (or
+   * `writeWait` when that is set). A call's `opts.wait` overrides it.
    */
-  terminateWait?: { replicas: number; timeoutMs: number };
+  terminateWait?: ReplicationWait;
+  /**
+   * The same as `terminateWait` for every write: after a successful `create`,
+   * `update`, `patch`, `terminate` (and `mutate`'s write), WAIT for this many
+   * replicas and report the count in the result's `replication`. Nothing is
+   * ever undone: a write whose replicas did not acknowledge in time is
+   * applied on the primary and reported `durable: false`. Default: off. A
+   * call's `opts.wait` overrides it (`false`: no wait for that call).
+   */
+  writeWait?: ReplicationWait;
   /**
    * What to do when the server's `maxmemory-policy` lets Redis evict session
    * keys, and with them tombstones (any policy but `noeviction`; see
@@ -137,7 +147,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   private readonly channel: string;
   /** The client's ioredis `keyPrefix` (Redis sees it before every key). */
   private readonly keyPrefix: string;
-  private readonly terminateWait: { replicas: number; timeoutMs: number } | undefined;
+  private readonly terminateWait: ReplicationWait | undefined;
+  private readonly writeWait: ReplicationWait | undefined;
   private feed: RedisChangeFeed | undefined;
   private readonly evictionPolicyCheck: EvictionPolicyCheck;
   /** The first call's policy check; undefined until then, or again after a connection failure. */
@@ -160,7 +171,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     if (o.eventsChannel !== undefined && (typeof o.eventsChannel !== 'string' || o.eventsChannel === '')) {
       throw new InvalidArgumentError('options.eventsChannel', 'expected a non-empty string');
     }
-    this.terminateWait = o.terminateWait === undefined ? undefined : checkWaitOption(o.terminateWait);
+    this.terminateWait = checkReplicationWait(o.terminateWait, 'options.terminateWait');
+    this.writeWait = checkReplicationWait(o.writeWait, 'options.writeWait');
     if (o.evictionPolicyCheck !== undefined && !CHECK_MODES.has(o.evictionPolicyCheck as string)) {
       throw new InvalidArgumentError('options.evictionPolicyCheck', "expected 'warn', 'error' or 'off'");
     }
@@ -284,17 +296,19 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     return { ok: false, reason: 'conflict', session: sessionFromFields(id, reply.fields) };
   }
 
-  async create(id: string, metadata: Metadata = {}, opts?: TtlOption): Promise<CreateResult> {
+  async create(id: string, metadata: Metadata = {}, opts?: WriteOptions): Promise<CreateResult> {
     checkId(id);
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttlMs = this.ttl(checkOptions<TtlOption>(opts, 'opts', TTL_OPTION_KEYS));
+    const o = checkOptions<WriteOptions>(opts, 'opts', WRITE_OPTION_KEYS);
+    const ttlMs = this.ttl(o);
+    const wait = this.waitOf(o, this.writeWait);
     const key = sessionKey(id, this.prefix);
     const args = { opId: nextOpId(), ttlMs, events: this.events(key), fields: fieldArgs(checked) };
     const reply = await this.run('create', 'create', id, args, true, key);
     switch (reply.code) {
       case Code.OK:
       case Code.REPLAYED:
-        return { ok: true, session: this.written(id, reply, checked) };
+        return this.durable('create', id, wait, reply, { ok: true, session: this.written(id, reply, checked) });
       case Code.EXISTS:
         return { ok: false, reason: 'exists' };
       case Code.TERMINATED:
@@ -373,18 +387,20 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     return reply.code === Code.OK;
   }
 
-  async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: TtlOption): Promise<WriteResult> {
+  async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: WriteOptions): Promise<WriteResult> {
     checkId(id);
     const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttlMs = this.ttl(checkOptions<TtlOption>(opts, 'opts', TTL_OPTION_KEYS));
+    const o = checkOptions<WriteOptions>(opts, 'opts', WRITE_OPTION_KEYS);
+    const ttlMs = this.ttl(o);
+    const wait = this.waitOf(o, this.writeWait);
     const key = sessionKey(id, this.prefix);
     const args = { opId: nextOpId(), ttlMs, expected, events: this.events(key), fields: fieldArgs(checked) };
     const reply = await this.run('update', 'update', id, args, true, key);
     switch (reply.code) {
       case Code.OK:
       case Code.REPLAYED:
-        return { ok: true, session: this.written(id, reply, checked) };
+        return this.durable('update', id, wait, reply, { ok: true, session: this.written(id, reply, checked) });
       case Code.CONFLICT:
         return this.conflict(id, reply);
       default:
@@ -398,6 +414,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     const o = checkOptions<PatchOptions>(opts, 'opts', PATCH_OPTION_KEYS);
     const expected = checkExpectedGeneration(o);
     const ttlMs = this.ttl(o);
+    const wait = this.waitOf(o, this.writeWait);
     if (checked.set.entries.length === 0 && checked.remove.length === 0) return this.emptyPatch(id, expected ?? '');
     const key = sessionKey(id, this.prefix);
     const remove: string[] = [];
@@ -410,11 +427,11 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     switch (reply.code) {
       case Code.OK:
         // The reply holds the record before the patch: apply the patch to it.
-        return { ok: true, session: patchedSession(id, requireGeneration(reply), reply.fields, checked) };
+        return this.durable('patch', id, wait, reply, { ok: true, session: patchedSession(id, requireGeneration(reply), reply.fields, checked) });
       case Code.REPLAYED:
         // Applied by an earlier send of this call: the current record is the
         // closest truthful snapshot (later writes may have moved it on).
-        return { ok: true, session: sessionFromFields(id, reply.fields) };
+        return this.durable('patch', id, wait, reply, { ok: true, session: sessionFromFields(id, reply.fields) });
       case Code.CONFLICT:
         return this.conflict(id, reply);
       case Code.TOO_LARGE:
@@ -457,6 +474,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
     checkId(id);
     const o = checkOptions<TerminateOptions>(opts, 'opts', TERMINATE_OPTION_KEYS);
+    const wait = this.waitOf(o, this.terminateWait ?? this.writeWait);
     const key = sessionKey(id, this.prefix);
     const args = {
       opId: nextOpId(), ttlMs: this.options.tombstoneTtlMs, expected: checkExpectedGeneration(o), events: this.events(key),
@@ -466,10 +484,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       case Code.OK:
       case Code.REPLAYED: {
         const generation = requireGeneration(reply);
-        if (!this.terminateWait) return { ok: true, generation };
-        // REPLAYED: ioredis re-sent the call after a reconnect and an earlier
-        // send applied it, on a connection WAIT here cannot cover.
-        return { ok: true, generation, replication: await this.waitForReplicas(id, reply.code === Code.OK) };
+        if (!wait) return { ok: true, generation };
+        return { ok: true, generation, replication: await this.waitForReplicas('terminate', id, wait, reply) };
       }
       case Code.CONFLICT:
         return this.conflict(id, reply);
@@ -485,11 +501,15 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
    * reply came on; WAIT counts only the writes made on its own socket, so if
    * ioredis reconnected before WAIT ran, or the terminate was a replay of an
    * earlier send, nothing confirms the terminate: `durable: false`.
-   * The terminate is applied by then, so a failure here leaves it in effect
-   * on that primary with its replication unknown: OUTCOME_UNKNOWN.
+   * A REPLAYED reply means ioredis re-sent the call after a reconnect and an
+   * earlier send applied it, on a connection WAIT here cannot cover.
+   * The write is applied by then, so a failure here is reported in
+   * `replication.error` (`durable: false`), never thrown: throwing would
+   * tell the caller the write may not have applied.
    */
-  private async waitForReplicas(id: string, wroteHere: boolean): Promise<ReplicationReport> {
-    const { replicas, timeoutMs } = this.terminateWait!;
+  private async waitForReplicas(op: string, id: string, wait: ReplicationWait, reply: Reply): Promise<ReplicationReport> {
+    const { replicas, timeoutMs } = wait;
+    const wroteHere = reply.code === Code.OK;
     let acknowledged: unknown;
     let sameSocket = false;
     try {
@@ -499,9 +519,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       acknowledged = await conn.call('WAIT', replicas, timeoutMs);
       sameSocket = socket !== undefined && conn.stream === socket;
     } catch (err) {
-      // The terminate is applied (its reply came back); only its replication
-      // is unconfirmed. Throwing would tell the caller it may not have applied.
-      return { acknowledged: 0, requested: replicas, durable: false, error: toFault(err, 'terminate (WAIT)', id, false) };
+      // The write is applied (its reply came back); only its replication is unconfirmed.
+      return { acknowledged: 0, requested: replicas, durable: false, error: toFault(err, `${op} (WAIT)`, id, false) };
     }
     if (typeof acknowledged !== 'number') {
       const error = new SessionStoreError('UNEXPECTED_REPLY', `WAIT replied ${String(acknowledged)}`);
@@ -509,6 +528,19 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     }
     const confirmed = wroteHere && sameSocket ? acknowledged : 0;
     return { acknowledged: confirmed, requested: replicas, durable: confirmed >= replicas };
+  }
+
+  /** The wait a write makes: its `opts.wait`, else the store's default for it. */
+  private waitOf(o: { wait?: unknown }, fallback: ReplicationWait | undefined): ReplicationWait | undefined {
+    const w = checkWaitOption(o);
+    return w === false ? undefined : w ?? fallback;
+  }
+
+  /** A successful write's result, with its replication report when it waits. */
+  private async durable<R extends { ok: true }>(op: string, id: string, wait: ReplicationWait | undefined, reply: Reply, result: R):
+    Promise<R & { replication?: ReplicationReport }> {
+    if (!wait) return result;
+    return { ...result, replication: await this.waitForReplicas(op, id, wait, reply) };
   }
 
   async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {
@@ -533,12 +565,6 @@ function isClusterClient(client: Client): boolean {
   return (client as unknown as { isCluster?: unknown }).isCluster === true;
 }
 
-function checkWaitOption(w: unknown): { replicas: number; timeoutMs: number } {
-  const o = checkOptions<{ replicas: number; timeoutMs: number }>(w, 'options.terminateWait', TERMINATE_WAIT_KEYS);
-  const replicas = checkPositiveInt(o.replicas, 'options.terminateWait.replicas');
-  const timeoutMs = checkPositiveInt(o.timeoutMs, 'options.terminateWait.timeoutMs');
-  return { replicas, timeoutMs };
-}
 
 /** An error reply (NOPERM, unknown or renamed command): the server refused, the connection is fine. */
 function isRefusal(err: unknown): boolean {

@@ -39,14 +39,42 @@ export interface TtlOption {
   ttlMs?: number;
 }
 
-/** Result of `create`. */
+/**
+ * Wait for replicas after a write (Redis `WAIT replicas timeoutMs` on the
+ * primary that applied it). Redis replicates asynchronously: a write
+ * acknowledged by a primary that fails before replicating it is lost.
+ */
+export interface ReplicationWait {
+  /** Replicas that must acknowledge (positive integer). */
+  replicas: number;
+  /** Longest wait in ms (positive integer); WAIT returns earlier once `replicas` acknowledged. */
+  timeoutMs: number;
+}
+
+/**
+ * Per-call durability of a write: `wait` overrides the Redis store's
+ * `writeWait` (and, for terminate, `terminateWait`) for this call; `false`
+ * turns waiting off. The memory store checks it and ignores it (it has no
+ * replicas) and never reports `replication`.
+ */
+export interface WaitOption {
+  wait?: ReplicationWait | false;
+}
+
+/** Options of `create` and `update`. */
+export interface WriteOptions extends TtlOption, WaitOption {}
+
+/** Result of `create`. `replication` is set when the call waited for replicas (see {@link WaitOption}). */
 export type CreateResult =
-  | { ok: true; session: Session }
+  | { ok: true; session: Session; replication?: ReplicationReport }
   | { ok: false; reason: 'exists' | 'terminated' };
 
-/** Result of `update`, `patch` (and, with `attempts`, `mutate`). */
+/**
+ * Result of `update`, `patch` (and, with `attempts`, `mutate`). `replication`
+ * is set when the call waited for replicas (see {@link WaitOption}).
+ */
 export type WriteResult =
-  | { ok: true; session: Session }
+  | { ok: true; session: Session; replication?: ReplicationReport }
   /** The generation did not match; `session` is the current record, so no extra read is needed. */
   | { ok: false; reason: 'conflict'; session: Session }
   | { ok: false; reason: 'not_found' | 'terminated' };
@@ -57,7 +85,7 @@ export type TouchResult =
   | { ok: false; reason: 'not_found' | 'terminated' }
   | { ok: false; reason: 'conflict'; session: Session };
 
-/** How many replicas acknowledged a write (Redis store with `terminateWait`). */
+/** How many replicas acknowledged a write (Redis store with `writeWait`, `terminateWait` or a call's `wait`). */
 export interface ReplicationReport {
   /** Replicas that acknowledged within the timeout. */
   readonly acknowledged: number;
@@ -92,7 +120,7 @@ export interface PatchChanges {
 }
 
 /** Options of `patch`. */
-export interface PatchOptions extends TtlOption {
+export interface PatchOptions extends TtlOption, WaitOption {
   /** Apply only if the session is at this generation (else `conflict`). */
   expectedGeneration?: number;
 }
@@ -104,13 +132,13 @@ export interface TouchOptions extends TtlOption {
 }
 
 /** Options of `terminate`. */
-export interface TerminateOptions {
+export interface TerminateOptions extends WaitOption {
   /** Terminate only if the session is at this generation (else `conflict`). */
   expectedGeneration?: number;
 }
 
 /** Options of `mutate`. */
-export interface MutateOptions extends TtlOption {
+export interface MutateOptions extends TtlOption, WaitOption {
   /** CAS attempts before giving up with the last `conflict`. Default 10. */
   maxAttempts?: number;
 }
@@ -135,7 +163,7 @@ export interface SessionStore {
    * @throws InvalidArgumentError before any I/O for a bad id, metadata or TTL.
    * @throws RedisFaultError when Redis fails (see its `code` and `outcome`).
    */
-  create(id: string, metadata?: Metadata, opts?: TtlOption): Promise<CreateResult>;
+  create(id: string, metadata?: Metadata, opts?: WriteOptions): Promise<CreateResult>;
   /**
    * Reads a live session; refreshes its TTL when `touchOnGet` (the default).
    * @returns the session, or `null` when absent, expired or terminated.
@@ -149,7 +177,7 @@ export interface SessionStore {
    * Replaces all metadata if the session is live at `expectedGeneration`.
    * @returns the new session, or `conflict` with the current one, `not_found` or `terminated`.
    */
-  update(id: string, expectedGeneration: number, metadata: Metadata, opts?: TtlOption): Promise<WriteResult>;
+  update(id: string, expectedGeneration: number, metadata: Metadata, opts?: WriteOptions): Promise<WriteResult>;
   /**
    * Sets and removes entries of a live session (at `expectedGeneration` when given).
    * @throws InvalidArgumentError when the result would exceed `maxMetadataBytes` (nothing is written).

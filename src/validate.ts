@@ -8,8 +8,8 @@ import { DEFAULT_PREFIX } from './keys.js';
 import type { MemorySessionStoreOptions } from './memory-store.js';
 import type { RedisSessionStoreOptions } from './redis-store.js';
 import type {
-  GenerationOptions, Metadata, MutateOptions, PatchChanges, PatchOptions, SessionStoreOptions, SubscribeOptions, TerminateOptions,
-  TouchOptions, TtlOption,
+  GenerationOptions, Metadata, MutateOptions, PatchChanges, PatchOptions, ReplicationWait, SessionStoreOptions, SubscribeOptions,
+  TerminateOptions, TouchOptions, TtlOption, WriteOptions,
 } from './types.js';
 
 /** Longest accepted id, in UTF-16 code units (JavaScript string length). */
@@ -34,8 +34,10 @@ export const DEFAULTS = {
   prefix: DEFAULT_PREFIX,
   /** No change events are published. */
   eventsChannel: null,
-  /** No WAIT after terminate. */
+  /** No WAIT after terminate (unless `writeWait` is set). */
   terminateWait: null,
+  /** No WAIT after any write. */
+  writeWait: null,
   /** Check `maxmemory-policy` on the first call and warn when it can evict tombstones. */
   evictionPolicyCheck: 'warn',
   /** `mutate`: CAS attempts before it returns the last conflict. */
@@ -181,14 +183,31 @@ function editDistance(a: string, b: string): number {
 const STORE_OPTIONS: AllowedKeys<SessionStoreOptions> = { ttlMs: true, touchOnGet: true, tombstoneTtlMs: true, maxMetadataBytes: true };
 export const MEMORY_STORE_OPTION_KEYS: AllowedKeys<MemorySessionStoreOptions> = { ...STORE_OPTIONS, now: true };
 export const REDIS_STORE_OPTION_KEYS: AllowedKeys<RedisSessionStoreOptions> = {
-  ...STORE_OPTIONS, prefix: true, eventsChannel: true, terminateWait: true, evictionPolicyCheck: true,
+  ...STORE_OPTIONS, prefix: true, eventsChannel: true, terminateWait: true, writeWait: true, evictionPolicyCheck: true,
 };
-export const TERMINATE_WAIT_KEYS: AllowedKeys<{ replicas: number; timeoutMs: number }> = { replicas: true, timeoutMs: true };
+export const TERMINATE_WAIT_KEYS: AllowedKeys<ReplicationWait> = { replicas: true, timeoutMs: true };
 export const TTL_OPTION_KEYS: AllowedKeys<TtlOption> = { ttlMs: true };
-export const PATCH_OPTION_KEYS: AllowedKeys<PatchOptions> = { ttlMs: true, expectedGeneration: true };
+export const WRITE_OPTION_KEYS: AllowedKeys<WriteOptions> = { ttlMs: true, wait: true };
+export const PATCH_OPTION_KEYS: AllowedKeys<PatchOptions> = { ttlMs: true, expectedGeneration: true, wait: true };
 export const TOUCH_OPTION_KEYS: AllowedKeys<TouchOptions> = { ttlMs: true, expectedGeneration: true };
-export const TERMINATE_OPTION_KEYS: AllowedKeys<TerminateOptions> = { expectedGeneration: true };
-export const MUTATE_OPTION_KEYS: AllowedKeys<MutateOptions> = { ttlMs: true, maxAttempts: true };
+export const TERMINATE_OPTION_KEYS: AllowedKeys<TerminateOptions> = { expectedGeneration: true, wait: true };
+export const MUTATE_OPTION_KEYS: AllowedKeys<MutateOptions> = { ttlMs: true, maxAttempts: true, wait: true };
+
+/** A {@link ReplicationWait} (`options.writeWait`, `options.terminateWait`), or undefined when absent. */
+export function checkReplicationWait(w: unknown, argument: string): ReplicationWait | undefined {
+  if (w === undefined) return undefined;
+  const o = checkOptions<ReplicationWait>(w, argument, TERMINATE_WAIT_KEYS);
+  return {
+    replicas: checkPositiveInt(o.replicas, `${argument}.replicas`),
+    timeoutMs: checkPositiveInt(o.timeoutMs, `${argument}.timeoutMs`),
+  };
+}
+
+/** A call's `opts.wait`: undefined (the store's default), false (no wait) or a {@link ReplicationWait}. */
+export function checkWaitOption(opts: { wait?: unknown }): ReplicationWait | false | undefined {
+  if (opts.wait === false) return false;
+  return checkReplicationWait(opts.wait, 'opts.wait');
+}
 export const GENERATION_OPTION_KEYS: AllowedKeys<GenerationOptions> = { touch: true };
 const CHANGES_KEYS: AllowedKeys<PatchChanges> = { set: true, remove: true };
 /** For `subscribe` (src/change-feed.ts): `checkOptions(opts, 'opts', SUBSCRIBE_OPTION_KEYS)`. */

@@ -100,7 +100,7 @@ interface Loaded {
 /** Every RedisSessionStoreOptions key, as a record so the compiler flags one added there and missed here. */
 const REDIS_OPTIONS: Readonly<Record<keyof RedisSessionStoreOptions, true>> = {
   prefix: true, eventsChannel: true, terminateWait: true, evictionPolicyCheck: true, ttlMs: true, touchOnGet: true,
-  tombstoneTtlMs: true, maxMetadataBytes: true,
+  tombstoneTtlMs: true, maxMetadataBytes: true, eventsHeartbeatMs: true,
 };
 const REDIS_OPTION_KEYS = Object.keys(REDIS_OPTIONS) as Array<keyof RedisSessionStoreOptions>;
 

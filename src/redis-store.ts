@@ -4,7 +4,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { Code, type Reply, decodeReply, isLiveRecord, requireGeneration, sessionFromFields } from './decode.js';
-import { RedisChangeFeed, checkSubscribeArgs } from './change-feed.js';
+import { type ChangeFeedOptions, RedisChangeFeed, checkSubscribeArgs } from './change-feed.js';
 import { InvalidArgumentError, SessionStoreError } from './errors.js';
 import { toFault } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
@@ -24,7 +24,7 @@ import {
 } from './validate.js';
 
 /** Options of {@link RedisSessionStore}. */
-export interface RedisSessionStoreOptions extends SessionStoreOptions {
+export interface RedisSessionStoreOptions extends SessionStoreOptions, ChangeFeedOptions {
   /**
    * Prefix of every key this store writes, before any ioredis `keyPrefix`.
    * Default `'scas:'`. Stores with different prefixes never see each other's sessions.
@@ -125,7 +125,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   readonly options: ResolvedOptions;
   private readonly channel: string;
   private readonly terminateWait: { replicas: number; timeoutMs: number } | undefined;
-  private feed: RedisChangeFeed | undefined;
+  private readonly feed: RedisChangeFeed;
   private readonly evictionPolicyCheck: EvictionPolicyCheck;
   /** The first call's policy check; undefined until then, or again after a connection failure. */
   private policyGate: Promise<void> | undefined;
@@ -153,6 +153,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     this.prefix = o.prefix ?? DEFAULT_PREFIX;
     this.channel = o.eventsChannel ?? '';
     this.client = client;
+    this.feed = new RedisChangeFeed(client, this.channel, this.prefix, o); // checks the feed options; no I/O
     registerScripts(client);
   }
 
@@ -313,7 +314,6 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     if (this.channel === '') {
       throw new InvalidArgumentError('options.eventsChannel', 'subscribe needs the store to be created with an eventsChannel');
     }
-    this.feed ??= new RedisChangeFeed(this.client, this.channel);
     return this.feed.subscribe(listener, o);
   }
 

@@ -6,9 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type ChangeEvent, type FeedStatus, type Session, SessionCache } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
 import { createClient } from '../support/clients.js';
-import { cluster, evictions, killConnection, uid, waitFor } from './helpers.js';
+import { cluster, eventMessage, evictions, killConnection, publishEvent, uid, waitFor } from './helpers.js';
 
 async function created(store: { create(id: string, m?: Record<string, string>): Promise<{ ok: boolean; session?: Session }> }, id: string, m: Record<string, string> = {}): Promise<Session> {
   const r = await store.create(id, m);
@@ -16,9 +15,6 @@ async function created(store: { create(id: string, m?: Record<string, string>): 
   return r.session;
 }
 
-function publish(client: Client, channel: string, message: string): Promise<unknown> {
-  return (client as unknown as { publish(c: string, m: string): Promise<unknown> }).publish(channel, message);
-}
 
 const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
@@ -205,9 +201,9 @@ describe('no eviction storm', () => {
       }
       // Duplicated and out-of-date events for B's sessions.
       for (const s of shared) {
-        await publish(A.client, c.channel, `created:${s.generation}:${s.id}`);
-        await publish(A.client, c.channel, `updated:${s.generation}:${s.id}`);
-        await publish(A.client, c.channel, `terminated:${s.generation - 1}:${s.id}`);
+        await publishEvent(A.client, c.channel, eventMessage('created', s.generation, s.id, c.prefix));
+        await publishEvent(A.client, c.channel, eventMessage('updated', s.generation, s.id, c.prefix));
+        await publishEvent(A.client, c.channel, eventMessage('terminated', s.generation - 1, s.id, c.prefix));
       }
       for (const s of shared) expect(await cacheB.get(s.id)).toEqual(s);
       expect(ev.list).toEqual([]);
@@ -216,7 +212,7 @@ describe('no eviction storm', () => {
       const target = shared[7]!;
       const patched = await A.store.patch(target.id, { set: { 'node.A.lastSeen': 'now' } });
       expect(patched.ok).toBe(true);
-      await publish(A.client, c.channel, `updated:${target.generation + 1}:${target.id}`); // and a duplicate of its event
+      await publishEvent(A.client, c.channel, eventMessage('updated', target.generation + 1, target.id, c.prefix)); // and a duplicate of its event
       if (mode === 'events') expect(await waitFor(() => ev.list.length === 1)).toBe(true);
       for (const s of shared) await cacheB.get(s.id);
       expect(ev.list).toEqual([{ id: target.id, generation: target.generation, reason: 'stale' }]);

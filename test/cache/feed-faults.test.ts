@@ -21,6 +21,7 @@ import type { Client } from '../../src/scripts.js';
 import { sleep, uniquePrefix } from '../support/clients.js';
 import { type FaultProxy, startProxy } from '../support/proxy.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { runFeedLoad } from './feed-load.js';
 import { eventMessage, evictions, publishEvent, uid, waitFor } from './helpers.js';
 
 let server: RedisServer;
@@ -206,5 +207,37 @@ describe('finding 2 (single node): CLIENT KILL TYPE pubsub', () => {
     expect(await waitFor(() => !cache.has(next.id))).toBe(true);
     await sub.unsubscribe();
     await cache.close();
+  });
+});
+
+describe('subscriber connections killed during a load', () => {
+  it("an 'events' cache never serves a session older than one acknowledged more than 1 s before the get", async () => {
+    const channel = `${uniquePrefix('load')}events`;
+    const prefix = uniquePrefix('load');
+    const options = { prefix, eventsChannel: channel };
+    const writer = new RedisSessionStore(client(), options);
+    const B = new RedisSessionStore(client({ retryStrategy: () => 100 }), options);
+    const reader = new SessionCache(B, { validate: 'events', maxStaleMs: 600_000 });
+    await reader.ready;
+    const spy = feedSpy();
+    const sub = await B.subscribe(spy.listener, { onStatus: spy.onStatus });
+    const ids = Array.from({ length: 500 }, (_, i) => uid(`load${i}`));
+    const start = new Map<string, number>();
+    for (const id of ids) start.set(id, (await created(writer, id)).generation);
+    const admin = client();
+    const r = await runFeedLoad({
+      writer, reader, prefix, ids, start,
+      publish: (m) => publishEvent(admin, channel, m),
+      kill: async () => Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')),
+      durationMs: 3_000, writeGapMs: 8, maxGets: 100_000, killEveryMs: 400, boundMs: 1_000,
+    });
+    console.log(`[cache] single node, kills during load: ${r.writes} writes, ${r.gets} gets (${r.hits} from memory), ` +
+      `${r.kills} kills (${r.killed} connections), ${spy.count('interrupted')} interrupted, ${r.violations.length} violations`);
+    expect(r.violations.slice(0, 5)).toEqual([]);
+    expect(r.kills).toBeGreaterThanOrEqual(3);
+    expect(spy.count('interrupted')).toBeGreaterThanOrEqual(3);
+    expect(r.hits).toBeGreaterThan(r.gets / 10); // the cache did serve from memory: the check was not vacuous
+    await sub.unsubscribe();
+    await reader.close();
   });
 });

@@ -15,7 +15,7 @@
  * - 1: other writers' events during this node's mutate apply at once;
  * and a load with kills, checked for staleness.
  */
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChangeEvent, type FeedStatus, RedisSessionStore, type RedisSessionStoreOptions, SLOT_COUNT, type Session,
@@ -88,6 +88,45 @@ async function killPubsubEverywhere(): Promise<number> {
   for (const n of cluster.live()) killed += Number(await n.admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
   return killed;
 }
+
+describe('what Redis 7.0 does with SPUBLISH from scripts (the ground the Cluster feed stands on)', () => {
+  const FN = "#!lua name=scasfeedlab\nredis.register_function('scas_feed_lab_pub', function(keys, args) return redis.call('SPUBLISH', args[1], args[2]) end)";
+  const SRC = "return redis.call('SPUBLISH', ARGV[1], ARGV[2])";
+  const refusal = (p: Promise<unknown>) => p.then(() => 'ok', (e: Error) => e.message);
+
+  it('SPUBLISH from EVAL (plain and #!lua) and FCALL, key in KEYS, to the channel of its slot reaches an SSUBSCRIBEr; another slot is refused', async () => {
+    const key = sessionKey(uid('lab'), 'lab:');
+    const slot = keySlot(key);
+    const owner = await cluster.ownerOf(slot);
+    const primaries = await cluster.primaries();
+    for (const p of primaries) await p.admin.call('FUNCTION', 'LOAD', 'REPLACE', FN);
+    const channel = shardChannel('lab', slot);
+    const sub = new Redis({ host: '127.0.0.1', port: owner.port });
+    extra.push(sub);
+    const got: string[] = [];
+    sub.on('smessage', (_c: string, m: string) => got.push(m));
+    await sub.ssubscribe(channel);
+    expect(await owner.admin.call('EVAL', SRC, 1, key, channel, 'eval')).toBe(1);
+    expect(await owner.admin.call('EVAL', `#!lua\n${SRC}`, 1, key, channel, 'shebang')).toBe(1);
+    expect(await owner.admin.call('FCALL', 'scas_feed_lab_pub', 1, key, channel, 'fcall')).toBe(1);
+    expect(await waitFor(() => got.length === 3)).toBe(true);
+    expect(got).toEqual(['eval', 'shebang', 'fcall']);
+    // Another slot of the same node.
+    const sameNode = slot + 1 < SLOT_COUNT && (await cluster.ownerOf(slot + 1)).id === owner.id ? slot + 1 : slot - 1;
+    expect((await cluster.ownerOf(sameNode)).id).toBe(owner.id);
+    const near = shardChannel('lab', sameNode);
+    expect(await refusal(owner.admin.call('EVAL', `#!lua\n${SRC}`, 1, key, near, 'x'))).toMatch(/^ERR Script attempted to access keys that do not hash to the same slot/);
+    expect(await refusal(owner.admin.call('FCALL', 'scas_feed_lab_pub', 1, key, near, 'x'))).toMatch(/^ERR Script attempted to access keys that do not hash to the same slot/);
+    expect(await owner.admin.call('EVAL', SRC, 1, key, near, 'x')).toBe(0); // a script without #!lua may (allow-cross-slot-keys)
+    // A slot of another node.
+    let farSlot = -1;
+    for (let s = 0; s < SLOT_COUNT && farSlot < 0; s += 97) if ((await cluster.ownerOf(s)).id !== owner.id) farSlot = s;
+    for (const cmd of [['EVAL', SRC], ['EVAL', `#!lua\n${SRC}`], ['FCALL', 'scas_feed_lab_pub']] as const) {
+      expect(await refusal(owner.admin.call(cmd[0], cmd[1], 1, key, shardChannel('lab', farSlot), 'x'))).toMatch(/^ERR Script attempted to access a non local key in a cluster node/);
+    }
+    for (const p of primaries) await p.admin.call('FUNCTION', 'DELETE', 'scasfeedlab');
+  });
+});
 
 describe('Cluster feed: sharded subscriptions', () => {
   for (const major of [5, 6] as const) {

@@ -1,7 +1,8 @@
 /**
  * What session-cas is measured against, on the same client and server:
- * the smallest Lua CAS (the ceiling), the WATCH/MULTI CAS most services
- * would write themselves, and the naive load-then-store session store.
+ * the bare Lua CAS and bare get of issue #11 (the ceilings), the WATCH/MULTI
+ * CAS most services would write themselves, and the naive load-then-store
+ * session store.
  * @module
  */
 import type { Redis } from 'ioredis';
@@ -16,33 +17,52 @@ export function fieldArgs(metadata: Metadata): string[] {
 }
 
 /**
- * The smallest compare-and-set that does what `update` does to a record:
- * check the generation, replace the record with the new generation and
- * fields, reset the TTL. No op id, no tombstone, no validation, no event,
- * no decoding.
+ * The bare Lua CAS of issue #11, the reference of the server-cost and
+ * throughput targets: read the generation, compare, write the new
+ * generation and the fields, reset the TTL. No DEL (so names dropped from the
+ * metadata would stay; the bench always writes the same names), no op id,
+ * no tombstone, no validation, no event, no decoding.
  */
-export const MINIMAL_CAS_LUA = `#!lua
+export const BARE_CAS_LUA = `#!lua
 -- KEYS[1] record key; ARGV[1] expected generation; ARGV[2] new generation;
 -- ARGV[3] TTL ms; ARGV[4..] field, value pairs. Reply: 1 applied, 0 conflict.
 if redis.call('HGET', KEYS[1], 'g') ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'g', ARGV[2], unpack(ARGV, 4))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
-const MINIMAL_CAS = 'benchMinimalCas';
+/** The bare read `get` is measured against: the whole hash, then the TTL reset. */
+export const BARE_GET_LUA = `#!lua
+-- KEYS[1] record key; ARGV[1] TTL ms. Reply: the flat field/value list (empty when absent).
+local record = redis.call('HGETALL', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return record
+`;
 
-type MinimalCasCaller = (key: string, expected: number, next: number, ttlMs: number, ...fields: string[]) => Promise<number>;
+const BARE_CAS = 'benchBareCas';
+const BARE_GET = 'benchBareGet';
 
-/** Calls the minimal CAS script (EVALSHA through ioredis defineCommand, like session-cas). Resolves 1 or 0. */
-export function minimalCas(client: BenchClient, key: string, expected: number, ttlMs: number, fields: readonly string[]): Promise<number> {
-  const c = client as unknown as Record<string, MinimalCasCaller | undefined>;
-  if (!c[MINIMAL_CAS]) client.defineCommand(MINIMAL_CAS, { numberOfKeys: 1, lua: MINIMAL_CAS_LUA });
-  return c[MINIMAL_CAS]!.call(client, key, expected, expected + 1, ttlMs, ...fields);
+type Caller<R> = (key: string, ...args: Array<string | number>) => Promise<R>;
+
+/** Calls the bench's own script `name` on `client` (EVALSHA through ioredis defineCommand, as a store would). */
+function callScript<R>(client: BenchClient, name: string, lua: string, key: string, args: Array<string | number>): Promise<R> {
+  const c = client as unknown as Record<string, Caller<R> | undefined>;
+  if (!c[name]) client.defineCommand(name, { numberOfKeys: 1, lua });
+  return c[name]!.call(client, key, ...args);
 }
 
-/** A record the minimal CAS and the WATCH CAS work on: generation 1 and the fields. */
+/** Calls the bare CAS at generation `expected` (writing `expected + 1`). Resolves 1 (applied) or 0 (conflict). */
+export function bareCas(client: BenchClient, key: string, expected: number, ttlMs: number, fields: readonly string[]): Promise<number> {
+  return callScript<number>(client, BARE_CAS, BARE_CAS_LUA, key, [expected, expected + 1, ttlMs, ...fields]);
+}
+
+/** Calls the bare get. Resolves the flat field/value list, `g` included; empty when the key is absent. */
+export function bareGet(client: BenchClient, key: string, ttlMs: number): Promise<string[]> {
+  return callScript<string[]>(client, BARE_GET, BARE_GET_LUA, key, [ttlMs]);
+}
+
+/** A record the bare scripts and the WATCH CAS work on: generation 1 and the fields. */
 export async function createPlainRecord(client: BenchClient, key: string, ttlMs: number, fields: readonly string[]): Promise<void> {
   await client.pipeline().hset(key, 'g', '1', ...fields).pexpire(key, ttlMs).exec();
 }
@@ -54,8 +74,8 @@ export async function hsetPexpire(client: BenchClient, key: string, ttlMs: numbe
 }
 
 /**
- * The usual hand-written CAS: WATCH, read the generation, MULTI/EXEC the
- * same replace as the minimal CAS (DEL, HSET, PEXPIRE). `conn` must carry no other transaction while this runs (WATCH is
+ * The usual hand-written CAS: WATCH, read the generation, MULTI/EXEC a
+ * replace of the record (DEL, HSET, PEXPIRE). `conn` must carry no other transaction while this runs (WATCH is
  * per connection), so concurrent callers each need their own connection.
  */
 export async function watchCas(

@@ -95,7 +95,77 @@ export interface RedisAdmin {
   memoryUsage(key: string): Promise<number>;
   /** SCAN + UNLINK of `<prefix>*` on every primary; returns how many keys went. */
   deleteByPrefix(prefix: string): Promise<number>;
+  /** Starts MONITOR on every primary; see {@link CommandMonitor}. Rejects when the server refuses MONITOR. */
+  monitor(): Promise<CommandMonitor>;
   close(): void;
+}
+
+/** A command the server ran, as MONITOR shows it. */
+export interface MonitoredCommand {
+  /** Lower case, as INFO commandstats names it (`evalsha`, `fcall`, `hset`). */
+  readonly name: string;
+  readonly args: readonly string[];
+  /** True when a script or function ran it (MONITOR source `lua`), false for a command a client sent. */
+  readonly nested: boolean;
+}
+
+/**
+ * MONITOR on every primary, to see which commands a client's calls turn
+ * into on the server and which of them scripts run. MONITOR slows the
+ * server down, so it is for short calibrations only, never a timed window.
+ */
+export interface CommandMonitor {
+  /**
+   * Ends the monitor once every command the server ran before this call has
+   * arrived (an ECHO marker on each primary) and returns them, in order per primary.
+   */
+  stop(): Promise<MonitoredCommand[]>;
+}
+
+const MONITOR_DRAIN_MS = 10_000;
+
+async function monitorNodes(nodes: readonly Redis[]): Promise<CommandMonitor> {
+  const marker = `bench-monitor-end-${randomBytes(4).toString('hex')}`;
+  const seen: MonitoredCommand[] = [];
+  const drained = new Set<number>();
+  let onDrained: (() => void) | undefined;
+  const monitors: Redis[] = [];
+  try {
+    for (const [i, node] of nodes.entries()) {
+      const m = await node.monitor();
+      monitors.push(m);
+      m.on('error', () => undefined);
+      m.on('monitor', (_time: string, args: string[], source: string) => {
+        const name = (args[0] ?? '').toLowerCase();
+        if (name === 'echo' && args[1] === marker) {
+          drained.add(i);
+          if (drained.size === nodes.length) onDrained?.();
+          return;
+        }
+        seen.push({ name, args: args.slice(1), nested: source === 'lua' });
+      });
+    }
+  } catch (err) {
+    for (const m of monitors) m.disconnect();
+    throw err;
+  }
+  return {
+    async stop() {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const done = new Promise<void>((resolve, reject) => {
+          onDrained = resolve;
+          timer = setTimeout(() => reject(new Error(`MONITOR: the end marker did not arrive within ${MONITOR_DRAIN_MS} ms`)), MONITOR_DRAIN_MS);
+        });
+        await Promise.all(nodes.map((n) => n.echo(marker)));
+        if (drained.size < nodes.length) await done;
+        return seen;
+      } finally {
+        clearTimeout(timer);
+        for (const m of monitors) m.disconnect();
+      }
+    },
+  };
 }
 
 function adminOf(nodes: readonly Redis[], nodeFor: (key: string) => Promise<Redis>): RedisAdmin {
@@ -124,6 +194,7 @@ function adminOf(nodes: readonly Redis[], nodeFor: (key: string) => Promise<Redi
       for (const n of nodes) deleted += await deleteByPrefix(n, prefix);
       return deleted;
     },
+    monitor: () => monitorNodes(nodes),
     close() {
       for (const n of nodes) n.disconnect();
     },

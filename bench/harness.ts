@@ -66,6 +66,8 @@ export interface BenchContext {
   readonly pipelining: readonly Pipelining[];
   /** Redis of the run; undefined for the in-memory store. */
   readonly redis: RedisEnv | undefined;
+  /** The prefix of every key and channel this run uses. */
+  readonly runPrefix: string;
   /** Key prefix for one scenario, under the run's prefix. */
   keyPrefix(label: string): string;
   /** A fresh, empty store of the kind under test. */
@@ -81,6 +83,7 @@ export function createContext(store: StoreKind, budgets: Budgets, redis: RedisEn
     budgets,
     pipelining: store === 'redis' ? ['on', 'off'] : ['n/a'],
     redis,
+    runPrefix,
     keyPrefix,
     makeStore(pipelining, label, options = {}) {
       const opts = { ttlMs: BENCH_TTL_MS, ...options };
@@ -100,7 +103,7 @@ export function sharedClient(ctx: BenchContext, pipelining: Pipelining): BenchCl
   return requireRedis(ctx).clients.shared(pipelining);
 }
 
-export const SECTIONS = ['operations', 'baselines', 'cache', 'contention', 'server-cost', 'memory'] as const;
+export const SECTIONS = ['operations', 'baselines', 'bare-throughput', 'cache', 'contention', 'server-cost', 'memory'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Throughput and latency of one subject (an operation or a baseline). */
@@ -134,17 +137,39 @@ export interface ContentionData {
   readonly latencyUs: LoadResult['latencyUs'];
 }
 
-/** Server-side time per script call, from INFO commandstats over one window. */
+/** Server-side time per call of one subject, from INFO commandstats over its windows (summed over the rounds). */
 export interface ServerCostData {
   readonly kind: 'server-cost';
+  /** A session-cas operation (`update`, `update+events`, ...) or a bare script (`bare-cas`, `bare-get`). */
   readonly script: string;
-  /** Calls the bench made in the window. */
+  /** Metadata entries of the sessions (or plain records) it works on. */
+  readonly fields: number;
+  /** Calls the bench made in the windows. */
   readonly clientCalls: number;
-  /** EVAL + EVALSHA calls the server counted in the window. */
+  /** Calls of the counted commands the server saw in the windows (at least `clientCalls` on a good run). */
   readonly serverCalls: number;
+  /** Microseconds of the counted commands per call the bench made: what one call costs the server. */
   readonly usecPerCall: number;
-  /** True when the server was given (REDIS_URL): other clients' scripts in the window count too. */
+  /** The counted commands that ran in the windows, by commandstats name. */
+  readonly commands: Readonly<Record<string, { readonly calls: number; readonly usec: number }>>;
+  readonly calibration: ServerCostCalibration;
+  /** True when the server was given (REDIS_URL): other clients' commands in the window count too. */
   readonly sharedServer: boolean;
+}
+
+/** What a short MONITOR run showed the subject's calls become on the server, and so what its windows count. */
+export interface ServerCostCalibration {
+  /** Calls made under MONITOR. */
+  readonly calls: number;
+  /** Commands the client sent for the subject's keys, per call (`{ evalsha: 1 }`); null when MONITOR was refused. */
+  readonly topLevelPerCall: Readonly<Record<string, number>> | null;
+  /** Commands scripts or functions ran on those keys; null when MONITOR was refused. */
+  readonly nestedCommands: readonly string[] | null;
+  /** Commands whose commandstats the windows sum: every script command, plus others the client sent that no script ran. */
+  readonly counted: readonly string[];
+  /** Set when the figure leaves something out (reported under `problems`). */
+  readonly problem?: string;
+  readonly note?: string;
 }
 
 /** MEMORY USAGE of one session, by layout. */
@@ -256,7 +281,8 @@ function summarize(d: ScenarioData): string {
     case 'contention':
       return `${d.successesPerSec} updates/s, ${d.conflictsPerSuccess} conflicts/success, ${d.lostUpdates} lost`;
     case 'server-cost':
-      return `${d.usecPerCall} usec/call over ${d.serverCalls} calls`;
+      return `${d.usecPerCall} usec/call over ${d.clientCalls} calls (server counted ${d.serverCalls}: `
+        + `${Object.keys(d.commands).join(', ') || 'none'})`;
     case 'memory':
       return `session-cas ${d.bytes.sessionCasFresh} B (${d.bytes.sessionCasRingFull} B ring full), JSON ${d.bytes.jsonString} B`;
   }

@@ -2,8 +2,10 @@
  * The bench's command line, run by `bench/run.ts` (`npm run bench`).
  *
  *   npm run bench -- [--quick] [--store redis|memory] [--only SECTION,...]
- *                    [--cluster [--cluster-replicas 0|1]] [--out-dir DIR]
+ *                    [--cluster [--cluster-replicas 0|1]] [--out-dir DIR] [--help]
  *
+ * Flags are parsed with `node:util` parseArgs (strict: an unknown flag, a
+ * missing value or a positional argument is a usage error).
  * Measures every session-cas operation and the baselines on one client and
  * one server, prints Markdown tables and writes every figure and ratio to
  * `bench/results/<timestamp>.json`. Redis comes from REDIS_URL, else a
@@ -16,6 +18,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type ParseArgsConfig, parseArgs as parseFlags } from 'node:util';
 import {
   type RedisEnv, closeRedis, loadAverage, machineInfo, openRedis, openRedisCluster, runPrefix,
 } from './env.js';
@@ -26,6 +29,7 @@ import {
 import {
   type ClusterReport, type Report, clusterLimits, computeRatios, findProblems, redactUrl, renderTables, throughputScaling,
 } from './report.js';
+import { bareThroughputScenarios } from './scenarios/bare-throughput.js';
 import { baselineScenarios } from './scenarios/baselines.js';
 import { cacheScenarios } from './scenarios/cache.js';
 import { contentionScenarios } from './scenarios/contention.js';
@@ -45,8 +49,20 @@ interface Args {
   clusterReplicas: number | undefined;
 }
 
+/** What each `--only` section measures, for the usage text. */
+const SECTION_HELP: Record<Section, string> = {
+  operations: 'every store operation at 1 and 64 in flight, auto-pipelining on and off',
+  baselines: 'bare Lua CAS, HSET+PEXPIRE, WATCH/MULTI CAS and the naive store, same matrix',
+  'bare-throughput': 'issue #11: update and get (one field, 64 in flight) vs the bare CAS and the bare get',
+  cache: 'SessionCache hits vs store.get',
+  contention: '16 writers on one session: mutate, WATCH/MULTI loop, naive store',
+  'server-cost': 'issue #11: server usec per call of every script vs the bare scripts, 1, 10 and 100 fields',
+  memory: 'MEMORY USAGE per session, 1, 10 and 100 fields',
+};
+
 const USAGE = 'usage: npm run bench -- [--quick] [--store redis|memory] [--only SECTION,...] '
-  + `[--cluster [--cluster-replicas 0|1]] [--out-dir DIR]\n  sections: ${SECTIONS.join(', ')}`;
+  + '[--cluster [--cluster-replicas 0|1]] [--out-dir DIR]\n  sections (default: all, in this order):\n'
+  + SECTIONS.map((s) => `    ${s.padEnd(16)} ${SECTION_HELP[s]}`).join('\n');
 
 /** A bad command line: reported without a stack. */
 class UsageError extends Error {}
@@ -60,42 +76,53 @@ function runLimitMs(budgets: Budgets, cluster: boolean): number {
   return cluster ? 2 * single : single;
 }
 
-function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, store: 'redis', outDir: join(ROOT, 'bench', 'results'), only: undefined, clusterReplicas: undefined };
-  let cluster = false;
-  let replicas: number | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (a === '--quick') args.quick = true;
-    else if (a === '--store') {
-      const s = value();
-      if (s !== 'redis' && s !== 'memory') throw new UsageError(`--store must be redis or memory, got ${s}\n${USAGE}`);
-      args.store = s;
-    } else if (a === '--only') {
-      const names = value().split(',').filter((x) => x !== '');
-      const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
-      if (names.length === 0 || unknown.length > 0) throw new UsageError(`--only takes sections from ${SECTIONS.join(', ')}; got ${unknown.join(', ') || 'none'}\n${USAGE}`);
-      args.only = names as Section[];
-    } else if (a === '--cluster') cluster = true;
-    else if (a === '--cluster-replicas') {
-      const v = value();
-      if (v !== '0' && v !== '1') throw new UsageError(`--cluster-replicas must be 0 or 1, got ${v}\n${USAGE}`);
-      replicas = Number(v);
-    } else if (a === '--out-dir') args.outDir = resolve(value());
-    else if (a === '--help' || a === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new UsageError(`unknown argument ${a}\n${USAGE}`);
+/** The flags of {@link USAGE}, for `node:util` parseArgs. */
+const OPTIONS = {
+  quick: { type: 'boolean' },
+  store: { type: 'string' },
+  only: { type: 'string' },
+  cluster: { type: 'boolean' },
+  'cluster-replicas': { type: 'string' },
+  'out-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** The flags as parsed by `node:util`; its errors (unknown flag, missing value, stray positional) become usage errors. */
+function flags(argv: readonly string[]) {
+  try {
+    return parseFlags({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
   }
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const values = flags(argv);
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const store = values.store ?? 'redis';
+  if (store !== 'redis' && store !== 'memory') throw new UsageError(`--store must be redis or memory, got ${store}\n${USAGE}`);
+  let only: Section[] | undefined;
+  if (values.only !== undefined) {
+    const names = values.only.split(',').filter((x) => x !== '');
+    const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+    if (names.length === 0 || unknown.length > 0) throw new UsageError(`--only takes sections from ${SECTIONS.join(', ')}; got ${unknown.join(', ') || 'none'}\n${USAGE}`);
+    only = names as Section[];
+  }
+  const replicas = values['cluster-replicas'];
+  if (replicas !== undefined && replicas !== '0' && replicas !== '1') throw new UsageError(`--cluster-replicas must be 0 or 1, got ${replicas}\n${USAGE}`);
+  const cluster = values.cluster === true;
   if (replicas !== undefined && !cluster) throw new UsageError(`--cluster-replicas needs --cluster\n${USAGE}`);
-  if (cluster && args.store !== 'redis') throw new UsageError(`--cluster runs on Redis; it cannot be combined with --store ${args.store}\n${USAGE}`);
-  if (cluster) args.clusterReplicas = replicas ?? 0;
-  return args;
+  if (cluster && store !== 'redis') throw new UsageError(`--cluster runs on Redis; it cannot be combined with --store ${store}\n${USAGE}`);
+  return {
+    quick: values.quick === true,
+    store,
+    outDir: values['out-dir'] === undefined ? join(ROOT, 'bench', 'results') : resolve(values['out-dir']),
+    only,
+    clusterReplicas: cluster ? Number(replicas ?? '0') : undefined,
+  };
 }
 
 /** The scenario list, in run order. Extend here. */
@@ -103,6 +130,7 @@ function scenarios(pipelining: Parameters<typeof operationScenarios>[0], only: r
   const all = [
     ...operationScenarios(pipelining),
     ...baselineScenarios(pipelining),
+    ...bareThroughputScenarios(),
     ...cacheScenarios(pipelining),
     ...contentionScenarios(pipelining),
     ...serverCostScenarios(),

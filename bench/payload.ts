@@ -1,4 +1,8 @@
-/** The session the bench reads and writes: a small vMCP-like record. */
+/**
+ * The sessions the bench reads and writes: a small vMCP-like record, and
+ * records of 1, 10 or 100 entries for the per-payload figures.
+ * @module
+ */
 import type { Metadata } from '../src/index.js';
 
 export const PAYLOAD: Readonly<Metadata> = Object.freeze({
@@ -14,4 +18,15 @@ export const PAYLOAD: Readonly<Metadata> = Object.freeze({
 /** `PAYLOAD` with the counter incremented. */
 export function incremented(metadata: Readonly<Metadata>): Metadata {
   return { ...metadata, counter: String(Number(metadata.counter ?? '0') + 1) };
+}
+
+/** Metadata sizes of the per-payload figures (server cost, memory): 1 is the headline. */
+export const PAYLOAD_FIELD_COUNTS = [1, 10, 100] as const;
+export type FieldCount = (typeof PAYLOAD_FIELD_COUNTS)[number];
+
+/** `n` entries with realistic names (`app.field.<i>`) and 32-character values. */
+export function metadataOf(n: number): Metadata {
+  const m: Metadata = {};
+  for (let i = 0; i < n; i++) m[`app.field.${i}`] = i.toString(16).padStart(32, '0');
+  return m;
 }

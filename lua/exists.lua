@@ -4,13 +4,13 @@
 -- KEYS[1]  session record key
 -- ARGV     none
 --
--- Reply: {code, generation, {}}
---   {OK, gen, {}}            live
+-- Reply:
+--   gen                      (integer) live, at generation gen
 --   {NOT_FOUND, '', {}}      no record
---   {TERMINATED, gen, {}}    tombstone
---- @include "common"
+--   {TERMINATED, '', {}}     tombstone
+--- @include "codes"
 
 local ctl = redis.call('HMGET', KEYS[1], 'g', 't')
 if not ctl[1] then return {NOT_FOUND, '', {}} end
-if ctl[2] then return {TERMINATED, ctl[1], {}} end
-return {OK, ctl[1], {}}
+if ctl[2] then return {TERMINATED, '', {}} end
+return tonumber(ctl[1])

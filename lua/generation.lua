@@ -8,20 +8,20 @@
 -- ARGV[1]  TTL in milliseconds (positive integer) to reset a live session's
 --          TTL to, or '' to leave the TTL alone
 --
--- Reply: {code, generation, fields}
---   {OK, gen, {}}            live; TTL reset when ARGV[1] is not ''
+-- Reply:
+--   gen                      (integer) live, at generation gen; TTL reset
+--                            when ARGV[1] is not ''
 --   {NOT_FOUND, '', {}}      no record
---   {TERMINATED, gen, {}}    tombstone; gen is the last generation it had
---- @include "common"
+--   {TERMINATED, '', {}}     tombstone
+--- @include "codes"
+--- @include "args"
 
 local key = KEYS[1]
 local ttl = false
-if ARGV[1] ~= '' then
-  ttl = parseTtl(ARGV[1])
-end
+if ARGV[1] ~= '' then ttl = parseTtl(ARGV[1]) end
 
 local ctl = redis.call('HMGET', key, 'g', 't')
 if not ctl[1] then return {NOT_FOUND, '', {}} end
-if ctl[2] then return {TERMINATED, ctl[1], {}} end
+if ctl[2] then return {TERMINATED, '', {}} end
 if ttl then redis.call('PEXPIRE', key, ttl) end
-return {OK, ctl[1], {}}
+return tonumber(ctl[1])

@@ -5,18 +5,20 @@
 -- KEYS[1]  session record key
 -- ARGV[1]  TTL in milliseconds (positive integer)
 --
--- Reply: {code, generation, fields}
---   {OK, gen, hash}          live; TTL reset
+-- Reply:
+--   hash                     live; the record as HGETALL gives it (its first
+--                            element is a field name, never a code); TTL reset
 --   {NOT_FOUND, '', {}}      no record
---   {TERMINATED, gen, {}}    tombstone; gen is the last generation it had
---- @include "common"
+--   {TERMINATED, '', {}}     tombstone
+--- @include "codes"
+--- @include "args"
+--- @include "record"
 
 local key = KEYS[1]
 local ttl = parseTtl(ARGV[1])
 
 local hash = redis.call('HGETALL', key)
-local gen, tombstone = scanRecord(hash)
-if not gen then return {NOT_FOUND, '', {}} end
-if tombstone then return {TERMINATED, gen, {}} end
+if #hash == 0 then return {NOT_FOUND, '', {}} end
+if isTombstone(hash) then return {TERMINATED, '', {}} end
 redis.call('PEXPIRE', key, ttl)
-return {OK, gen, hash}
+return hash

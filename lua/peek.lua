@@ -4,15 +4,14 @@
 -- KEYS[1]  session record key
 -- ARGV     none
 --
--- Reply: {code, generation, fields}
---   {OK, gen, hash}          live
+-- Reply:
+--   hash                     live; the record as HGETALL gives it
 --   {NOT_FOUND, '', {}}      no record
---   {TERMINATED, gen, {}}    tombstone; gen is the last generation it had
---- @include "common"
+--   {TERMINATED, '', {}}     tombstone
+--- @include "codes"
+--- @include "record"
 
-local key = KEYS[1]
-local hash = redis.call('HGETALL', key)
-local gen, tombstone = scanRecord(hash)
-if not gen then return {NOT_FOUND, '', {}} end
-if tombstone then return {TERMINATED, gen, {}} end
-return {OK, gen, hash}
+local hash = redis.call('HGETALL', KEYS[1])
+if #hash == 0 then return {NOT_FOUND, '', {}} end
+if isTombstone(hash) then return {TERMINATED, '', {}} end
+return hash

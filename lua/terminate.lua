@@ -10,23 +10,27 @@
 -- ARGV[2]  tombstone TTL in milliseconds (positive integer)
 -- ARGV[3]  expected generation, or '' for any
 -- ARGV[4]  event channel ('' = publish nothing)
--- ARGV[5]  session id, for the event payload
+-- ARGV[5]  event command: 'PUBLISH' or 'SPUBLISH' ('' with no channel)
 --
--- Reply: {code, generation, fields}
---   {OK, gen, {}}            terminated; gen is the last generation it had
+-- Reply:
+--   gen                      (integer) terminated; gen is the last generation it had
 --   {REPLAYED, gen, {}}      this op id already terminated it
 --   {CONFLICT, gen, hash}    expected generation differs; hash is current
 --   {NOT_FOUND, '', {}}      no record
 --   {TERMINATED, '', {}}     already a tombstone (another terminate)
---- @include "common"
+--- @include "codes"
+--- @include "args"
+--- @include "record"
+--- @include "acl"
+--- @include "events"
 
 local key = KEYS[1]
 local opId = parseOpId(ARGV[1])
 local ttl = parseTtl(ARGV[2])
 local expected = parseExpected(ARGV[3], true)
-local channel, id = ARGV[4], ARGV[5]
+local channel, command = parseEvents(ARGV[4], ARGV[5])
 
-local ctl = readControl(key)
+local ctl = redis.call('HMGET', key, 'g', 't', 'x')
 if not ctl[1] then return {NOT_FOUND, '', {}} end
 if ctl[2] then
   if ctl[3] == opId then return {REPLAYED, ctl[1], {}} end
@@ -37,9 +41,9 @@ if expected and gen ~= expected then
   return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
 end
 
-checkAcl(key, {'HSET', 'PEXPIRE'}, channel)
-dropMetadataExcept(key, 1, 0) -- first: frees the metadata before the tombstone fields are added
+checkAcl(key, {'HSET', 'PEXPIRE'}, channel, command)
+dropMetadataExcept(key, ARGV, 1, 0) -- first: frees the metadata before the tombstone fields are added
 redis.call('HSET', key, 't', '1', 'x', opId)
 redis.call('PEXPIRE', key, ttl)
-publish(channel, 'terminated', ctl[1], id)
-return {OK, ctl[1], {}}
+publish(channel, command, 'terminated', ctl[1], key)
+return gen

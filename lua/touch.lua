@@ -7,12 +7,13 @@
 -- ARGV[1]  TTL in milliseconds (positive integer)
 -- ARGV[2]  expected generation, or '' for any
 --
--- Reply: {code, generation, fields}
---   {OK, gen, {}}            TTL reset; gen is the current generation
+-- Reply:
+--   gen                      (integer) TTL reset; gen is the current generation
 --   {CONFLICT, gen, hash}    expected generation differs; hash is current
 --   {NOT_FOUND, '', {}}      no record
 --   {TERMINATED, '', {}}     tombstone
---- @include "common"
+--- @include "codes"
+--- @include "args"
 
 local key = KEYS[1]
 local ttl = parseTtl(ARGV[1])
@@ -21,8 +22,9 @@ local expected = parseExpected(ARGV[2], true)
 local ctl = redis.call('HMGET', key, 'g', 't')
 if not ctl[1] then return {NOT_FOUND, '', {}} end
 if ctl[2] then return {TERMINATED, '', {}} end
-if expected and tonumber(ctl[1]) ~= expected then
+local gen = tonumber(ctl[1])
+if expected and gen ~= expected then
   return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
 end
 redis.call('PEXPIRE', key, ttl)
-return {OK, ctl[1], {}}
+return gen

@@ -6,39 +6,52 @@
 -- ARGV[2]  TTL in milliseconds (positive integer)
 -- ARGV[3]  expected generation (positive integer)
 -- ARGV[4]  event channel ('' = publish nothing)
--- ARGV[5]  session id, for the event payload
+-- ARGV[5]  event command: 'PUBLISH' or 'SPUBLISH' ('' with no channel)
 -- ARGV[6..] new metadata as field, value pairs, field names 'm'-prefixed
 --
--- Reply: {code, generation, fields}
---   {OK, gen, {}}            applied; gen is the new generation
---   {REPLAYED, gen, {}}      this op id already applied, producing gen
---   {CONFLICT, gen, hash}    generation differs; hash is the current record
---   {NOT_FOUND, '', {}}      no record (never created, or expired)
---   {TERMINATED, '', {}}     tombstone
---- @include "common"
+-- Reply:
+--   gen                        (integer) applied; gen is the new generation
+--   {REPLAYED, gen, {}}        this op id made the current generation gen
+--   {REPLAYED, gen, hash}      this op id applied, later writes followed;
+--                              hash is the current record
+--   {CONFLICT, gen, hash}      generation differs; hash is the current record
+--   {NOT_FOUND, '', {}}        no record (never created, or expired)
+--   {TERMINATED, '', {}}       tombstone (also when this op id applied before
+--                              the terminate: the session is gone either way)
+--- @include "codes"
+--- @include "args"
+--- @include "ring"
+--- @include "clock"
+--- @include "record"
+--- @include "acl"
+--- @include "events"
 
 local key = KEYS[1]
 local opId = parseOpId(ARGV[1])
 local ttl = parseTtl(ARGV[2])
 local expected = parseExpected(ARGV[3], false)
-local channel, id = ARGV[4], ARGV[5]
-checkPairs(6)
+local channel, command = parseEvents(ARGV[4], ARGV[5])
+checkPairs(ARGV, 6)
 local nArgs = #ARGV
 
-local ctl = readControl(key)
-if not ctl[1] then return {NOT_FOUND, '', {}} end
-local gen = tonumber(ctl[1])
-local applied = findOp(ctl[4], opId, gen)
-if applied then return {REPLAYED, fmt(applied), {}} end
+local ctl = redis.call('HMGET', key, 'g', 't', 'r')
+local genStr = ctl[1]
+if not genStr then return {NOT_FOUND, '', {}} end
 if ctl[2] then return {TERMINATED, '', {}} end
-if gen ~= expected then
-  return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
-end
+local ago = findOp(ctl[3], opId)
+if ago == 0 then return {REPLAYED, genStr, {}} end
+if ago then return {REPLAYED, genStr, redis.call('HGETALL', key)} end
+local gen = tonumber(genStr)
+if gen ~= expected then return {CONFLICT, genStr, redis.call('HGETALL', key)} end
 
-local newGen = fmt(gen + 1)
-checkAcl(key, {'HSET', 'PEXPIRE'}, channel)
-dropMetadataExcept(key, 6, nArgs)
-writeRecord(key, newGen, pushOp(ctl[4], opId), 6, nArgs)
+local newGen = nextGeneration(gen)
+checkAcl(key, {'HDEL', 'PEXPIRE'}, channel, command)
+local newGenStr = fmt(newGen)
+writeRecord(key, newGenStr, pushOp(ctl[3], opId), ARGV, 6, nArgs)
+-- A live record is g, r and its metadata: any field beyond those the update
+-- just wrote is an old name it does not set again. HLEN is O(1), so an update
+-- that keeps the names (the common case) never lists the hash.
+if redis.call('HLEN', key) > 2 + (nArgs - 5) / 2 then dropMetadataExcept(key, ARGV, 6, nArgs) end
 redis.call('PEXPIRE', key, ttl)
-publish(channel, 'updated', newGen, id)
-return {OK, newGen, {}}
+publish(channel, command, 'updated', newGenStr, key)
+return newGen

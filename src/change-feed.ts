@@ -84,6 +84,11 @@ export interface ChangeFeedOptions {
 export const DEFAULT_HEARTBEAT_MS = 1_000;
 const MAX_TIMER_MS = 2_147_483_647;
 
+/** Checks the feed's options (the store calls it at construction, before any I/O). */
+export function checkFeedOptions(options: ChangeFeedOptions): Required<ChangeFeedOptions> {
+  return { eventsHeartbeatMs: checkHeartbeat(options.eventsHeartbeatMs) };
+}
+
 function checkHeartbeat(value: unknown): number {
   if (value === undefined) return DEFAULT_HEARTBEAT_MS;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || (value !== 0 && value < 10) || value > MAX_TIMER_MS) {
@@ -247,13 +252,6 @@ function isCluster(client: Client): client is Cluster {
   return (client as { isCluster?: boolean }).isCluster === true;
 }
 
-/** The client's ioredis `keyPrefix` (Redis and Cluster, ioredis 5 and 6), '' if none. */
-export function keyPrefixOf(client: Client): string {
-  const kp = (client as unknown as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
-  if (typeof kp === 'string') return kp;
-  return Buffer.isBuffer(kp) ? kp.toString('utf8') : '';
-}
-
 /**
  * Single node (and Sentinel): one connection, a `duplicate()` of the store's
  * client, SUBSCRIBEd to the channel. It waits for Redis instead of failing the
@@ -356,7 +354,9 @@ export class RedisChangeFeed {
   private waiters: Waiter[] = [];
 
   /**
-   * No I/O. The store passes its options; only {@link ChangeFeedOptions} are read.
+   * No I/O.
+   * @param namespace the client's `keyPrefix` followed by the store's prefix:
+   * events of any other namespace on the channel are ignored.
    * @throws InvalidArgumentError for a bad `eventsHeartbeatMs`, or an
    * `eventsChannel` with `{` or `}` on a Cluster client (it would change the
    * slot of the shard channels).
@@ -364,18 +364,13 @@ export class RedisChangeFeed {
   constructor(
     private readonly client: Client,
     private readonly channel: string,
-    private readonly prefix: string,
+    readonly namespace: string,
     options: ChangeFeedOptions = {},
   ) {
     this.heartbeatMs = checkHeartbeat(options.eventsHeartbeatMs);
     if (isCluster(client) && /[{}]/.test(channel)) {
       throw new InvalidArgumentError('options.eventsChannel', 'must not contain `{` or `}` on a Cluster client (the shard channels add a hash tag)');
     }
-  }
-
-  /** `<client keyPrefix><store prefix>`: the start of every key this store's events name. */
-  get namespace(): string {
-    return keyPrefixOf(this.client) + this.prefix;
   }
 
   async subscribe(listener: (event: ChangeEvent) => void, opts: SubscribeOptions): Promise<Subscription> {

@@ -1,13 +1,7 @@
-/** Reply codes of the Lua scripts; mirrors lua/includes/common.lua. */
-export const Code = {
-  OK: 1,
-  REPLAYED: 2,
-  CONFLICT: -1,
-  NOT_FOUND: -2,
-  TERMINATED: -3,
-  EXISTS: -4,
-  TOO_LARGE: -5,
-} as const;
+/** Reply codes of the Lua functions, generated from lua/includes/codes.lua. */
+import { CODES } from './generated/lua.js';
+
+export const Code = CODES;
 
 export type CodeValue = (typeof Code)[keyof typeof Code];
 

@@ -1,7 +1,13 @@
 /**
- * The one decoder of script replies. Every script answers
- * `{code, generation, fields}`: a status code, a decimal generation (or ''),
- * and a flat field/value array of the raw record (or empty).
+ * The one decoder of function replies. A reply is one of:
+ * - an integer `gen`: OK (applied, or live) at generation `gen`;
+ * - a record as HGETALL gives it (a flat field/value array whose first
+ *   element is a field name): OK, the live record (`get`, `peek`);
+ * - `{code, generation, fields}`: a status code, a generation (integer,
+ *   decimal string, or '' for none) and a flat field/value array of the raw
+ *   record (or empty).
+ * The first two are the hot paths' replies: a Lua table costs the server
+ * about a microsecond to convert, a third of a bare CAS.
  * @module
  */
 import { Code, type CodeValue, isCode } from './codes.js';
@@ -11,7 +17,7 @@ import { freezeMetadata } from './validate.js';
 
 export interface Reply {
   readonly code: CodeValue;
-  /** The generation in the reply, or null when the script sent ''. */
+  /** The generation in the reply, or null when there is none. */
   readonly generation: number | null;
   /** Raw record fields, flat: name, value, name, value... */
   readonly fields: readonly string[];
@@ -27,23 +33,37 @@ function unexpected(what: string, raw: unknown): SessionStoreError {
   return new SessionStoreError('UNEXPECTED_REPLY', `Unexpected script reply (${what}): ${shown}`);
 }
 
-/** Parses a decimal generation; throws UNEXPECTED_REPLY unless it is a positive safe integer. */
+const GENERATION = /^[1-9][0-9]{0,15}$/;
+
+/** Parses a generation (decimal string or integer); throws UNEXPECTED_REPLY unless it is a positive safe integer. */
 export function parseGeneration(s: unknown, raw: unknown = s): number {
-  if (typeof s !== 'string' || !/^[1-9][0-9]{0,15}$/.test(s)) throw unexpected('generation', raw);
+  if (typeof s === 'number') {
+    if (!Number.isSafeInteger(s) || s < 1) throw unexpected('generation out of range', raw);
+    return s;
+  }
+  if (typeof s !== 'string' || !GENERATION.test(s)) throw unexpected('generation', raw);
   const n = Number(s);
   if (!Number.isSafeInteger(n)) throw unexpected('generation out of range', raw);
   return n;
 }
 
+function checkFields(fields: unknown, raw: unknown): readonly string[] {
+  if (!Array.isArray(fields) || fields.length % 2 !== 0) throw unexpected('fields', raw);
+  for (let i = 0; i < fields.length; i++) if (typeof fields[i] !== 'string') throw unexpected('fields', raw);
+  return fields as string[];
+}
+
+const NO_FIELDS: readonly string[] = Object.freeze([]);
+
 export function decodeReply(raw: unknown): Reply {
-  if (!Array.isArray(raw) || raw.length !== 3) throw unexpected('shape', raw);
+  if (typeof raw === 'number') return { code: Code.OK, generation: parseGeneration(raw), fields: NO_FIELDS };
+  if (!Array.isArray(raw) || raw.length === 0) throw unexpected('shape', raw);
+  if (typeof raw[0] === 'string') return { code: Code.OK, generation: null, fields: checkFields(raw, raw) };
+  if (raw.length !== 3) throw unexpected('shape', raw);
   const [code, gen, fields] = raw as [unknown, unknown, unknown];
   if (!isCode(code)) throw unexpected('code', raw);
-  if (!Array.isArray(fields) || fields.length % 2 !== 0 || !fields.every((f) => typeof f === 'string')) {
-    throw unexpected('fields', raw);
-  }
   const generation = gen === '' ? null : parseGeneration(gen, raw);
-  return { code, generation, fields: fields as string[] };
+  return { code, generation, fields: checkFields(fields, raw) };
 }
 
 /** Whether the raw record fields belong to a live session (not a tombstone). */

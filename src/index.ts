@@ -14,6 +14,7 @@ export {
 } from './errors.js';
 export type { Outcome, SessionStoreErrorCode } from './errors.js';
 export { RedisSessionStore } from './redis-store.js';
+export { functionLibrary } from './scripts.js';
 export type { EvictionPolicyCheck, EvictionPolicyReport, RedisSessionStoreOptions } from './redis-store.js';
 export { MemorySessionStore } from './memory-store.js';
 export type { MemorySessionStoreOptions } from './memory-store.js';

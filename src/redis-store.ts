@@ -3,15 +3,16 @@
  * @module
  */
 import { randomFillSync } from 'node:crypto';
-import { Code, type Reply, decodeReply, isLiveRecord, requireGeneration, sessionFromFields } from './decode.js';
-import { type ChangeFeedOptions, RedisChangeFeed, checkSubscribeArgs } from './change-feed.js';
+import { Code, type Reply, decodeReply, requireGeneration, sessionFromFields } from './decode.js';
+import { type ChangeFeedOptions, RedisChangeFeed, checkFeedOptions, checkSubscribeArgs } from './change-feed.js';
 import { InvalidArgumentError, SessionStoreError } from './errors.js';
 import { toFault } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
 import { DEFAULT_PREFIX, sessionKey } from './keys.js';
 import { checkMutateArgs, runMutate } from './mutate.js';
-import { type Client, callScript, registerScripts } from './scripts.js';
-import { connectionForKey } from './slots.js';
+import { type ArgsOf, type Client, type EventTarget, type FieldArgs, NO_EVENTS, callScript, loadLibrary } from './scripts.js';
+import { shardChannel } from './shard-channels.js';
+import { connectionForKey, keySlot } from './slots.js';
 import type {
   ChangeEvent, ChangeFeed, CreateResult, GenerationOptions, GenerationReader, GenerationResult, Metadata,
   ReplicationReport, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore,
@@ -19,7 +20,7 @@ import type {
   TtlOption, WriteResult,
 } from './types.js';
 import {
-  type CheckedMetadata, type ResolvedOptions, checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions,
+  type CheckedChanges, type CheckedMetadata, type ResolvedOptions, checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions,
   checkPositiveInt, checkTtl, freezeMetadata, resolveOptions,
 } from './validate.js';
 
@@ -31,11 +32,12 @@ export interface RedisSessionStoreOptions extends SessionStoreOptions, ChangeFee
    */
   prefix?: string;
   /**
-   * Publish a change event (`<kind>:<generation>:<id>`, kind one of created,
-   * updated, terminated) on this channel from inside every successful write
-   * script, in the same atomic step. Default: off. Needed by `subscribe` and
-   * by a {@link SessionCache} in `'events'` mode. On a Cluster, PUBLISH is
-   * broadcast to every node over the cluster bus.
+   * Publish a change event (`<kind>:<generation>:<key>`, kind one of created,
+   * updated, terminated, key the record's key as Redis sees it) from inside
+   * every successful write, in the same atomic step: PUBLISH on this channel,
+   * or on a Cluster client SPUBLISH on the shard channel of the key's slot
+   * (`shardChannel`). Default: off. Needed by `subscribe` and by a
+   * {@link SessionCache} in `'events'` mode.
    */
   eventsChannel?: string;
   /**
@@ -76,6 +78,9 @@ export interface EvictionPolicyReport {
   readonly canEvictTombstones: boolean | null;
 }
 
+/** Cluster events on shard channels: on once the feed subscribes to them (issue #12). */
+const SHARDED_FEED = true;
+
 const EVICTION_WARNING = 'SESSION_CAS_EVICTION_POLICY';
 const CHECK_MODES: ReadonlySet<string> = new Set<EvictionPolicyCheck>(['warn', 'error', 'off']);
 
@@ -100,8 +105,11 @@ function nextOpId(): string {
   return id;
 }
 
-function metadataArgs(checked: CheckedMetadata, into: Array<string | number>): void {
-  for (const [k, v] of checked.entries) into.push(`m${k}`, v);
+/** Metadata as the functions take it: flat `m<name>`, value pairs (built by push: no spread, any size). */
+function fieldArgs(checked: CheckedMetadata): FieldArgs {
+  const out: string[] = [];
+  for (const [k, v] of checked.entries) out.push(`m${k}`, v);
+  return out;
 }
 
 /**
@@ -124,8 +132,11 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   /** Options after defaults. */
   readonly options: ResolvedOptions;
   private readonly channel: string;
+  /** The client's ioredis `keyPrefix` (Redis sees it before every key). */
+  private readonly keyPrefix: string;
   private readonly terminateWait: { replicas: number; timeoutMs: number } | undefined;
-  private readonly feed: RedisChangeFeed;
+  private feed: RedisChangeFeed | undefined;
+  private readonly feedOptions: Required<ChangeFeedOptions>;
   private readonly evictionPolicyCheck: EvictionPolicyCheck;
   /** The first call's policy check; undefined until then, or again after a connection failure. */
   private policyGate: Promise<void> | undefined;
@@ -152,9 +163,35 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     this.evictionPolicyCheck = o.evictionPolicyCheck ?? 'warn';
     this.prefix = o.prefix ?? DEFAULT_PREFIX;
     this.channel = o.eventsChannel ?? '';
+    if (this.channel !== '' && isClusterClient(client) && /[{}]/.test(this.channel)) {
+      // The shard channel's own hash tag must decide its slot.
+      throw new InvalidArgumentError('options.eventsChannel', 'expected no `{` or `}` on a Cluster client');
+    }
     this.client = client;
-    this.feed = new RedisChangeFeed(client, this.channel, this.prefix, o); // checks the feed options; no I/O
-    registerScripts(client);
+    this.keyPrefix = (client as unknown as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
+    this.feedOptions = checkFeedOptions(o);
+  }
+
+  /**
+   * Loads this version's function library on the server (every primary of a
+   * Cluster). Optional: the store loads it by itself on first use and after
+   * FUNCTION FLUSH or a restart. Call it at deploy time, as a user allowed to
+   * run FUNCTION LOAD, when the store's own user may not.
+   * @throws RedisFaultError (`NOPERM`) when FUNCTION LOAD is refused.
+   */
+  async loadLibrary(): Promise<void> {
+    try {
+      await loadLibrary(this.client);
+    } catch (err) {
+      throw toFault(err, 'loadLibrary', '', false);
+    }
+  }
+
+  /** Where a write on `key` publishes its event: the channel, or on a Cluster the shard channel of its slot. */
+  private events(key: string): EventTarget {
+    if (this.channel === '') return NO_EVENTS;
+    if (!isClusterClient(this.client) || !SHARDED_FEED) return { channel: this.channel, command: 'PUBLISH' };
+    return { channel: shardChannel(this.channel, keySlot(this.keyPrefix + key)), command: 'SPUBLISH' };
   }
 
   /** The Redis key of a session's record (without the client's `keyPrefix`). */
@@ -162,11 +199,11 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     return sessionKey(checkId(id), this.prefix);
   }
 
-  private async run(op: string, script: ScriptName, id: string, args: Array<string | number>, writes: boolean): Promise<Reply> {
+  private async run<N extends ScriptName>(op: string, script: N, id: string, args: ArgsOf<N>, writes: boolean, key = sessionKey(id, this.prefix)): Promise<Reply> {
     if (this.evictionPolicyCheck !== 'off') await this.gateOnPolicy();
     let raw: unknown;
     try {
-      raw = await callScript(this.client, script, sessionKey(id, this.prefix), args);
+      raw = await callScript(this.client, script, key, args);
     } catch (err) {
       throw toFault(err, op, id, writes);
     }
@@ -238,10 +275,6 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     return opts.ttlMs === undefined ? this.options.ttlMs : checkTtl(opts.ttlMs, argument);
   }
 
-  private eventId(id: string): string {
-    return this.channel === '' ? '' : id;
-  }
-
   private conflict(id: string, reply: Reply): { ok: false; reason: 'conflict'; session: Session } {
     return { ok: false, reason: 'conflict', session: sessionFromFields(id, reply.fields) };
   }
@@ -249,14 +282,14 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async create(id: string, metadata: Metadata = {}, opts?: TtlOption): Promise<CreateResult> {
     checkId(id);
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
-    const args: Array<string | number> = [nextOpId(), ttl, this.channel, this.eventId(id)];
-    metadataArgs(checked, args);
-    const reply = await this.run('create', 'create', id, args, true);
+    const ttlMs = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const key = sessionKey(id, this.prefix);
+    const args = { opId: nextOpId(), ttlMs, events: this.events(key), fields: fieldArgs(checked) };
+    const reply = await this.run('create', 'create', id, args, true, key);
     switch (reply.code) {
       case Code.OK:
       case Code.REPLAYED:
-        return { ok: true, session: { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.entries) } };
+        return { ok: true, session: this.written(id, reply, checked) };
       case Code.EXISTS:
         return { ok: false, reason: 'exists' };
       case Code.TERMINATED:
@@ -266,10 +299,21 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     }
   }
 
+  /**
+   * The session a create or update produced: its own metadata at the reply's
+   * generation, or, for a re-sent call that later writes have overtaken, the
+   * current record (the closest truthful snapshot; its generation is the
+   * current one, so the caller's next CAS sees what they did).
+   */
+  private written(id: string, reply: Reply, checked: CheckedMetadata): Session {
+    if (reply.fields.length > 0) return sessionFromFields(id, reply.fields);
+    return { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.entries) };
+  }
+
   async get(id: string): Promise<Session | null> {
     checkId(id);
     if (!this.options.touchOnGet) return this.peek(id);
-    const reply = await this.run('get', 'get', id, [this.options.ttlMs], true);
+    const reply = await this.run('get', 'get', id, { ttlMs: this.options.ttlMs }, true);
     return reply.code === Code.OK ? sessionFromFields(id, reply.fields) : null;
   }
 
@@ -281,7 +325,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   /** @internal The live session or why there is none; used by `mutate`. */
   async load(id: string): Promise<Session | 'not_found' | 'terminated'> {
     checkId(id);
-    const reply = await this.run('peek', 'peek', id, [], false);
+    const reply = await this.run('peek', 'peek', id, undefined, false);
     if (reply.code === Code.OK) return sessionFromFields(id, reply.fields);
     return reply.code === Code.TERMINATED ? 'terminated' : 'not_found';
   }
@@ -289,7 +333,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async generationOf(id: string, opts?: GenerationOptions): Promise<GenerationResult> {
     checkId(id);
     const { touch } = checkGenerationOptions(opts, this.options.touchOnGet);
-    const reply = await this.run('generationOf', 'generation', id, [touch ? this.options.ttlMs : ''], touch);
+    const reply = await this.run('generationOf', 'generation', id, { ttlMs: touch ? this.options.ttlMs : undefined }, touch);
     return reply.code === Code.OK ? { ok: true, generation: requireGeneration(reply) } : missing('generationOf', reply);
   }
 
@@ -314,12 +358,13 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     if (this.channel === '') {
       throw new InvalidArgumentError('options.eventsChannel', 'subscribe needs the store to be created with an eventsChannel');
     }
+    this.feed ??= new RedisChangeFeed(this.client, this.channel, this.keyPrefix + this.prefix, this.feedOptions);
     return this.feed.subscribe(listener, o);
   }
 
   async exists(id: string): Promise<boolean> {
     checkId(id);
-    const reply = await this.run('exists', 'exists', id, [], false);
+    const reply = await this.run('exists', 'exists', id, undefined, false);
     return reply.code === Code.OK;
   }
 
@@ -327,14 +372,14 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     checkId(id);
     const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
-    const args: Array<string | number> = [nextOpId(), ttl, expected, this.channel, this.eventId(id)];
-    metadataArgs(checked, args);
-    const reply = await this.run('update', 'update', id, args, true);
+    const ttlMs = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const key = sessionKey(id, this.prefix);
+    const args = { opId: nextOpId(), ttlMs, expected, events: this.events(key), fields: fieldArgs(checked) };
+    const reply = await this.run('update', 'update', id, args, true, key);
     switch (reply.code) {
       case Code.OK:
       case Code.REPLAYED:
-        return { ok: true, session: { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.entries) } };
+        return { ok: true, session: this.written(id, reply, checked) };
       case Code.CONFLICT:
         return this.conflict(id, reply);
       default:
@@ -346,28 +391,31 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     checkId(id);
     const checked = checkChanges(changes, this.options.maxMetadataBytes);
     const o = checkOptions<PatchOptions>(opts, 'opts');
-    const expected = checkExpectedGeneration(o) ?? '';
-    const ttl = this.ttl(o);
-    const args: Array<string | number> = [
-      nextOpId(), ttl, expected, this.options.maxMetadataBytes, this.channel, this.eventId(id), checked.set.entries.length * 2,
-    ];
-    metadataArgs(checked.set, args);
-    for (const name of checked.remove) args.push(`m${name}`);
-    const reply = await this.run('patch', 'patch', id, args, true);
+    const expected = checkExpectedGeneration(o);
+    const ttlMs = this.ttl(o);
+    const key = sessionKey(id, this.prefix);
+    const remove: string[] = [];
+    for (const name of checked.remove) remove.push(`m${name}`);
+    const args = {
+      opId: nextOpId(), ttlMs, expected, maxBytes: this.options.maxMetadataBytes, events: this.events(key),
+      set: fieldArgs(checked.set), remove,
+    };
+    const reply = await this.run('patch', 'patch', id, args, true, key);
     switch (reply.code) {
       case Code.OK:
-        return { ok: true, session: sessionFromFields(id, reply.fields) };
+        // The reply holds the record before the patch: apply the patch to it.
+        return { ok: true, session: patchedSession(id, requireGeneration(reply), reply.fields, checked) };
       case Code.REPLAYED:
-        // Applied by an earlier send of this call. If later writes moved the
-        // record on, the current record is the closest truthful snapshot.
-        if (isLiveRecord(reply.fields)) return { ok: true, session: sessionFromFields(id, reply.fields) };
-        return { ok: true, session: { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.set.entries) } };
+        // Applied by an earlier send of this call: the current record is the
+        // closest truthful snapshot (later writes may have moved it on).
+        return { ok: true, session: sessionFromFields(id, reply.fields) };
       case Code.CONFLICT:
         return this.conflict(id, reply);
       case Code.TOO_LARGE:
         throw new InvalidArgumentError(
           'changes',
-          `the patched metadata would be ${reply.generation ?? '?'} bytes, over maxMetadataBytes (${this.options.maxMetadataBytes})`,
+          `the patched metadata would be ${reply.generation ?? '?'} bytes, over maxMetadataBytes ` +
+            `(${this.options.maxMetadataBytes}); found by the server, nothing was written`,
         );
       default:
         return missing('patch', reply);
@@ -377,8 +425,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     checkId(id);
     const o = checkOptions<TouchOptions>(opts, 'opts');
-    const expected = checkExpectedGeneration(o) ?? '';
-    const reply = await this.run('touch', 'touch', id, [this.ttl(o), expected], true);
+    const reply = await this.run('touch', 'touch', id, { ttlMs: this.ttl(o), expected: checkExpectedGeneration(o) }, true);
     switch (reply.code) {
       case Code.OK:
         return { ok: true, generation: requireGeneration(reply) };
@@ -392,9 +439,11 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
     checkId(id);
     const o = checkOptions<TerminateOptions>(opts, 'opts');
-    const expected = checkExpectedGeneration(o) ?? '';
-    const args = [nextOpId(), this.options.tombstoneTtlMs, expected, this.channel, this.eventId(id)];
-    const reply = await this.run('terminate', 'terminate', id, args, true);
+    const key = sessionKey(id, this.prefix);
+    const args = {
+      opId: nextOpId(), ttlMs: this.options.tombstoneTtlMs, expected: checkExpectedGeneration(o), events: this.events(key),
+    };
+    const reply = await this.run('terminate', 'terminate', id, args, true, key);
     switch (reply.code) {
       case Code.OK:
       case Code.REPLAYED: {
@@ -448,6 +497,22 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     checkId(id);
     return runMutate(this, id, fn, checkMutateArgs(fn, opts));
   }
+}
+
+/** The session after a patch: the record before it (from the reply), with the changes applied. */
+function patchedSession(id: string, generation: number, before: readonly string[], changes: CheckedChanges): Session {
+  const metadata = new Map<string, string>();
+  for (let i = 0; i < before.length; i += 2) {
+    const f = before[i]!;
+    if (f.charCodeAt(0) === 109 /* m */) metadata.set(f.slice(1), before[i + 1]!);
+  }
+  for (const name of changes.remove) metadata.delete(name);
+  for (const [k, v] of changes.set.entries) metadata.set(k, v);
+  return { id, generation, metadata: freezeMetadata([...metadata]) };
+}
+
+function isClusterClient(client: Client): boolean {
+  return (client as unknown as { isCluster?: unknown }).isCluster === true;
 }
 
 function checkWaitOption(w: unknown): { replicas: number; timeoutMs: number } {

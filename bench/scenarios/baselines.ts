@@ -2,7 +2,7 @@
  * The baselines, measured like the operations (same client, same server,
  * same concurrency and pipelining matrix, same rounds), so the ratios mean
  * something:
- *   bare-lua-cas      the smallest equivalent Lua CAS, called bare (the ceiling for update)
+ *   bare-lua-cas      issue #11's bare Lua CAS (HGET, compare, HSET, PEXPIRE), called bare (the ceiling for update)
  *   hset-pexpire      a blind HSET + PEXPIRE pipeline (no CAS; the cheapest write a plain store does)
  *   watch-multi-cas   WATCH / HGET / MULTI / EXEC, one connection per in-flight transaction
  *   naive             HGETALL then HSET + PEXPIRE (not atomic: the store most services have)
@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import {
-  NaiveSessionStore, createPlainRecord, fieldArgs, hsetPexpire, minimalCas, watchCas,
+  NaiveSessionStore, bareCas, createPlainRecord, fieldArgs, hsetPexpire, watchCas,
 } from '../baselines.js';
 import { type BenchContext, BENCH_TTL_MS, type Scenario, requireRedis, sharedClient } from '../harness.js';
 import type { BenchClient, Pipelining } from '../env.js';
@@ -41,7 +41,7 @@ async function prepareBaseline(ctx: BenchContext, name: BaselineName, concurrenc
       const gens = await plainRecords(client, keys);
       return {
         async call(w) {
-          if ((await minimalCas(client, keys[w]!, gens[w]!, BENCH_TTL_MS, FIELDS)) !== 1) return false;
+          if ((await bareCas(client, keys[w]!, gens[w]!, BENCH_TTL_MS, FIELDS)) !== 1) return false;
           gens[w]!++;
           return true;
         },

@@ -5,10 +5,11 @@
  * one JSON string, the layout connect-redis and most session stores use.
  * @module
  */
-import type { Metadata, RedisSessionStore } from '../../src/index.js';
+import type { RedisSessionStore } from '../../src/index.js';
 import { type BenchContext, BENCH_TTL_MS, type MemoryData, type Scenario, requireRedis, sharedClient } from '../harness.js';
+import { PAYLOAD_FIELD_COUNTS, metadataOf } from '../payload.js';
 
-export const MEMORY_FIELD_COUNTS = [1, 10, 100] as const;
+export const MEMORY_FIELD_COUNTS = PAYLOAD_FIELD_COUNTS;
 const RING = 8;
 
 export function memoryId(fields: number): string {
@@ -22,13 +23,6 @@ export function memoryScenarios(): Scenario[] {
     redisOnly: 'MEMORY USAGE is a Redis figure',
     run: (ctx: BenchContext) => measureMemory(ctx, fields),
   }));
-}
-
-/** `n` entries with realistic names and 32-character values. */
-export function metadataOf(n: number): Metadata {
-  const m: Metadata = {};
-  for (let i = 0; i < n; i++) m[`app.field.${i}`] = i.toString(16).padStart(32, '0');
-  return m;
 }
 
 async function measureMemory(ctx: BenchContext, fields: number): Promise<MemoryData> {

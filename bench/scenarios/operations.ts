@@ -4,7 +4,7 @@
  * script call, decoding).
  * @module
  */
-import type { SessionStore } from '../../src/index.js';
+import type { Metadata, SessionStore } from '../../src/index.js';
 import type { Scenario } from '../harness.js';
 import type { Pipelining } from '../env.js';
 import { type Operation, forEachLimited } from '../load.js';
@@ -55,8 +55,13 @@ export async function prepareOperation(
   }
 }
 
+/** Which of the READ_POOL records a reader's call reads: spread over the pool, a different one per worker. */
+export function readPoolIndex(worker: number, seq: number): number {
+  return (worker * 31 + seq) % READ_POOL;
+}
+
 export function readPoolId(worker: number, seq: number): string {
-  return `r${(worker * 31 + seq) % READ_POOL}`;
+  return `r${readPoolIndex(worker, seq)}`;
 }
 
 /** update, patch, touch and mutate: each worker works on its own session, so nothing conflicts. */
@@ -79,11 +84,11 @@ async function ownSessionOperation(store: SessionStore, op: 'update' | 'patch' |
   }
 }
 
-/** Creates `<tag>0..<tag>n-1` with the payload; returns their generations. */
-export async function createSessions(store: SessionStore, tag: string, n: number): Promise<number[]> {
+/** Creates `<tag>0..<tag>n-1` with `metadata` (the vMCP payload by default); returns their generations. */
+export async function createSessions(store: SessionStore, tag: string, n: number, metadata: Metadata = PAYLOAD): Promise<number[]> {
   const generations = new Array<number>(n).fill(0);
   await forEachLimited(n, SETUP_CONCURRENCY, async (i) => {
-    const r = await store.create(`${tag}${i}`, PAYLOAD);
+    const r = await store.create(`${tag}${i}`, metadata);
     if (!r.ok) throw new Error(`bench setup: create ${tag}${i} returned ${r.reason}`);
     generations[i] = r.session.generation;
   });

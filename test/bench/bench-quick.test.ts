@@ -14,8 +14,25 @@ import { runNpm } from './run-npm.js';
 const OPERATIONS = ['create', 'get', 'peek', 'update', 'patch', 'touch', 'terminate', 'mutate'];
 const BASELINES = ['bare-lua-cas', 'hset-pexpire', 'watch-multi-cas', 'naive'];
 const CACHE = ['uncached-get', 'cache-hit-always', 'cache-hit-events'];
-const SCRIPTS = ['create', 'get', 'peek', 'exists', 'update', 'update+events', 'patch', 'touch', 'terminate', 'minimal-cas'];
+/** Issue #11's throughput subjects (64 in flight, one field) and ratios. */
+const BARE_THROUGHPUT = ['update-1-field', 'bare-cas-1-field', 'get-1-field', 'bare-get-1-field'];
+const bareThroughputIds = () => BARE_THROUGHPUT.flatMap((s) => ['on', 'off'].map((p) => `${s}:c64:ap-${p}`));
+const BARE_THROUGHPUT_RATIOS = ['on', 'off'].flatMap((p) => [
+  `throughput:update-1-field@64/bare-cas-1-field@64:ap-${p}`,
+  `throughput:get-1-field@64/bare-get-1-field@64:ap-${p}`,
+]);
+/** Server-cost windows, in run order per payload; the targets issue #11 sets on their ratio to the bare CAS. */
+const FIELDS = [1, 10, 100];
+const COST_SUBJECTS = ['bare-cas', 'update', 'patch', 'touch', 'get', 'bare-get', 'terminate', 'create', 'peek', 'exists', 'update+events'];
+const COST_TARGETS: Record<string, number> = { update: 1.5, patch: 1.5, touch: 1.5, get: 1.5, terminate: 2 };
+const SCRIPTS = ['update', 'patch', 'touch', 'get', 'terminate', 'create', 'peek', 'exists', 'update+events'];
+const SCRIPT_COMMANDS = ['evalsha', 'eval', 'evalsha_ro', 'eval_ro', 'fcall', 'fcall_ro'];
+const serverCostIds = () => FIELDS.flatMap((n) => COST_SUBJECTS.map((s) => `server-cost:${n}-fields:${s}`));
+const SERVER_USEC_RATIOS = SCRIPTS.flatMap((s) => (s === 'get' ? ['bare-cas', 'bare-get'] : ['bare-cas'])
+  .flatMap((bare) => FIELDS.map((n) => `server-usec:${n}-fields:${s}/${bare}`)));
 const CONCURRENCIES = [1, 64];
+/** Server-cost calls per subject in a quick run (bench/harness.ts BUDGETS.quick.serverCostCalls, over 2 rounds). */
+const QUICK_SERVER_COST_CALLS = 300;
 const CONTENTION = ['mutate', 'watch-multi-cas', 'naive'].flatMap((s) => ['on', 'off'].map((p) => `contention:${s}:ap-${p}`));
 
 const loadIds = (subjects: string[], modes: string[]) =>
@@ -30,7 +47,8 @@ const RATIOS = [
     `throughput:update@64/naive@64:ap-${p}`,
     `contention:mutate/watch-multi-cas:ap-${p}`,
   ]),
-  ...SCRIPTS.filter((s) => s !== 'minimal-cas').map((s) => `server-usec:${s}/minimal-cas`),
+  ...BARE_THROUGHPUT_RATIOS,
+  ...SERVER_USEC_RATIOS,
   ...[1, 10, 100].flatMap((n) => [`memory:${n}-fields:session-cas/json`, `memory:${n}-fields:session-cas-ring-full/json`]),
 ];
 /** SessionCache hits vs store.get, per pipelining mode of the run. */
@@ -39,8 +57,8 @@ const cacheRatios = (modes: string[]) => modes.flatMap((p) => CONCURRENCIES.flat
   `cache:cache-hit-events@${c}/uncached-get@${c}:ap-${p}`,
 ]));
 const TARGETED = [
-  'throughput:update@64/bare-lua-cas@64:ap-on', 'throughput:update@64/watch-multi-cas@64:ap-on',
-  'contention:mutate/watch-multi-cas:ap-on', 'server-usec:update/minimal-cas', 'server-usec:update+events/minimal-cas',
+  'throughput:update@64/watch-multi-cas@64:ap-on', 'contention:mutate/watch-multi-cas:ap-on', ...BARE_THROUGHPUT_RATIOS,
+  ...SERVER_USEC_RATIOS.filter((id) => id.endsWith('/bare-cas') && COST_TARGETS[/:([^:/]+)\/bare-cas$/.exec(id)![1]!] !== undefined),
 ];
 
 interface Result { id: string; kind: string; [k: string]: unknown }
@@ -56,11 +74,13 @@ interface Report {
   machine: Record<string, unknown>;
   results: Result[];
   skipped: Array<{ id: string; reason: string }>;
-  ratios: Array<{
-    id: string; value: number | null; target?: unknown; meetsTarget?: unknown; note?: string;
-    numerator: { scenario: string }; denominator: { scenario: string };
-  }>;
+  ratios: Ratio[];
   problems: string[];
+}
+
+interface Ratio {
+  id: string; value: number | null; target?: { op: '>=' | '<='; value: number }; meetsTarget?: boolean | null; note?: string;
+  numerator: { scenario: string; value: number | null }; denominator: { scenario: string; value: number | null };
 }
 
 const dirs: string[] = [];
@@ -105,6 +125,74 @@ function expectCacheCounters(r: Result): void {
   }
 }
 
+interface Calibration {
+  calls: number; topLevelPerCall: Record<string, number> | null; nestedCommands: string[] | null; counted: string[]; problem?: string;
+}
+
+/**
+ * A server-cost result that measured what it says: every call seen by the
+ * server, a positive usec figure that is the sum of the counted commands per
+ * call, and a MONITOR calibration that found the calls and counts every
+ * command the client sent (the bare scripts exactly as bench/baselines.ts
+ * writes them). Not how fast: only that the figure is made of the right parts.
+ */
+function expectServerCost(r: Result, calls: number): void {
+  const [, n, subject] = /^(?:cluster:)?server-cost:(\d+)-fields:(.+)$/.exec(r.id)!;
+  expect(r, r.id).toMatchObject({ kind: 'server-cost', script: subject, fields: Number(n), clientCalls: calls });
+  expect(r.serverCalls as number, r.id).toBeGreaterThanOrEqual(calls);
+  const usec = r.usecPerCall as number;
+  expect(Number.isFinite(usec) && usec > 0 && usec < 100_000, `${r.id}: ${usec} usec/call`).toBe(true);
+  const cal = r.calibration as Calibration;
+  expect(cal.problem, r.id).toBeUndefined();
+  expect(cal.counted, r.id).toEqual(expect.arrayContaining(SCRIPT_COMMANDS));
+  const topLevel = cal.topLevelPerCall!;
+  expect(Object.values(topLevel).reduce((a, v) => a + v, 0), `${r.id}: commands per call`).toBeGreaterThanOrEqual(1);
+  for (const name of Object.keys(topLevel)) expect(cal.counted, `${r.id} counts ${name}`).toContain(name);
+  expect(cal.nestedCommands!.length, r.id).toBeGreaterThan(0);
+  const commands = Object.entries(r.commands as Record<string, { calls: number; usec: number }>);
+  expect(commands.length, r.id).toBeGreaterThan(0);
+  for (const [name] of commands) expect(cal.counted, r.id).toContain(name);
+  const usecSum = commands.reduce((a, [, c]) => a + c.usec, 0);
+  expect(Math.abs(usecSum / calls - usec), `${r.id}: usecPerCall is the counted usec per call`).toBeLessThanOrEqual(0.0051);
+  if (subject === 'bare-cas') expect(cal.nestedCommands, r.id).toEqual(['hget', 'hset', 'pexpire']);
+  if (subject === 'bare-get') expect(cal.nestedCommands, r.id).toEqual(['hgetall', 'pexpire']);
+  if (subject!.startsWith('bare-')) for (const name of Object.keys(topLevel)) expect(SCRIPT_COMMANDS, r.id).toContain(name);
+}
+
+/** A ratio with a value that is its two sides divided, and a verdict that matches its target. */
+function expectRatio(report: Report, id: string): void {
+  const r = report.ratios.find((x) => x.id === id);
+  expect(r, id).toBeDefined();
+  const { value, numerator: num, denominator: den } = r!;
+  expect(typeof value === 'number' && value > 0, `${id}: ${value} (${r!.note})`).toBe(true);
+  expect(Math.abs(value! - num.value! / den.value!), id).toBeLessThanOrEqual(0.0051);
+  const pick = (scenario: string) => {
+    const res = report.results.find((x) => x.id === scenario)!;
+    return (res.kind === 'server-cost' ? res.usecPerCall : res.opsPerSec) as number;
+  };
+  expect([num.value, den.value], id).toEqual([pick(num.scenario), pick(den.scenario)]);
+  if (r!.target) expect(r!.meetsTarget, id).toBe(r!.target.op === '>=' ? value! >= r!.target.value : value! <= r!.target.value);
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Issue #11's two tables: a row per script x payload (and get vs the bare get), a row per throughput ratio. */
+function expectIssue11Tables(stdout: string, label = ''): void {
+  expect(stdout).toContain('### Server-side cost per call vs the bare scripts');
+  expect(stdout).toContain('### Throughput vs the bare scripts (one-field metadata, 64 in flight, one client)');
+  for (const id of SERVER_USEC_RATIOS) {
+    const [, n, script, bare] = /^server-usec:(\d+)-fields:(.+)\/(bare-\w+)$/.exec(id)!;
+    const target = bare === 'bare-cas' && COST_TARGETS[script!] !== undefined ? `<= ${COST_TARGETS[script!]}x \\| +(yes|NO)` : '\\| +';
+    const row = `^\\| ${escape(label + script!)} +\\| +${n} \\| +[\\d,]+ \\| +[\\d.]+ \\| ${bare} \\| +[\\d.]+ \\| +[\\d.]+x \\| +${target} *\\|$`;
+    expect(stdout, id).toMatch(new RegExp(row, 'm'));
+  }
+  for (const id of BARE_THROUGHPUT_RATIOS) {
+    const [, subject, bare, p] = /^throughput:(.+)@64\/(.+)@64:ap-(on|off)$/.exec(id)!;
+    const row = `^\\| ${escape(label + subject!)} +\\| +${p} \\| +[\\d,]+ \\| ${bare} \\| +[\\d,]+ \\| +[\\d.]+x \\| >= 0\\.[89]x \\| +(yes|NO) \\|$`;
+    expect(stdout, id).toMatch(new RegExp(row, 'm'));
+  }
+}
+
 /** Whether something accepts TCP connections on `host:port` now. */
 function listening(hostPort: string): Promise<boolean> {
   const [host, port] = hostPort.split(':');
@@ -143,16 +231,17 @@ describe('npm run bench -- --quick', () => {
     const expected = [
       ...loadIds(OPERATIONS, ['on', 'off']),
       ...loadIds(BASELINES, ['on', 'off']),
+      ...bareThroughputIds(),
       ...loadIds(CACHE, ['on', 'off']),
       ...contention,
-      ...SCRIPTS.map((s) => `server-cost:${s}`),
+      ...serverCostIds(),
       ...[1, 10, 100].map((n) => `memory:${n}-fields`),
     ];
     expect(report.results.map((r) => r.id)).toEqual(expected);
     expectProgressLines(stdout, expected);
 
     const byId = new Map(report.results.map((r) => [r.id, r]));
-    for (const id of loadIds([...OPERATIONS, ...BASELINES, ...CACHE], ['on', 'off'])) {
+    for (const id of [...loadIds([...OPERATIONS, ...BASELINES, ...CACHE], ['on', 'off']), ...bareThroughputIds()]) {
       expectLoadFigures(byId.get(id)!);
       expect(byId.get(id)!.concurrency).toBe(Number(/:c(\d+):/.exec(id)![1]));
     }
@@ -168,12 +257,9 @@ describe('npm run bench -- --quick', () => {
       expect(c.lostUpdates).toBe((c.acknowledgedIncrements as number) - (c.finalCounter as number));
       if (!id.includes(':naive:')) expect(c.lostUpdates, id).toBe(0);
     }
-    for (const s of SCRIPTS) {
-      const c = byId.get(`server-cost:${s}`)!;
-      expect(c.kind).toBe('server-cost');
-      expect(c.serverCalls as number).toBeGreaterThanOrEqual(c.clientCalls as number);
-      expect(typeof c.usecPerCall).toBe('number');
-      expect(c.sharedServer).toBe(true);
+    for (const id of serverCostIds()) {
+      expectServerCost(byId.get(id)!, QUICK_SERVER_COST_CALLS);
+      expect(byId.get(id)!.sharedServer, id).toBe(true);
     }
     for (const n of [1, 10, 100]) {
       const bytes = byId.get(`memory:${n}-fields`)!.bytes as Record<string, number>;
@@ -182,6 +268,7 @@ describe('npm run bench -- --quick', () => {
 
     expect(report.ratios.map((r) => r.id)).toEqual([...RATIOS, ...cacheRatios(['on', 'off'])]);
     for (const r of report.ratios) expect(typeof r.value, `${r.id}: ${r.note}`).toBe('number');
+    for (const id of [...BARE_THROUGHPUT_RATIOS, ...SERVER_USEC_RATIOS]) expectRatio(report, id);
     for (const id of TARGETED) {
       const r = report.ratios.find((x) => x.id === id)!;
       expect(r.target, id).toBeDefined();
@@ -192,6 +279,7 @@ describe('npm run bench -- --quick', () => {
       expect(stdout).toContain(heading);
     }
     for (const id of [...RATIOS, ...cacheRatios(['on', 'off'])]) expect(stdout).toContain(`| ${id} `);
+    expectIssue11Tables(stdout);
     expect(stdout).not.toContain('### Redis Cluster');
   }, 180_000);
 
@@ -209,8 +297,8 @@ describe('npm run bench -- --quick', () => {
 
     const skipped = report.skipped.map((s) => s.id);
     expect(skipped).toEqual(expect.arrayContaining([
-      ...loadIds(BASELINES, ['on', 'off']), 'contention:watch-multi-cas:ap-on', 'contention:naive:ap-off',
-      ...SCRIPTS.map((s) => `server-cost:${s}`), 'memory:100-fields',
+      ...loadIds(BASELINES, ['on', 'off']), ...bareThroughputIds(), 'contention:watch-multi-cas:ap-on', 'contention:naive:ap-off',
+      ...serverCostIds(), 'memory:100-fields',
     ]));
     for (const s of report.skipped) expect(s.reason.length).toBeGreaterThan(0);
     expect(stdout).toMatch(/Skipped \d+ scenarios on the memory store: /);
@@ -228,7 +316,7 @@ describe('npm run bench -- --quick', () => {
   // the key's node, the change feed on a Cluster) is in the sections it keeps. The full command is
   // `npm run bench -- --quick --cluster`.
   it('with --cluster: runs each scenario on a 3-primary cluster it starts and kills, and compares it with the single node', async () => {
-    const sections = ['baselines', 'cache', 'contention', 'server-cost', 'memory'];
+    const sections = ['baselines', 'bare-throughput', 'cache', 'contention', 'server-cost', 'memory'];
     const { stdout, report } = await quickRun(['--cluster', '--only', sections.join(',')], 170_000);
     expect(stdout).toMatch(/\[bench\] Redis Cluster started by the bench: 3 primaries, 0 replica\(s\) each, on 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ /);
     expect(report).toMatchObject({ mode: 'quick', store: 'redis', problems: [], skipped: [] });
@@ -237,9 +325,10 @@ describe('npm run bench -- --quick', () => {
 
     const single = [
       ...loadIds(BASELINES, ['on', 'off']),
+      ...bareThroughputIds(),
       ...loadIds(CACHE, ['on', 'off']),
       ...CONTENTION,
-      ...SCRIPTS.map((s) => `server-cost:${s}`),
+      ...serverCostIds(),
       ...[1, 10, 100].map((n) => `memory:${n}-fields`),
     ];
     const expected = single.flatMap((id) => [id, `cluster:${id}`]);
@@ -253,7 +342,7 @@ describe('npm run bench -- --quick', () => {
       }
       if (r.kind === 'contention' && !r.id.includes(':naive:')) expect(r.lostUpdates, r.id).toBe(0);
       if (r.kind === 'server-cost') {
-        expect(r.serverCalls as number, r.id).toBeGreaterThanOrEqual(r.clientCalls as number);
+        expectServerCost(r, QUICK_SERVER_COST_CALLS);
         expect(r.sharedServer, r.id).toBe(!r.id.startsWith('cluster:'));
       }
       if (r.kind === 'memory') expect((r.bytes as Record<string, number>).sessionCasFresh, r.id).toBeGreaterThan(0);
@@ -271,9 +360,11 @@ describe('npm run bench -- --quick', () => {
       expect(typeof r.value, r.id).toBe('number');
     }
     expect(report.ratios.map((r) => r.id)).toEqual(expect.arrayContaining([
-      'cluster:contention:mutate/watch-multi-cas:ap-on', 'cluster:server-usec:update/minimal-cas',
-      ...cacheRatios(['on', 'off']).map((id) => `cluster:${id}`),
+      'cluster:contention:mutate/watch-multi-cas:ap-on',
+      ...[...BARE_THROUGHPUT_RATIOS, ...SERVER_USEC_RATIOS, ...cacheRatios(['on', 'off'])].map((id) => `cluster:${id}`),
     ]));
+    for (const id of [...BARE_THROUGHPUT_RATIOS, ...SERVER_USEC_RATIOS]) expectRatio(report, `cluster:${id}`);
+    expectIssue11Tables(stdout, 'cluster: ');
     expect(report.cluster!.throughputScaling).toEqual({ c1: expect.any(Number), c64: expect.any(Number) });
 
     expect(stdout).toContain('### Redis Cluster (3 primaries, 0 replica(s) each) vs the single node');

@@ -16,11 +16,20 @@ describe('parseChangeMessage', () => {
     for (const id of ['{tag}', '%7B', '}{', '100%', 'ü:{}:s', 'scas:{x}:s']) {
       expect(parseChangeMessage(`created:7:app:${sessionKey(id, 'p:')}`, 'app:p:'), id).toEqual({ kind: 'created', generation: 7, id });
     }
+    const ns = 'app:scas:';
+    for (const id of ['{', '}', '%7B', '}:s', 'a{b}c', '%']) {
+      expect(parseChangeMessage(`created:1:${ns}${sessionKey(id, '')}`, ns), id).toEqual({ kind: 'created', generation: 1, id });
+    }
   });
   it('rejects messages this library does not publish', () => {
     for (const m of ['', 'updated', 'updated:1', 'updated:1:', 'touched:1:scas:{x}:s', 'updated:0:scas:{x}:s',
       'updated:01:scas:{x}:s', 'updated:-1:scas:{x}:s', 'updated:1.5:scas:{x}:s', 'updated:99999999999999999:scas:{x}:s']) {
       expect(parseChangeMessage(m), m).toBeNull();
+    }
+    const ns = 'app:scas:';
+    for (const m of ['updated:1:x', 'updated:1:other:{x}:s', `updated:1:${ns}x:s`, `updated:1:${ns}{x}:t`, `updated:1:${ns}{}:s`,
+      `updated:1:${ns}{a}b}:s`, `updated:1:app:{x}:s`, `updated:1:xapp:scas:{x}:s`]) {
+      expect(parseChangeMessage(m, ns), m).toBeNull();
     }
   });
   it('ignores other namespaces, the old <kind>:<generation>:<id> format, and keys that are not a session record', () => {

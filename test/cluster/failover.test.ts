@@ -12,12 +12,11 @@
  *    promoted replica. terminateWait reports that terminate as not durable;
  *    a terminate it reported durable survives.
  */
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, keySlot } from '../../src/index.js';
-import { LUA } from '../../src/generated/lua.js';
 import { type RedisCluster, info, startRedisCluster, waitForReplicaOffset, waitUntil } from '../support/cluster.js';
 import { sleep, uniquePrefix } from '../support/clients.js';
+import { libraryLoaded } from '../support/server-faults.js';
 import { History, checkHistory, runWorkload } from './history.js';
 import { commandCount, idsInSlot, resetStats } from './slot-helpers.js';
 
@@ -62,9 +61,9 @@ describe('CLUSTER FAILOVER under load', () => {
     const oldPrimary = await cluster.ownerOf(slot);
     const replica = (await cluster.replicaOf(oldPrimary))!;
     expect(replica).toBeDefined();
-    const updateSha = createHash('sha1').update(LUA.update.source).digest('hex');
-    // Scripts replicate as their effects: the replica has never loaded them.
-    expect(await replica.admin.call('SCRIPT', 'EXISTS', updateSha)).toEqual([0]);
+    // FUNCTION LOAD replicates: the replica has the library before it is promoted.
+    await new RedisSessionStore(cluster.client(5), {}).loadLibrary();
+    await waitUntil('the library to reach the replica', () => libraryLoaded(replica.admin), 5_000);
 
     const ids = [...idsInSlot(slot, 6, 'fo'), ...idsInSlot(6000, 3, 'fo'), ...idsInSlot(11000, 3, 'fo')];
     const options = { prefix: uniquePrefix('failover'), ttlMs: 120_000, tombstoneTtlMs: 300 };
@@ -90,7 +89,7 @@ describe('CLUSTER FAILOVER under load', () => {
     expect(violations).toEqual([]);
     expect(errors.length).toBeLessThanOrEqual(10);
     expect(resumed.length).toBeGreaterThan(10);
-    expect(await replica.admin.call('SCRIPT', 'EXISTS', updateSha)).toEqual([1]);
+    expect(await libraryLoaded(replica.admin)).toBe(true);
     expect(await oldPrimary.role()).toBe('slave');
   });
 });

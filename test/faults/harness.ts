@@ -29,11 +29,11 @@ export async function rawRecord(admin: Redis, key: string): Promise<RawRecord> {
   return { fields, pttl };
 }
 
-/** How many times Redis ran a script (EVAL + EVALSHA calls that executed). */
+/** How many times Redis ran a function of the library (FCALL + FCALL_RO calls that executed). */
 export async function scriptRuns(admin: Redis): Promise<number> {
   const text = await admin.info('commandstats');
   let n = 0;
-  for (const m of text.matchAll(/^cmdstat_(?:eval|evalsha):calls=(\d+)/gm)) n += Number(m[1]);
+  for (const m of text.matchAll(/^cmdstat_(?:fcall|fcall_ro):calls=(\d+)/gm)) n += Number(m[1]);
   return n;
 }
 

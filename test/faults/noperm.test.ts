@@ -47,8 +47,8 @@ async function storeAs(major: IoredisMajor, name: string, rules: string[], optio
 const PUBLISHING: WriteOp[] = ['create', 'update', 'patch', 'terminate', 'mutate'];
 
 describe.each([5, 6] as IoredisMajor[])('noperm (ioredis %i)', (major) => {
-  it.each(WRITE_OPS)('noperm: %s by a user without EVAL/EVALSHA is refused with NOPERM', async (op) => {
-    const store = await storeAs(major, 'noeval', ['~*', '&*', '+@all', '-eval', '-evalsha']);
+  it.each(WRITE_OPS)('noperm: %s by a user without FCALL/FCALL_RO is refused with NOPERM', async (op) => {
+    const store = await storeAs(major, 'nofcall', ['~*', '&*', '+@all', '-fcall', '-fcall_ro']);
     const p = await plan(op, healthy);
     await expectRefused(p, store, 'NOPERM', () => adminClient(server.url));
   });
@@ -81,7 +81,7 @@ describe.each([5, 6] as IoredisMajor[])('noperm (ioredis %i)', (major) => {
 
   it('noperm: a user with exactly the documented permissions can do everything', async () => {
     const store = await storeAs(major, 'minimal', [
-      `~${prefix}*`, '&events', '+eval', '+evalsha', '+hmget', '+hgetall', '+hkeys', '+hset', '+hdel', '+pexpire',
+      `~${prefix}*`, '&events', '+fcall', '+fcall_ro', '+hmget', '+hgetall', '+hkeys', '+hlen', '+hset', '+hdel', '+pexpire',
       '+time', '+publish', '+info', '+wait',
     ], { eventsChannel: 'events', terminateWait: { replicas: 1, timeoutMs: 10 } });
     for (const op of WRITE_OPS) {

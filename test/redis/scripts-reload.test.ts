@@ -1,7 +1,7 @@
 /**
- * Scripts are registered once per client and survive SCRIPT FLUSH and a
- * server restart: ioredis falls back from EVALSHA to EVAL on NOSCRIPT.
- * Uses its own throwaway server, since it flushes scripts and restarts it.
+ * Every operation survives FUNCTION FLUSH and a server restart without
+ * persistence: the store loads the library again on "Function not found".
+ * Uses its own throwaway server, since it flushes functions and restarts it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
@@ -9,7 +9,7 @@ import type { Client } from '../../src/scripts.js';
 import { createClient } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 
-describe.each([5, 6] as const)('script registration (ioredis %i)', (major) => {
+describe.each([5, 6] as const)('function library reload (ioredis %i)', (major) => {
   let server: RedisServer;
   let client: Client;
   beforeAll(async () => {
@@ -21,26 +21,9 @@ describe.each([5, 6] as const)('script registration (ioredis %i)', (major) => {
     await server.kill();
   });
 
-  const flushScripts = () => (client as unknown as { script(op: 'FLUSH'): Promise<unknown> }).script('FLUSH');
+  const flushScripts = () => (client as unknown as { call(...a: string[]): Promise<unknown> }).call('FUNCTION', 'FLUSH');
 
-  it('defines each command once, however many stores share the client', () => {
-    const fresh = createClient(major, server.url, { lazyConnect: true });
-    const defined: string[] = [];
-    const original = fresh.defineCommand.bind(fresh);
-    fresh.defineCommand = ((name: string, def: { numberOfKeys?: number; lua: string }) => {
-      defined.push(name);
-      original(name, def);
-    }) as typeof fresh.defineCommand;
-    new RedisSessionStore(fresh, { prefix: 'a:' });
-    const once = [...defined];
-    new RedisSessionStore(fresh, { prefix: 'b:' });
-    expect(once.length).toBeGreaterThanOrEqual(8);
-    expect(once.every((n) => /^sessionCas_[a-z]+_[0-9a-f]{10}$/.test(n))).toBe(true);
-    expect(defined).toEqual(once);
-    fresh.disconnect();
-  });
-
-  it('every operation works after SCRIPT FLUSH', async () => {
+  it('every operation works after FUNCTION FLUSH', async () => {
     const store = new RedisSessionStore(client, { prefix: 'flush:' });
     const s = await store.create('s', { a: '1' });
     if (!s.ok) throw new Error('create failed');
@@ -59,7 +42,7 @@ describe.each([5, 6] as const)('script registration (ioredis %i)', (major) => {
     expect(await store.create('t')).toEqual({ ok: false, reason: 'terminated' });
   });
 
-  it('works after SCRIPT FLUSH with many calls in flight (auto-pipelined batch)', async () => {
+  it('works after FUNCTION FLUSH with many calls in flight (auto-pipelined batch)', async () => {
     const pipelined = createClient(major, server.url, { enableAutoPipelining: true });
     try {
       const store = new RedisSessionStore(pipelined, { prefix: 'flush-pipe:' });
@@ -75,11 +58,11 @@ describe.each([5, 6] as const)('script registration (ioredis %i)', (major) => {
     }
   });
 
-  it('works after the server restarts (scripts and data gone)', async () => {
+  it('works after the server restarts (library and data gone)', async () => {
     const store = new RedisSessionStore(client, { prefix: 'restart:' });
     expect((await store.create('before')).ok).toBe(true);
     await server.restart();
-    // Data is gone (no persistence); scripts are reloaded on first use.
+    // Data is gone (no persistence); the library is loaded again on first use.
     expect(await store.peek('before')).toBeNull();
     const created = await store.create('after', { x: 'y' });
     expect(created.ok).toBe(true);

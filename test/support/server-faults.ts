@@ -5,6 +5,7 @@
  * Every helper talks to the server on its own admin connection and every
  * wait is bounded.
  */
+import { LIBRARY } from '../../src/generated/lua.js';
 import { Redis } from 'ioredis';
 import { type RedisServer, startRedisServer } from './redis-server.js';
 
@@ -43,9 +44,15 @@ export async function infoField(c: Redis, section: string, field: string): Promi
   return new RegExp(`^${field}:(.*)$`, 'm').exec(text)?.[1]?.trim();
 }
 
-/** SCRIPT FLUSH: the server forgets every cached script (as after a restart). */
-export function scriptFlush(url: string): Promise<void> {
-  return withAdmin(url, async (c) => { await c.script('FLUSH'); });
+/** FUNCTION FLUSH: the server forgets every function library (as after a restart without persistence). */
+export function functionFlush(url: string): Promise<void> {
+  return withAdmin(url, async (c) => { await c.call('FUNCTION', 'FLUSH'); });
+}
+
+/** Whether the server (through `admin`) has this version's function library. */
+export async function libraryLoaded(admin: { call(...args: string[]): Promise<unknown> }): Promise<boolean> {
+  const list = (await admin.call('FUNCTION', 'LIST', 'LIBRARYNAME', LIBRARY.name)) as unknown[];
+  return list.length > 0;
 }
 
 /** CONFIG SET maxmemory (bytes, 0 = no limit) and maxmemory-policy. */

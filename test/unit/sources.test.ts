@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LUA } from '../../src/generated/lua.js';
+import { FUNCTIONS } from '../../src/generated/lua.js';
 
 describe('sources', () => {
   it('src/generated/lua.ts matches lua/*.lua', () => {
@@ -11,7 +11,7 @@ describe('sources', () => {
 
   it('every script starts with #!lua and documents KEYS, ARGV and its reply', () => {
     const files = readdirSync('lua').filter((f) => f.endsWith('.lua'));
-    expect(files.length).toBe(Object.keys(LUA).length);
+    expect(files.length).toBe(Object.keys(FUNCTIONS).length);
     for (const f of files) {
       const src = readFileSync(`lua/${f}`, 'utf8');
       expect(src.startsWith('#!lua'), f).toBe(true);

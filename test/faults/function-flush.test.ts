@@ -1,9 +1,9 @@
 /**
- * script-flush: SCRIPT FLUSH between or during writes. ioredis sends EVALSHA
- * once a script is known on a socket; after the flush Redis answers NOSCRIPT
- * and ioredis re-sends the script with EVAL. Nothing ran, so nothing can
- * apply twice. Checked one call at a time and with enableAutoPipelining,
- * where the NOSCRIPT replies come back inside a pipeline.
+ * function-flush: FUNCTION FLUSH between or during writes. After the flush
+ * Redis answers FCALL with "Function not found" before running anything;
+ * the store loads the library again and sends the call again, so nothing
+ * can apply twice. Checked one call at a time and with enableAutoPipelining,
+ * where the misses come back inside a pipeline.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient, scriptFlush } from '../support/server-faults.js';
+import { adminClient, functionFlush, libraryLoaded } from '../support/server-faults.js';
 import { expectAppliedOnce, plan, settled, type WriteOp, WRITE_OPS } from './harness.js';
 
 let server: RedisServer;
@@ -28,14 +28,17 @@ afterAll(async () => {
   await server?.kill();
 });
 
-async function noscriptErrors(): Promise<number> {
-  const text = await admin.info('errorstats');
-  return Number(/^errorstat_NOSCRIPT:count=(\d+)/m.exec(text)?.[1] ?? 0);
+/** FCALLs that failed ("Function not found" is the only failure these tests cause). */
+async function missedCalls(): Promise<number> {
+  const text = await admin.info('commandstats');
+  let n = 0;
+  for (const m of text.matchAll(/^cmdstat_fcall(?:_ro)?:.*failed_calls=(\d+)/gm)) n += Number(m[1]);
+  return n;
 }
 
 const cases = ([5, 6] as IoredisMajor[]).flatMap((major) => [false, true].map((ap) => [major, ap] as const));
 
-describe.each(cases)('script-flush (ioredis %i, enableAutoPipelining %s)', (major, autoPipelining) => {
+describe.each(cases)('function-flush (ioredis %i, enableAutoPipelining %s)', (major, autoPipelining) => {
   const prefix = uniquePrefix(`flush-${major}-${autoPipelining}`);
   const stores = () => {
     const c = createClient(major, server.url, { enableAutoPipelining: autoPipelining });
@@ -43,7 +46,7 @@ describe.each(cases)('script-flush (ioredis %i, enableAutoPipelining %s)', (majo
     return new RedisSessionStore(c, { prefix });
   };
 
-  /** Runs every write once so each script is known on the socket (ioredis then sends EVALSHA). */
+  /** Runs every write once, so the library is loaded before the flush. */
   async function warm(store: RedisSessionStore): Promise<void> {
     for (const op of WRITE_OPS) {
       const p = await plan(op, store, `warm-${op}`);
@@ -52,36 +55,38 @@ describe.each(cases)('script-flush (ioredis %i, enableAutoPipelining %s)', (majo
     }
   }
 
-  it.each(WRITE_OPS)('script-flush: %s after SCRIPT FLUSH reloads the script and applies once', async (op: WriteOp) => {
+  it.each(WRITE_OPS)('function-flush: %s after FUNCTION FLUSH reloads the library and applies once', async (op: WriteOp) => {
     const store = stores();
     await warm(store);
     const p = await plan(op, store);
-    await scriptFlush(server.url);
-    const before = await noscriptErrors();
+    await functionFlush(server.url);
+    expect(await libraryLoaded(admin)).toBe(false);
+    const before = await missedCalls();
     await expectAppliedOnce(p, await settled(p.run(store)), admin);
-    expect(await noscriptErrors()).toBeGreaterThan(before); // the EVALSHA really hit NOSCRIPT
+    expect(await missedCalls()).toBeGreaterThan(before); // the FCALL really met "Function not found"
+    expect(await libraryLoaded(admin)).toBe(true);
   });
 
-  it('script-flush: a batch of every write in flight (one pipeline when auto-pipelining) all apply once', async () => {
+  it('function-flush: a batch of every write in flight (one pipeline when auto-pipelining) all apply once', async () => {
     const store = stores();
     await warm(store);
     const plans = await Promise.all(WRITE_OPS.map((op) => plan(op, store, `batch-${op}`)));
-    await scriptFlush(server.url);
-    const before = await noscriptErrors();
+    await functionFlush(server.url);
+    const before = await missedCalls();
     const results = await Promise.all(plans.map((p) => settled(p.run(store))));
     for (const [i, p] of plans.entries()) {
       await expectAppliedOnce(p, results[i]!, admin);
     }
-    expect(await noscriptErrors()).toBeGreaterThan(before);
+    expect(await missedCalls()).toBeGreaterThan(before);
   });
 
-  it('script-flush: repeated flushes while writers run mid-run: every call succeeds, every write applies once', async () => {
+  it('function-flush: repeated flushes while writers run mid-run: every call succeeds, every write applies once', async () => {
     const store = stores();
     await warm(store);
     let flushing = true;
     const flusher = (async () => {
       for (let i = 0; i < 50 && flushing; i++) {
-        await scriptFlush(server.url);
+        await functionFlush(server.url);
         await new Promise((r) => setTimeout(r, 5));
       }
     })();

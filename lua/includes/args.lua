@@ -1,0 +1,46 @@
+-- Argument parsing. Every check raises an error reply and runs before the
+-- script's first write (Redis does not roll a script back).
+
+local function fail(message)
+  error(redis.error_reply('ERR session-cas: ' .. message))
+end
+
+local MAX_SAFE = 9007199254740991
+
+-- A whole number in [1, 2^53) written in canonical decimal, or nil. The
+-- pattern comes first: tonumber() alone also takes 'inf', hex, exponents,
+-- fractions and surrounding spaces.
+local function positiveInt(s)
+  if not string.find(s, '^[1-9]%d*$') then return nil end
+  local n = tonumber(s)
+  if n > MAX_SAFE then return nil end
+  return n
+end
+
+local function parseTtl(s)
+  return positiveInt(s) or fail('bad ttl argument')
+end
+
+-- A positive integer; with optional, '' means "any generation" (false).
+local function parseExpected(s, optional)
+  if optional and s == '' then return false end
+  return positiveInt(s) or fail('bad expected generation')
+end
+
+-- A whole number in [0, 2^53) in canonical decimal.
+local function parseCount(s, what)
+  if s == '0' then return 0 end
+  return positiveInt(s) or fail('bad ' .. what)
+end
+
+local OP_ID_LEN = 8
+
+local function parseOpId(s)
+  if #s ~= OP_ID_LEN then fail('bad op id') end
+  return s
+end
+
+-- Metadata arguments come as field, value pairs from argv[from] on.
+local function checkPairs(argv, from)
+  if (#argv - from + 1) % 2 ~= 0 then fail('odd metadata argument count') end
+end

@@ -1,38 +1,9 @@
 /** examples/vmcp.ts runs as written (it exits 1 if any of its checks fails). */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { parseChangeMessage, sessionKey } from '../../src/index.js';
+import { expect, inject, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-
-/**
- * TRANSITIONAL, as legacyRelay in helpers.ts: until main's write scripts
- * publish `<kind>:<generation>:<key>`, re-publish the example's old-format
- * events (`<kind>:<generation>:<id>` on `<prefix>events`) in the new format.
- * Only the example's channels (`vmcp-example:<run>:events`). Remove with the merge.
- */
-let relaySub: Redis;
-let relayPub: Redis;
-beforeAll(async () => {
-  relaySub = new Redis(inject('redisUrl'));
-  relayPub = new Redis(inject('redisUrl'));
-  relaySub.on('pmessage', (_pattern: string, channel: string, message: string) => {
-    const prefix = channel.slice(0, -'events'.length);
-    if (parseChangeMessage(message, prefix) !== null) return; // already the new format
-    const first = message.indexOf(':');
-    const second = message.indexOf(':', first + 1);
-    if (first < 0 || second < 0) return;
-    const id = message.slice(second + 1);
-    void relayPub.publish(channel, `${message.slice(0, second)}:${sessionKey(id, prefix)}`).catch(() => undefined);
-  });
-  await relaySub.psubscribe('vmcp-example:*:events');
-});
-afterAll(() => {
-  relaySub?.disconnect();
-  relayPub?.disconnect();
-});
 
 it('examples/vmcp.ts runs end to end and all its checks pass', async () => {
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {

@@ -8,9 +8,8 @@
  *   reconnected, `subscribed` again, and an 'events' cache re-validates;
  * - 2 (single node): CLIENT KILL TYPE pubsub reports the gap.
  *
- * Events come from the write scripts where today's scripts already publish what
- * the test needs; events of other writers in the new format are published by
- * the test (`publishEvent`), standing for a script of main's new Lua.
+ * Events come from real store writes; the test publishes (`publishEvent`) only
+ * what no write would: foreign and old-format payloads.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,20 +84,17 @@ describe('finding 3: events carry the full key; other namespaces are ignored', (
       expect(s.generation).toBeGreaterThan(s1.generation);
       expect(await other.terminate(id)).toMatchObject({ ok: true });
     }
-    // What main's scripts publish for those terminates, in case this branch's scripts do not yet.
-    const pub = client();
-    await publishEvent(pub, channel, eventMessage('terminated', s1.generation + 1_000, id, p2));
-    await publishEvent(pub, channel, eventMessage('terminated', s1.generation + 1_000, id, p1, 'app2:'));
     // An event of this namespace after them: once it is in, the others were ignored, not slow.
     const marker = uid('marker');
-    await publishEvent(pub, channel, eventMessage('created', 1, marker, p1));
+    await created(mine, marker);
     expect(await waitFor(() => spy.events.some((e) => e.id === marker))).toBe(true);
     expect(spy.events.filter((e) => e.id === id && e.kind === 'terminated')).toEqual([]);
     expect(await cache.get(id)).toEqual(s1);
     expect(cache.stats().hits).toBeGreaterThan(0);
     expect(ev.list).toEqual([]);
-    // ...while its own namespace's terminate still evicts at once.
-    await publishEvent(pub, channel, eventMessage('terminated', s1.generation, id, p1));
+    // ...while its own namespace's terminate (by another node) still evicts at once.
+    const sameNamespace = new RedisSessionStore(client(), { prefix: p1, eventsChannel: channel });
+    expect(await sameNamespace.terminate(id)).toMatchObject({ ok: true });
     expect(await waitFor(() => ev.list.length === 1)).toBe(true);
     expect(ev.list).toEqual([{ id, generation: s1.generation, reason: 'terminated' }]);
     await sub.unsubscribe();
@@ -159,7 +155,6 @@ describe('finding 5: heartbeat', () => {
     const t0 = performance.now();
     // The terminate's event is published while B's subscriber hears nothing: it is lost for good.
     expect(await A.terminate(id)).toMatchObject({ ok: true });
-    await publishEvent(A.client, channel, eventMessage('terminated', s0.generation, id, prefix));
     expect(await waitFor(() => spy.count('interrupted') === 1, 3_000)).toBe(true);
     const noticedMs = spy.statuses[1]!.at - t0;
     expect(noticedMs).toBeLessThan(3 * heartbeatMs + 200);
@@ -195,7 +190,6 @@ describe('finding 2 (single node): CLIENT KILL TYPE pubsub', () => {
     const admin = client();
     expect(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')).toBeGreaterThanOrEqual(1);
     expect(await A.terminate(id)).toMatchObject({ ok: true });
-    await publishEvent(admin, channel, eventMessage('terminated', s0.generation, id, prefix));
     expect(await waitFor(() => spy.count('interrupted') === 1)).toBe(true);
     expect(await waitFor(() => spy.count('subscribed') === 2)).toBe(true);
     expect(spy.events.some((e) => e.kind === 'terminated')).toBe(false); // lost
@@ -203,7 +197,7 @@ describe('finding 2 (single node): CLIENT KILL TYPE pubsub', () => {
     // Events flow again after the resubscription.
     const next = await created(A, uid('after'));
     expect(await cache.get(next.id)).toEqual(next);
-    await publishEvent(admin, channel, eventMessage('updated', next.generation + 1, next.id, prefix));
+    expect(await A.patch(next.id, { set: { v: '1' } })).toMatchObject({ ok: true });
     expect(await waitFor(() => !cache.has(next.id))).toBe(true);
     await sub.unsubscribe();
     await cache.close();
@@ -226,8 +220,7 @@ describe('subscriber connections killed during a load', () => {
     for (const id of ids) start.set(id, (await created(writer, id)).generation);
     const admin = client();
     const r = await runFeedLoad({
-      writer, reader, prefix, ids, start,
-      publish: (m) => publishEvent(admin, channel, m),
+      writer, reader, ids, start,
       kill: async () => Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')),
       durationMs: 3_000, writeGapMs: 8, maxGets: 100_000, killEveryMs: 400, boundMs: 1_000,
     });

@@ -11,19 +11,10 @@
  * older: nothing is terminated during the load).
  */
 import type { RedisSessionStore, SessionCache } from '../../src/index.js';
-import { eventMessage } from './helpers.js';
 
 export interface FeedLoadOptions {
   readonly writer: RedisSessionStore;
   readonly reader: SessionCache;
-  /** The store prefix (and the writer client's keyPrefix) for the events the load publishes. */
-  readonly prefix: string;
-  readonly keyPrefix?: string;
-  /**
-   * TRANSITIONAL (until main's scripts publish the new format): publishes the
-   * event of a write the load just made. Undefined once the scripts do it.
-   */
-  readonly publish: ((message: string) => Promise<unknown>) | undefined;
   /** Kills every subscriber connection; returns how many. */
   readonly kill: () => Promise<number>;
   readonly ids: readonly string[];
@@ -65,7 +56,6 @@ export async function runFeedLoad(o: FeedLoadOptions): Promise<FeedLoadResult> {
       const r = await o.writer.patch(id, { set: { n: String(i) } });
       if (!r.ok) throw new Error(`load: patch ${id}: ${r.reason}`);
       acks.get(id)!.push({ at: performance.now(), generation: r.session.generation });
-      await o.publish?.(eventMessage('updated', r.session.generation, id, o.prefix, o.keyPrefix ?? ''));
       await new Promise((resolve) => setTimeout(resolve, o.writeGapMs));
     }
   };

@@ -4,7 +4,7 @@ import type { RedisOptions } from 'ioredis';
 import { afterAll } from 'vitest';
 import {
   type EvictionReason, RedisSessionStore, type RedisSessionStoreOptions, type Session, type SessionStore, keySlot,
-  parseChangeMessage, sessionKey,
+  sessionKey,
 } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';
 import { shardChannel } from '../../src/shard-channels.js';
@@ -67,7 +67,8 @@ function publishRaw(client: Client, channel: string, message: string, sharded: b
 }
 
 /**
- * Publishes a change event the way the write scripts do: PUBLISH on the
+ * Publishes a change event (a duplicate, a foreign one, one of a write that
+ * is not made) the way the write functions do: PUBLISH on the
  * channel (single node), SPUBLISH on the shard channel of the key's slot
  * (Cluster client). `client` must have no keyPrefix.
  */
@@ -76,46 +77,6 @@ export function publishEvent(client: Client, channel: string, message: string): 
   if (!sharded) return publishRaw(client, channel, message, false);
   const key = message.slice(message.indexOf(':', message.indexOf(':') + 1) + 1);
   return publishRaw(client, shardChannel(channel, keySlot(key)), message, true);
-}
-
-/**
- * TRANSITIONAL, until the write scripts publish `<kind>:<generation>:<key>`
- * (and SPUBLISH on Cluster clients; issue #12, lua/ is being rewritten on
- * main): the scripts on this branch still PUBLISH `<kind>:<generation>:<id>`,
- * which the feed now ignores. The relay subscribes to the channel and
- * re-publishes each old-format event in the new format, once per namespace of
- * the nodes made so far, in the order received. Remove it (and
- * RelayedStore) when main's scripts are merged in.
- */
-function legacyRelay(channel: string, prefix: string, clients: Client[]) {
-  const namespaces = new Set<string>();
-  const sub = createClient(5);
-  const pub = createClient(5);
-  clients.push(sub, pub);
-  const isNew = (m: string): boolean => [...namespaces].some((ns) => parseChangeMessage(m, ns + prefix) !== null);
-  (sub as unknown as { on(e: string, f: (ch: string, m: string) => void): void }).on('message', (ch, m) => {
-    if (ch !== channel || isNew(m)) return;
-    const first = m.indexOf(':');
-    const second = m.indexOf(':', first + 1);
-    if (first < 0 || second < 0) return;
-    for (const keyPrefix of namespaces) {
-      void publishEvent(pub, channel, eventMessage(m.slice(0, first), m.slice(first + 1, second), m.slice(second + 1), prefix, keyPrefix)).catch(() => undefined);
-    }
-  });
-  const ready = (sub as unknown as { subscribe(c: string): Promise<unknown> }).subscribe(channel).then(() => undefined);
-  return { ready, addNamespace: (keyPrefix: string) => namespaces.add(keyPrefix) };
-}
-
-/** TRANSITIONAL (see legacyRelay): a store whose writes wait until the relay is subscribed. */
-class RelayedStore extends RedisSessionStore {
-  constructor(client: Client, options: RedisSessionStoreOptions, private readonly relayReady: Promise<void>) {
-    super(client, options);
-  }
-  override async create(...a: Parameters<RedisSessionStore['create']>) { await this.relayReady; return super.create(...a); }
-  override async update(...a: Parameters<RedisSessionStore['update']>) { await this.relayReady; return super.update(...a); }
-  override async patch(...a: Parameters<RedisSessionStore['patch']>) { await this.relayReady; return super.patch(...a); }
-  override async terminate(...a: Parameters<RedisSessionStore['terminate']>) { await this.relayReady; return super.terminate(...a); }
-  override async mutate(...a: Parameters<RedisSessionStore['mutate']>) { await this.relayReady; return super.mutate(...a); }
 }
 
 /**
@@ -128,7 +89,6 @@ export function cluster(major: IoredisMajor = 5) {
   const prefix = uniquePrefix('cache');
   const channel = `${prefix}events`;
   afterAll(() => { for (const c of clients) c.disconnect(); });
-  const relay = legacyRelay(channel, prefix, clients);
   return {
     prefix,
     channel,
@@ -136,8 +96,7 @@ export function cluster(major: IoredisMajor = 5) {
       const name = `scas-${label}-${randomBytes(4).toString('hex')}`;
       const client = createClient(major, undefined, { connectionName: name, ...clientOptions });
       clients.push(client);
-      relay.addNamespace(clientOptions.keyPrefix ?? '');
-      return { name, client, store: new RelayedStore(client, { prefix, eventsChannel: channel, ...options }, relay.ready) };
+      return { name, client, store: new RedisSessionStore(client, { prefix, eventsChannel: channel, ...options }) };
     },
   };
 }

@@ -2,10 +2,9 @@
  * The change feed on a real Redis Cluster (3 primaries, 1 replica each):
  * sharded pub/sub, one SSUBSCRIBE per slot on a connection per primary.
  *
- * Until main's write scripts SPUBLISH the new payload themselves, the events
- * of writes are published by the tests (`publishEvent`: SPUBLISH on the shard
- * channel of the key's slot, exactly what the scripts will send); the stores
- * still write for real. Issue #12's findings on a cluster:
+ * Events come from real store writes (the write functions SPUBLISH on the
+ * shard channel of the key's slot); the tests publish (`publishEvent`) only
+ * what no write would: foreign and old-format payloads. Issue #12's findings on a cluster:
  * - 2: CLIENT KILL TYPE pubsub on every node is reported as `interrupted`,
  *   then `subscribed` once every slot is covered again; also slot migration
  *   and failover (Redis sends `sunsubscribe` for the slots a node loses);
@@ -19,11 +18,12 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChangeEvent, type FeedStatus, RedisSessionStore, type RedisSessionStoreOptions, SLOT_COUNT, type Session,
-  SessionCache, keySlot, sessionKey,
+  SessionCache, encodeId, keySlot, sessionKey,
 } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';
 import { shardChannel } from '../../src/shard-channels.js';
 import { runFeedLoad } from '../cache/feed-load.js';
+import { idsInSlot } from './slot-helpers.js';
 import { eventMessage, evictions, publishEvent, uid, waitFor } from '../cache/helpers.js';
 import { sleep, uniquePrefix } from '../support/clients.js';
 import { type RedisCluster, startRedisCluster } from '../support/cluster.js';
@@ -141,12 +141,12 @@ describe('Cluster feed: sharded subscriptions', () => {
       const primaries = await cluster.primaries();
       expect(conns.map((c) => c.port).sort()).toEqual(primaries.map((p) => p.port).sort());
       expect(conns.reduce((sum, c) => sum + c.ssub, 0)).toBe(SLOT_COUNT);
-      // An event in a slot of each primary.
-      const ids: string[] = [];
-      for (let i = 0; ids.length < 12; i++) ids.push(uid(`ev${i}`));
-      for (const [i, id] of ids.entries()) await n.publish('updated', i + 1, id);
+      // Writes on sessions of every primary.
+      const ids = Array.from({ length: 12 }, (_, i) => uid(`ev${i}`));
+      const sessions: Session[] = [];
+      for (const id of ids) sessions.push(await created(n.A, id));
       expect(await waitFor(() => spy.events.length === ids.length)).toBe(true);
-      expect(spy.events).toEqual(ids.map((id, i) => ({ kind: 'updated', id, generation: i + 1 })));
+      expect(spy.events).toEqual(sessions.map((x) => ({ kind: 'created', id: x.id, generation: x.generation })));
       const owners = new Set<number>();
       for (const id of ids) owners.add((await cluster.ownerOf(keySlot(sessionKey(id, n.prefix)))).port);
       expect(owners.size).toBe(3);
@@ -193,8 +193,7 @@ describe('Cluster feed: gaps are reported', () => {
       const s0 = await created(n.A, id);
       expect(await cache.get(id)).toEqual(s0);
       expect(await killPubsubEverywhere()).toBeGreaterThanOrEqual(3); // one per primary: the cache and the spy share B's feed
-      expect(await n.A.terminate(id)).toMatchObject({ ok: true });
-      await n.publish('terminated', s0.generation, id);
+      expect(await n.A.terminate(id)).toMatchObject({ ok: true }); // its event is published into the gap
       expect(await waitFor(() => spy.count('interrupted') >= 1)).toBe(true);
       expect(await waitFor(() => spy.last() === 'subscribed', 10_000)).toBe(true);
       // maxStaleMs is far away: only the reported gap makes the cache look again.
@@ -203,7 +202,7 @@ describe('Cluster feed: gaps are reported', () => {
       // Events flow again.
       const next = await created(n.A, uid('next'));
       expect(await cache.get(next.id)).toEqual(next);
-      await n.publish('updated', next.generation + 1, next.id);
+      expect(await n.A.patch(next.id, { set: { v: '1' } })).toMatchObject({ ok: true });
       expect(await waitFor(() => !cache.has(next.id))).toBe(true);
       await sub.unsubscribe();
       await cache.close();
@@ -226,10 +225,8 @@ describe('Cluster feed: gaps are reported', () => {
     await cluster.moveSlot(slot, to);
     expect(await waitFor(() => spy.count('interrupted') === 1)).toBe(true);
     expect(await waitFor(() => spy.count('subscribed') === 2, 10_000)).toBe(true);
-    const updated = await n.A.patch(id, { set: { v: '1' } });
+    const updated = await n.A.patch(id, { set: { v: '1' } }); // runs on the new owner, and publishes there
     if (!updated.ok) throw new Error('patch');
-    expect(Number(await (n.pub as unknown as { spublish(c: string, m: string): Promise<number> })
-      .spublish(shardChannel(n.channel, slot), eventMessage('updated', updated.session.generation, id, n.prefix)))).toBe(1);
     expect(await waitFor(() => ev.list.length === 1)).toBe(true);
     expect(ev.list).toEqual([{ id, generation: s0.generation, reason: 'stale' }]);
     expect((await clientsNamed(`${n.name}:events`)).find((c) => c.port === to.port)).toBeDefined();
@@ -250,7 +247,7 @@ describe('Cluster feed: gaps are reported', () => {
     expect(await waitFor(() => spy.count('interrupted') === 1, 10_000)).toBe(true);
     expect(await waitFor(() => spy.count('subscribed') === 2, 15_000)).toBe(true);
     expect(await replica.role()).toBe('master');
-    await n.publish('updated', 3, id);
+    await created(n.A, id); // on the promoted replica, now the slot's primary
     expect(await waitFor(() => spy.events.some((e) => e.id === id))).toBe(true);
     // Right after the failover the slot map ioredis refreshed may still name the demoted primary, now a
     // replica of the new one: SSUBSCRIBE works there too, and the shard's messages reach it by
@@ -276,15 +273,20 @@ describe('Cluster feed: finding 5, a silent primary connection', () => {
       const prefix = uniquePrefix('cfhb');
       const channel = `${prefix}events`;
       const B = new RedisSessionStore(viaProxies as unknown as Client, { prefix, eventsChannel: channel, eventsHeartbeatMs: heartbeatMs });
+      const A = new RedisSessionStore(cluster.client(5), { prefix, eventsChannel: channel }); // direct, no proxy
       const spy = feedSpy();
       const sub = await B.subscribe(spy.listener, { onStatus: spy.onStatus });
       const id = uid('hb');
-      const primary = await cluster.ownerOf(keySlot(sessionKey(id, prefix)));
+      const slot = keySlot(sessionKey(id, prefix));
+      const [sameSlot] = idsInSlot(keySlot(encodeId(id)), 1, 'hb2');
+      const primary = await cluster.ownerOf(slot);
       const proxy = proxies.get(primary.port)!;
+      const s0 = await created(A, id);
+      expect(await waitFor(() => spy.events.length === 1)).toBe(true);
       proxy.setMode('blackhole');
       const t0 = performance.now();
-      // Published straight to the primary while B's connection to it hears nothing: lost.
-      await primary.admin.call('SPUBLISH', shardChannel(channel, keySlot(sessionKey(id, prefix))), eventMessage('terminated', 5, id, prefix));
+      // Published by the primary while B's connection to it hears nothing: lost.
+      expect(await A.terminate(id)).toMatchObject({ ok: true });
       expect(await waitFor(() => spy.count('interrupted') === 1, 3_000)).toBe(true);
       const noticedMs = spy.statuses[1]!.at - t0;
       expect(noticedMs).toBeLessThan(3 * heartbeatMs + 300);
@@ -293,9 +295,9 @@ describe('Cluster feed: finding 5, a silent primary connection', () => {
       proxy.setMode('pass');
       proxy.resetConnections(); // the Cluster client's own connection to it lost bytes too: start it clean
       expect(await waitFor(() => spy.last() === 'subscribed', 15_000)).toBe(true);
-      expect(spy.events).toEqual([]);
-      await primary.admin.call('SPUBLISH', shardChannel(channel, keySlot(sessionKey(id, prefix))), eventMessage('terminated', 6, id, prefix));
-      expect(await waitFor(() => spy.events.length === 1)).toBe(true);
+      expect(spy.events).toEqual([{ kind: 'created', id, generation: s0.generation }]); // the terminate's was lost
+      const next = await created(A, sameSlot!); // same slot, same primary: its events reach B again
+      expect(await waitFor(() => spy.events.some((e) => e.id === next.id))).toBe(true);
       console.log(`[cluster feed] silent primary connection noticed after ${noticedMs.toFixed(0)} ms (heartbeat ${heartbeatMs} ms)`);
       await sub.unsubscribe();
     } finally {
@@ -326,7 +328,6 @@ describe('Cluster feed: finding 1 and a load with kills', () => {
     });
     await entered;
     expect(await n.B.terminate(id)).toMatchObject({ ok: true });
-    await n.publish('terminated', s0.generation, id);
     expect(await waitFor(() => seen.some((e) => e.kind === 'terminated' && e.id === id))).toBe(true);
     expect(await cacheA.get(id)).toBeNull();
     expect(ev.list).toEqual([{ id, generation: s0.generation, reason: 'terminated' }]);
@@ -346,8 +347,7 @@ describe('Cluster feed: finding 1 and a load with kills', () => {
     const start = new Map<string, number>();
     for (const id of ids) start.set(id, (await created(n.A, id)).generation);
     const r = await runFeedLoad({
-      writer: n.A, reader, prefix: n.prefix, ids, start,
-      publish: (m) => publishEvent(n.pub, n.channel, m),
+      writer: n.A, reader, ids, start,
       kill: killPubsubEverywhere,
       durationMs: 3_000, writeGapMs: 12, maxGets: 100_000, killEveryMs: 500, boundMs: 1_000,
     });

@@ -6,10 +6,11 @@
  * killed at the end:
  *
  * - propagation: one event at a time, from the PUBLISH (single node) or
- *   SPUBLISH on the key's shard channel (cluster) that a write script sends,
+ *   SPUBLISH on the key's shard channel (cluster) that a write function sends,
  *   to its arrival at another node's `store.subscribe` listener; median, p99,
- *   max. Publishing the new payload directly measures the transport alone
- *   (a script adds the publish to its own atomic step).
+ *   max. Publishing the payload directly measures the transport alone.
+ * - write to event: the same, from the call of `store.patch` on one node to
+ *   the arrival of its event at the other (the function runs and publishes).
  * - throughput: 64 publishes in flight (auto-pipelined) for a fixed count,
  *   events delivered per second (first publish to last arrival) and events
  *   lost (must be 0).
@@ -28,11 +29,19 @@ import { startRedisServer } from '../test/support/redis-server.js';
 
 export interface FeedFigures {
   readonly topology: 'standalone' | 'cluster';
-  readonly propagationUs: { readonly samples: number; readonly p50: number; readonly p99: number; readonly max: number };
+  readonly propagationUs: Quantiles;
+  readonly writeToEventUs: Quantiles;
   readonly throughput: { readonly published: number; readonly delivered: number; readonly eventsPerSec: number; readonly lost: number };
   /** Cluster only: ms until all 16384 slots were subscribed, and again after every subscriber connection was killed. */
   readonly subscribeMs?: number;
   readonly resubscribeMs?: number;
+}
+
+interface Quantiles { readonly samples: number; readonly p50: number; readonly p99: number; readonly max: number }
+
+function quantiles(us: number[]): Quantiles {
+  us.sort((a, b) => a - b);
+  return { samples: us.length, p50: Math.round(quantile(us, 0.5)), p99: Math.round(quantile(us, 0.99)), max: Math.round(us.at(-1) ?? Number.NaN) };
 }
 
 const PREFIX = 'bench:feed:';
@@ -72,11 +81,13 @@ async function measure(
   };
   const store = new RedisSessionStore(subscriberClient, { prefix: PREFIX, eventsChannel: CHANNEL });
   const arrivals = new Map<number, number>();
+  const written = new Map<string, number>();
   const statuses: FeedStatus[] = [];
   let arrive: ((generation: number) => void) | undefined;
   const t0 = performance.now();
   const sub = await store.subscribe((e) => {
     arrivals.set(e.generation, performance.now());
+    if (e.id.startsWith('w')) written.set(`${e.id}:${e.generation}`, performance.now());
     arrive?.(e.generation);
   }, { onStatus: (s) => statuses.push(s) });
   const subscribeMs = performance.now() - t0;
@@ -93,7 +104,20 @@ async function measure(
       if (!Number.isNaN(at)) delays.push((at - sent) * 1000);
     }
     arrive = undefined;
-    delays.sort((a, b) => a - b);
+
+    // Write to event: real store writes on the publisher's connection.
+    const writer = new RedisSessionStore(publishers.one, { prefix: PREFIX, eventsChannel: CHANNEL, evictionPolicyCheck: 'off' });
+    for (let w = 0; w < 64; w++) await writer.create(`w${w}`).catch(() => undefined);
+    const writeDelays: number[] = [];
+    const writeDeadline = performance.now() + (quick ? 5_000 : 30_000);
+    for (let i = 0; i < samples && performance.now() < writeDeadline; i++) {
+      const id = `w${i % 64}`;
+      const sent = performance.now();
+      const r = await writer.patch(id, { set: { n: String(i) } });
+      if (!r.ok) continue;
+      const key = `${id}:${r.session.generation}`;
+      if (await until(() => written.has(key), 2_000)) writeDelays.push((written.get(key)! - sent) * 1000);
+    }
 
     // Throughput: 64 in flight.
     arrivals.clear();
@@ -122,12 +146,8 @@ async function measure(
     }
     return {
       topology,
-      propagationUs: {
-        samples: delays.length,
-        p50: Math.round(quantile(delays, 0.5)),
-        p99: Math.round(quantile(delays, 0.99)),
-        max: Math.round(delays.at(-1) ?? Number.NaN),
-      },
+      propagationUs: quantiles(delays),
+      writeToEventUs: quantiles(writeDelays),
       throughput: { published, delivered, eventsPerSec: Math.round(delivered / ((last - start) / 1000)), lost: published - delivered },
       ...(sharded ? { subscribeMs: Math.round(subscribeMs), resubscribeMs: resubscribeMs === undefined ? undefined : Math.round(resubscribeMs) } : {}),
     };
@@ -171,7 +191,9 @@ export async function runFeedBench(opts: { quick: boolean; cluster: boolean }): 
 function render(f: FeedFigures): string {
   const p = f.propagationUs;
   const t = f.throughput;
+  const w = f.writeToEventUs;
   return `${f.topology.padEnd(10)} propagation p50 ${p.p50} us, p99 ${p.p99} us, max ${p.max} us (${p.samples} events); ` +
+    `patch call to its event p50 ${w.p50} us, p99 ${w.p99} us, max ${w.max} us (${w.samples}); ` +
     `${t.eventsPerSec} events/s delivered at 64 in flight (${t.delivered}/${t.published}, ${t.lost} lost)` +
     (f.subscribeMs !== undefined ? `; subscribe (16384 slots) ${f.subscribeMs} ms, after CLIENT KILL on every node ${f.resubscribeMs ?? 'n/a'} ms` : '');
 }

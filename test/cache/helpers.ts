@@ -1,6 +1,6 @@
 /** Helpers of the cache tests: two "nodes" on separate connections, call counting, bounded waits. */
 import { randomBytes } from 'node:crypto';
-import type { RedisOptions } from 'ioredis';
+import type { Cluster, RedisOptions } from 'ioredis';
 import { afterAll } from 'vitest';
 import {
   type EvictionReason, RedisSessionStore, type RedisSessionStoreOptions, type Session, type SessionStore, keySlot,
@@ -110,16 +110,19 @@ export async function clientList(client: Client): Promise<Array<Record<string, s
   })));
 }
 
-/** Kills the connection named `name` (by id, never by type); returns how many were killed. */
+/**
+ * Kills the connections named `name` (by id, never by type) on the admin's
+ * server, or on every node of a Cluster admin client (the Cluster feed has one
+ * per primary); returns how many were killed.
+ */
 export async function killConnection(admin: Client, name: string): Promise<number> {
-  let killed = 0;
-  for (const c of await clientList(admin)) {
-    if (c.name === name) {
-      await (admin as unknown as { call(...a: string[]): Promise<unknown> }).call('CLIENT', 'KILL', 'ID', c.id!);
-      killed++;
-    }
-  }
-  return killed;
+  const servers = (admin as { isCluster?: boolean }).isCluster === true ? (admin as Cluster).nodes('all') : [admin];
+  // Find them all first, then kill them together, so a Cluster feed loses its connections at one moment.
+  const victims = (await Promise.all(servers.map(async (server) =>
+    (await clientList(server)).filter((c) => c.name === name).map((c) => ({ server, id: c.id! }))))).flat();
+  await Promise.all(victims.map(({ server, id }) =>
+    (server as unknown as { call(...a: string[]): Promise<unknown> }).call('CLIENT', 'KILL', 'ID', id)));
+  return victims.length;
 }
 
 export const uid = (label: string): string => `${label}-${randomBytes(5).toString('hex')}`;

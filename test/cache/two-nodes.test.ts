@@ -144,7 +144,7 @@ describe("'events' mode", () => {
         expect(await cacheB.get(ids[0]!)).toEqual(sessions[0]);
         expect(cacheB.stats().hits).toBe(hitsBefore + 1); // served from memory while the feed is up
 
-        expect(await killConnection(admin, `${B.name}:events`)).toBe(1);
+        expect(await killConnection(admin, `${B.name}:events`)).toBeGreaterThanOrEqual(1); // one per primary on a cluster
         const r = await A.store.update(ids[0]!, sessions[0]!.generation, { v: '1' }); // published to nobody on B
         expect(r.ok).toBe(true);
         expect(await waitFor(() => spyStatus.includes('interrupted'))).toBe(true);
@@ -154,7 +154,7 @@ describe("'events' mode", () => {
         expect(cacheB.stats().validations).toBe(v0 + 1);
 
         expect(await waitFor(() => spyStatus.filter((s) => s === 'subscribed').length === 2, 10_000)).toBe(true);
-        expect(spyStatus).toEqual(['subscribed', 'interrupted', 'subscribed']);
+        expect(spyStatus.slice(0, 3)).toEqual(['subscribed', 'interrupted', 'subscribed']);
         expect(spyEvents.some((e) => e.kind === 'updated')).toBe(false); // the event really was lost
         // Resubscribed, maxStaleMs far away: only the gap handling can make B see the update.
         expect((await cacheB.get(ids[0]!))?.metadata).toEqual({ v: '1' });

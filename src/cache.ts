@@ -490,12 +490,13 @@ export class SessionCache implements SessionStore {
       }
       return this.answer(id, session, batch);
     }
-    const loaded = read.kind === 'session' ? read.session : await this.load(id);
-    if (ownWrite || (this.slots.get(id)?.writes ?? 0) > 0) {
+    if (ownWrite) {
       this.recheck(id, session);
+      const loaded = read.kind === 'session' ? read.session : await this.load(id);
       return loaded === null ? null : this.answer(id, loaded, batch);
     }
     this.evictIfCurrent(id, session, 'stale');
+    const loaded = read.kind === 'session' ? read.session : await this.load(id);
     return this.install(id, loaded, batch);
   }
 

@@ -144,6 +144,8 @@ interface Slot {
   readonly expects: Set<Expectation>;
   /** Every event that arrived during those writes, checked against their results when they finish. */
   deferred: Floor | undefined;
+  /** The events among them that were another writer's (applied at once): checked against every result at once. */
+  foreign: Floor | undefined;
   /** Events held back because one of those writes may have published them; the entry is not served meanwhile. */
   held: ChangeEvent[];
 }
@@ -403,7 +405,7 @@ export class SessionCache implements SessionStore {
   private slot(id: string): Slot {
     let slot = this.slots.get(id);
     if (!slot) {
-      slot = { open: undefined, inflight: undefined, writes: 0, expects: new Set(), deferred: undefined, held: [] };
+      slot = { open: undefined, inflight: undefined, writes: 0, expects: new Set(), deferred: undefined, foreign: undefined, held: [] };
       this.slots.set(id, slot);
     }
     return slot;
@@ -677,6 +679,8 @@ export class SessionCache implements SessionStore {
         slot.held.push(event);
         return;
       }
+      slot.foreign ??= newFloor();
+      raise(slot.foreign, event);
     }
     this.applyEvent(event);
   }
@@ -698,7 +702,11 @@ export class SessionCache implements SessionStore {
     const release = slot.held.filter((e) => !mayBeOwn(slot, e));
     slot.held = still;
     if (still.length === 0) this.heldSlots--;
-    if (!this.closed) for (const e of release) this.applyEvent(e);
+    for (const e of release) {
+      slot.foreign ??= newFloor();
+      raise(slot.foreign, e);
+      if (!this.closed) this.applyEvent(e);
+    }
   }
 
   // ---------------------------------------------------------------- writes
@@ -831,8 +839,13 @@ export class SessionCache implements SessionStore {
   private applyDeferred(id: string, slot: Slot): void {
     if (slot.writes > 0) {
       this.releaseHeld(slot);
+      // Another writer's change seen meanwhile outdates this write's result now, not when the last write returns.
+      const entry = this.entries.get(id);
+      const reason = entry && slot.foreign ? outdated(entry.session.generation, slot.foreign) : null;
+      if (entry && reason) this.evict(id, entry, reason);
       return;
     }
+    slot.foreign = undefined;
     if (slot.held.length > 0) {
       slot.held = [];
       this.heldSlots--;

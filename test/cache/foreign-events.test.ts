@@ -7,8 +7,9 @@
  * Node A: a SessionCache in 'events' mode. Node B: another store on its own
  * connection. A spy subscription on A's store says when an event reached A.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ChangeEvent, type Session, SessionCache, type SessionStore } from '../../src/index.js';
+import { type ChangeEvent, MemorySessionStore, type Session, SessionCache, type SessionStore } from '../../src/index.js';
 import { cluster, counting, evictions, gated, uid, waitFor } from './helpers.js';
 
 async function created(store: SessionStore, id: string, m: Record<string, string> = {}): Promise<Session> {
@@ -154,5 +155,87 @@ describe("'events' cache: other writers' events during this node's write", () =>
     expect(await cache.get(id)).toEqual(r.session);
     await spy.unsubscribe();
     await cache.close();
+  });
+});
+
+describe("property (fast-check scheduler, memory store): 'events' cache with own writes in flight", () => {
+  type Op = { kind: 'own-patch' } | { kind: 'own-mutate' } | { kind: 'own-update' } | { kind: 'foreign-patch' } |
+    { kind: 'foreign-terminate' } | { kind: 'get' };
+  it("a get that starts after another writer's event reached the cache never returns an older session", async () => {
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 2, arbitrary: fc.constant<Op>({ kind: 'own-patch' }) },
+      { weight: 2, arbitrary: fc.constant<Op>({ kind: 'own-mutate' }) },
+      { weight: 1, arbitrary: fc.constant<Op>({ kind: 'own-update' }) },
+      { weight: 3, arbitrary: fc.constant<Op>({ kind: 'foreign-patch' }) },
+      { weight: 1, arbitrary: fc.constant<Op>({ kind: 'foreign-terminate' }) },
+      { weight: 6, arbitrary: fc.constant<Op>({ kind: 'get' }) },
+    );
+    let checkedGets = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.array(op, { minLength: 2, maxLength: 12 }), async (s, ops) => {
+        const store = new MemorySessionStore();
+        const created = await store.create('x', { n: '0' });
+        if (!created.ok) throw new Error('create');
+        // The cache's calls reach the store at once; their replies come back in the scheduler's order.
+        const scheduledStore = new Proxy(store, {
+          get(target, prop, receiver) {
+            const value = Reflect.get(target, prop, receiver) as unknown;
+            if (typeof value !== 'function') return value;
+            const bound = (value as (...a: unknown[]) => Promise<unknown>).bind(target);
+            return ['get', 'generationOf', 'patch', 'update', 'mutate'].includes(String(prop)) ? s.scheduleFunction(bound) : bound;
+          },
+        });
+        const cache = new SessionCache(scheduledStore as SessionStore, { validate: 'events', maxStaleMs: 600_000 });
+        await cache.ready;
+        await s.waitFor(cache.get('x'));
+        // Events delivered (the cache's listener runs before this one), and the generations other writers wrote.
+        const delivered: ChangeEvent[] = [];
+        await store.subscribe((e) => { delivered.push(e); });
+        const foreignGens = new Set<number>();
+        /** What the cache has been told of other writers: the newest generation, and whether one terminated. */
+        const known = () => {
+          let floor = created.session.generation;
+          let dead = false;
+          for (const e of delivered) {
+            if (e.kind === 'terminated') dead = true; // only other writers terminate here
+            else if (foreignGens.has(e.generation)) floor = Math.max(floor, e.generation);
+          }
+          return { floor, dead };
+        };
+        const violations: string[] = [];
+        const tasks = ops.map((o, i) => s.schedule(Promise.resolve(), `${o.kind} #${i}`).then(async () => {
+          switch (o.kind) {
+            case 'own-patch': await cache.patch('x', { set: { own: String(i) } }); break;
+            case 'own-update': {
+              const cur = await store.peek('x');
+              if (cur) await cache.update('x', cur.generation, { own: String(i) });
+              break;
+            }
+            case 'own-mutate': await cache.mutate('x', (sess) => ({ ...sess.metadata, m: String(i) }), { maxAttempts: 3 }); break;
+            case 'foreign-patch': {
+              const r = await store.patch('x', { set: { f: String(i) } });
+              if (r.ok) foreignGens.add(r.session.generation);
+              break;
+            }
+            case 'foreign-terminate': {
+              await store.terminate('x');
+              break;
+            }
+            case 'get': {
+              const { floor, dead } = known();
+              const got = await cache.get('x');
+              checkedGets++;
+              if (dead && got !== null) violations.push(`#${i}: generation ${got.generation} after another writer's terminate reached the cache`);
+              if (got !== null && got.generation < floor) violations.push(`#${i}: generation ${got.generation} < ${floor}, another writer's, already delivered`);
+            }
+          }
+        }));
+        await s.waitFor(Promise.all(tasks));
+        await cache.close();
+        if (violations.length > 0) throw new Error(`${violations.join('; ')}\n${s.report().map((r) => r.label).join(' | ')}`);
+      }),
+      { numRuns: 150 },
+    );
+    expect(checkedGets).toBeGreaterThan(200);
   });
 });

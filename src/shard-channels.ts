@@ -119,7 +119,7 @@ interface ClusterClient {
   readonly status: string;
   /** slot -> [primary node key, replica keys...], node key `host:port`. */
   readonly slots: string[][];
-  nodes(role: 'master'): Redis[];
+  nodes(role: 'all' | 'master'): Redis[];
   /** Not in the typings, present in ioredis 5 and 6: reloads `slots` (CLUSTER SLOTS), calls back when done. */
   refreshSlotsCache?: (callback?: (err?: Error) => void) => void;
   connect(): Promise<void>;
@@ -330,7 +330,8 @@ export class ShardedSubscriber {
         list.push(s);
       }
     }
-    const primaries = new Map<string, Redis>(this.client.nodes('master').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+    // The slot map names the primaries; a node ioredis has not yet re-labelled after a failover is under 'all'.
+    const primaries = new Map<string, Redis>(this.client.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
     for (const c of [...this.conns.values()]) if (c.slots.size === 0 && !want.has(c.key)) this.discard(c);
     const results = await Promise.allSettled([...want].map(([key, slots]) => this.subscribeOn(key, slots, primaries.get(key))));
     if (this.closed) return;

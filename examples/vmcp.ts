@@ -12,8 +12,9 @@
  * from the metadata with `mutate` (compare-and-set with retries): concurrent
  * removals on two nodes both land, and a terminated session stays terminated.
  *
- * Run: npm run example:vmcp   (Redis from REDIS_URL, default redis://127.0.0.1:6379;
- * it writes only keys under a fresh random prefix, which expire within a minute).
+ * Run: npm ci && npm run example:vmcp   (Redis as for `npm run example`: REDIS_URL if set,
+ * else a throwaway redis-server, else Docker; scripts/with-redis.ts provides it and sets
+ * REDIS_URL. It writes only keys under a fresh random prefix, which expire within a minute).
  * Exits with status 1 if any step does not behave as described.
  */
 import { randomBytes } from 'node:crypto';

@@ -151,14 +151,17 @@ interface Slot {
 }
 
 /**
- * The one event a write in flight may publish: its kind, and its generation
- * when known in advance (an update at `expectedGeneration` g can only publish
- * `updated` g + 1). Events that match no expectation are other writers' and
- * apply at once.
+ * The one event a write in flight may publish: its kind, and what is known of
+ * its generation in advance. An update at `expectedGeneration` g publishes
+ * `updated` with a generation above g (max(g + 1, server time in
+ * microseconds)); a terminate at g publishes `terminated` g. Events that match
+ * no expectation are other writers' and apply at once.
  */
 interface Expectation {
   readonly kind: ChangeKind;
+  /** `above`: the event's generation is greater than `generation`; `exactly`: equal to it. Undefined: any. */
   generation: number | undefined;
+  readonly match: 'above' | 'exactly';
   /** mutate: only while its compare-and-set is in flight, not while `fn` runs. */
   active: boolean;
 }
@@ -194,19 +197,17 @@ function outdated(generation: number, floor: Floor): EvictionReason | null {
   return null;
 }
 
-function expecting(kind: ChangeKind, generation: unknown): Expectation {
-  return { kind, generation: typeof generation === 'number' ? generation : undefined, active: true };
-}
-
-/** The generation an update at `expected` produces (undefined: not known in advance). */
-function next(expected: unknown): number | undefined {
-  return typeof expected === 'number' ? expected + 1 : undefined;
+/** What a write publishes: `kind`, at a generation `match` the given one (any when it is not a number). */
+function expecting(kind: ChangeKind, match: 'above' | 'exactly', generation: unknown): Expectation {
+  return { kind, match, generation: typeof generation === 'number' ? generation : undefined, active: true };
 }
 
 /** Whether a write in flight on the event's id may have published it. */
 function mayBeOwn(slot: Slot, event: ChangeEvent): boolean {
   for (const e of slot.expects) {
-    if (e.active && e.kind === event.kind && (e.generation === undefined || e.generation === event.generation)) return true;
+    if (!e.active || e.kind !== event.kind) continue;
+    if (e.generation === undefined) return true;
+    if (e.match === 'above' ? event.generation > e.generation : event.generation === e.generation) return true;
   }
   return false;
 }
@@ -713,7 +714,7 @@ export class SessionCache implements SessionStore {
 
   /** Passes through; on success caches the new session. */
   create(id: string, metadata?: Metadata, opts?: TtlOption): Promise<CreateResult> {
-    return this.write(id, expecting('created', undefined), () => this.store.create(id, metadata, opts), (r, ctx) => {
+    return this.write(id, expecting('created', 'above', undefined), () => this.store.create(id, metadata, opts), (r, ctx) => {
       if (r.ok) {
         // Any entry held is an earlier incarnation, now gone (create only succeeds on a free id).
         const old = this.entries.get(id);
@@ -727,13 +728,13 @@ export class SessionCache implements SessionStore {
 
   /** Passes through; success caches the new session, conflict the current one, not_found/terminated drop it. */
   update(id: string, expectedGeneration: number, metadata: Metadata, opts?: TtlOption): Promise<WriteResult> {
-    return this.write(id, expecting('updated', next(expectedGeneration)), () => this.store.update(id, expectedGeneration, metadata, opts),
+    return this.write(id, expecting('updated', 'above', expectedGeneration), () => this.store.update(id, expectedGeneration, metadata, opts),
       (r, ctx) => this.settle(id, r, ctx));
   }
 
   /** Passes through; as `update`. */
   patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
-    return this.write(id, expecting('updated', next(opts?.expectedGeneration)), () => this.store.patch(id, changes, opts),
+    return this.write(id, expecting('updated', 'above', opts?.expectedGeneration), () => this.store.patch(id, changes, opts),
       (r, ctx) => this.settle(id, r, ctx));
   }
 
@@ -744,12 +745,12 @@ export class SessionCache implements SessionStore {
    * given): events that arrive while `fn` runs are other writers' and apply at once.
    */
   mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {
-    const expect: Expectation = { kind: 'updated', generation: undefined, active: false };
+    const expect: Expectation = { kind: 'updated', match: 'above', generation: undefined, active: false };
     const wrapped: MutateFn = async (session) => {
       this.expectNothing(id, expect);
       const result = await fn(session);
       if (result !== undefined && !this.closed) {
-        expect.generation = session.generation + 1;
+        expect.generation = session.generation;
         expect.active = true;
       }
       return result;
@@ -787,7 +788,7 @@ export class SessionCache implements SessionStore {
 
   /** Passes through; drops the entry (`onEvict` reason `terminated`) on success, not_found and terminated. */
   terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
-    return this.write(id, expecting('terminated', opts?.expectedGeneration), () => this.store.terminate(id, opts), (r, ctx) => {
+    return this.write(id, expecting('terminated', 'exactly', opts?.expectedGeneration), () => this.store.terminate(id, opts), (r, ctx) => {
       if (r.ok) this.gone(id, 'terminated', ctx, r.generation);
       else this.settle(id, r, ctx);
     });

@@ -24,7 +24,7 @@ import { DEFAULT_PREFIX, decodeId, encodeId } from './keys.js';
 import type { Client } from './scripts.js';
 import { ShardedSubscriber } from './shard-channels.js';
 import type { ChangeEvent, ChangeKind, FeedStatus, SubscribeOptions, Subscription } from './types.js';
-import { MAX_ID_LENGTH } from './validate.js';
+import { DEFAULTS, MAX_ID_LENGTH } from './validate.js';
 
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['created', 'updated', 'terminated']);
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -81,7 +81,7 @@ export interface ChangeFeedOptions {
 }
 
 /** Default {@link ChangeFeedOptions.eventsHeartbeatMs}. */
-export const DEFAULT_HEARTBEAT_MS = 1_000;
+export const DEFAULT_HEARTBEAT_MS = DEFAULTS.eventsHeartbeatMs;
 const MAX_TIMER_MS = 2_147_483_647;
 
 /** Checks the feed's options (the store calls it at construction, before any I/O). */

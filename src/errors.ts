@@ -10,9 +10,9 @@
 export type SessionStoreErrorCode =
   /** A bad argument or option; thrown before any I/O. */
   | 'INVALID_ARGUMENT'
-  /** The request may or may not have been applied (timeout, connection lost after sending). */
+  /** A write may or may not have been applied (timeout, connection lost or retries exhausted after it may have been sent). */
   | 'OUTCOME_UNKNOWN'
-  /** A read failed on the connection; nothing was written. */
+  /** Nothing was applied: a read failed, or the request never left the process (offline queue off, or a client-side error). */
   | 'CONNECTION'
   /** Redis is out of memory (maxmemory); the script was refused whole. */
   | 'OOM'

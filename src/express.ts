@@ -17,7 +17,7 @@ import { decodeId, encodeId } from './keys.js';
 import { RedisSessionStore, type RedisSessionStoreOptions } from './redis-store.js';
 import type { Client } from './scripts.js';
 import type { Metadata, PatchChanges, Session, SessionStore, WriteResult } from './types.js';
-import { checkOptions, checkPositiveInt } from './validate.js';
+import { type AllowedKeys, REDIS_STORE_OPTION_KEYS, checkOptions, checkPositiveInt } from './validate.js';
 
 /**
  * How one session field becomes one stored string and back. `JSON` fits.
@@ -97,12 +97,12 @@ interface Loaded {
   readonly baseline: ReadonlyMap<string, string>;
 }
 
-/** Every RedisSessionStoreOptions key, as a record so the compiler flags one added there and missed here. */
-const REDIS_OPTIONS: Readonly<Record<keyof RedisSessionStoreOptions, true>> = {
-  prefix: true, eventsChannel: true, terminateWait: true, evictionPolicyCheck: true, ttlMs: true, touchOnGet: true,
-  tombstoneTtlMs: true, maxMetadataBytes: true, eventsHeartbeatMs: true,
+/** Every RedisSessionStoreOptions key (one list, in validate.ts, that the compiler keeps complete). */
+const REDIS_OPTION_KEYS = Object.keys(REDIS_STORE_OPTION_KEYS) as Array<keyof RedisSessionStoreOptions>;
+/** Every CasSessionStoreOptions key: anything else is refused as a typo. */
+const OPTION_KEYS: AllowedKeys<CasSessionStoreOptions> = {
+  ...REDIS_STORE_OPTION_KEYS, serializer: true, sameField: true, maxAttempts: true, scanCount: true,
 };
-const REDIS_OPTION_KEYS = Object.keys(REDIS_OPTIONS) as Array<keyof RedisSessionStoreOptions>;
 
 /** The store's key space, for SCAN; only a {@link RedisSessionStore} has one. */
 interface Scannable { readonly client: Client; readonly prefix: string }
@@ -167,7 +167,7 @@ export class CasSessionStore extends Store {
       storeOrClient = (client ?? store) as SessionStore | Client;
       options = rest;
     }
-    const o = checkOptions<CasSessionStoreOptions>(options, 'options');
+    const o = checkOptions<CasSessionStoreOptions>(options, 'options', OPTION_KEYS);
     if (isClient(storeOrClient)) {
       const redisOptions: RedisSessionStoreOptions = {};
       for (const k of REDIS_OPTION_KEYS) if (o[k] !== undefined) (redisOptions as Record<string, unknown>)[k] = o[k];

@@ -13,7 +13,8 @@ import type {
   SubscribeOptions, Subscription, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption, WriteResult,
 } from './types.js';
 import {
-  type ResolvedOptions, checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions, checkTtl,
+  MEMORY_STORE_OPTION_KEYS, PATCH_OPTION_KEYS, TERMINATE_OPTION_KEYS, TOUCH_OPTION_KEYS, TTL_OPTION_KEYS, type ResolvedOptions,
+  checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions, checkTtl,
   freezeMetadata, resolveOptions, utf8Bytes,
 } from './validate.js';
 
@@ -49,7 +50,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
 
   /** @throws InvalidArgumentError for bad options. */
   constructor(options?: MemorySessionStoreOptions) {
-    const o = checkOptions<MemorySessionStoreOptions>(options, 'options');
+    const o = checkOptions<MemorySessionStoreOptions>(options, 'options', MEMORY_STORE_OPTION_KEYS);
     this.options = resolveOptions(o);
     if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('options.now', 'expected a function');
     this.now = o.now ?? Date.now;
@@ -104,7 +105,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   async create(id: string, metadata: Metadata = {}, opts?: TtlOption): Promise<CreateResult> {
     checkId(id);
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts', TTL_OPTION_KEYS));
     const rec = this.record(id);
     if (rec) return { ok: false, reason: rec.kind === 'live' ? 'exists' : 'terminated' };
     const session = { id, generation: this.highWater + 1, metadata: freezeMetadata(checked.entries) };
@@ -168,7 +169,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     checkId(id);
     const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const ttl = this.ttl(checkOptions<TtlOption>(opts, 'opts', TTL_OPTION_KEYS));
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
     const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(checked.entries) };
@@ -179,11 +180,13 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   async patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
     checkId(id);
     const checked = checkChanges(changes, this.options.maxMetadataBytes);
-    const o = checkOptions<PatchOptions>(opts, 'opts');
+    const o = checkOptions<PatchOptions>(opts, 'opts', PATCH_OPTION_KEYS);
     const expected = checkExpectedGeneration(o);
     const ttl = this.ttl(o);
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
+    // Nothing to change: no write, no new generation, no event, no TTL refresh.
+    if (checked.set.entries.length === 0 && checked.remove.length === 0) return { ok: true, session: rec.session };
     const next = new Map(Object.entries(rec.session.metadata));
     for (const name of checked.remove) next.delete(name);
     for (const [k, v] of checked.set.entries) next.set(k, v);
@@ -202,7 +205,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
 
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     checkId(id);
-    const o = checkOptions<TouchOptions>(opts, 'opts');
+    const o = checkOptions<TouchOptions>(opts, 'opts', TOUCH_OPTION_KEYS);
     const expected = checkExpectedGeneration(o);
     const ttl = this.ttl(o);
     const rec = this.live(id, expected);
@@ -213,7 +216,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
 
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
     checkId(id);
-    const o = checkOptions<TerminateOptions>(opts, 'opts');
+    const o = checkOptions<TerminateOptions>(opts, 'opts', TERMINATE_OPTION_KEYS);
     const expected = checkExpectedGeneration(o);
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;

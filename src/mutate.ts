@@ -3,7 +3,7 @@
  * @module
  */
 import type { Metadata, MutateFn, MutateOptions, MutateResult, Session, WriteResult } from './types.js';
-import { DEFAULTS, checkOptions, checkPositiveInt, checkTtl } from './validate.js';
+import { DEFAULTS, MUTATE_OPTION_KEYS, checkOptions, checkPositiveInt, checkTtl } from './validate.js';
 import { InvalidArgumentError } from './errors.js';
 
 /** What `mutate` needs of a store. */
@@ -16,7 +16,7 @@ export interface MutateBackend {
 /** Checks `mutate`'s arguments (the id is checked by the caller). */
 export function checkMutateArgs(fn: unknown, opts: unknown): { maxAttempts: number; ttlMs: number | undefined } {
   if (typeof fn !== 'function') throw new InvalidArgumentError('fn', `expected a function, got ${typeof fn}`);
-  const o = checkOptions<MutateOptions>(opts, 'opts');
+  const o = checkOptions<MutateOptions>(opts, 'opts', MUTATE_OPTION_KEYS);
   return {
     maxAttempts: o.maxAttempts === undefined ? DEFAULTS.maxAttempts : checkPositiveInt(o.maxAttempts, 'opts.maxAttempts'),
     ttlMs: o.ttlMs === undefined ? undefined : checkTtl(o.ttlMs, 'opts.ttlMs'),

@@ -6,11 +6,13 @@ import { randomFillSync } from 'node:crypto';
 import { Code, type Reply, decodeReply, requireGeneration, sessionFromFields } from './decode.js';
 import { type ChangeFeedOptions, RedisChangeFeed, checkFeedOptions, checkSubscribeArgs } from './change-feed.js';
 import { InvalidArgumentError, SessionStoreError } from './errors.js';
-import { toFault } from './faults.js';
+import { type ConnectionWatch, toFault, watchConnection } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
-import { DEFAULT_PREFIX, sessionKey } from './keys.js';
+import { sessionKey } from './keys.js';
 import { checkMutateArgs, runMutate } from './mutate.js';
-import { type ArgsOf, type Client, type EventTarget, type FieldArgs, NO_EVENTS, callScript, loadLibrary } from './scripts.js';
+import {
+  type ArgsOf, type Client, type EventTarget, type FieldArgs, NO_EVENTS, NotSentError, callScript, loadLibrary,
+} from './scripts.js';
 import { shardChannel } from './shard-channels.js';
 import { connectionForKey, keySlot } from './slots.js';
 import type {
@@ -20,8 +22,10 @@ import type {
   TtlOption, WriteResult,
 } from './types.js';
 import {
-  type CheckedChanges, type CheckedMetadata, type ResolvedOptions, checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions,
-  checkPositiveInt, checkTtl, freezeMetadata, resolveOptions,
+  type CheckedChanges, type CheckedMetadata, DEFAULTS, type ResolvedOptions, PATCH_OPTION_KEYS, REDIS_STORE_OPTION_KEYS,
+  TERMINATE_OPTION_KEYS, TERMINATE_WAIT_KEYS, TOUCH_OPTION_KEYS, TTL_OPTION_KEYS, checkChanges, checkExpectedGeneration,
+  checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions, checkPositiveInt, checkTtl, freezeMetadata,
+  resolveOptions,
 } from './validate.js';
 
 /** Options of {@link RedisSessionStore}. */
@@ -140,13 +144,15 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   private readonly evictionPolicyCheck: EvictionPolicyCheck;
   /** The first call's policy check; undefined until then, or again after a connection failure. */
   private policyGate: Promise<void> | undefined;
+  /** The client's last connection error, for the cause of a fault. */
+  private readonly connection: ConnectionWatch;
 
   /** @throws InvalidArgumentError for a client that is not ioredis, or bad options. */
   constructor(client: Client, options?: RedisSessionStoreOptions) {
     if (typeof client !== 'object' || client === null || typeof (client as Client).defineCommand !== 'function') {
       throw new InvalidArgumentError('client', 'expected an ioredis Redis or Cluster instance');
     }
-    const o = checkOptions<RedisSessionStoreOptions>(options, 'options');
+    const o = checkOptions<RedisSessionStoreOptions>(options, 'options', REDIS_STORE_OPTION_KEYS);
     this.options = resolveOptions(o);
     if (o.prefix !== undefined && (typeof o.prefix !== 'string' || /[{}]/.test(o.prefix))) {
       // A brace in the prefix would make Redis hash part of the prefix instead
@@ -160,8 +166,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     if (o.evictionPolicyCheck !== undefined && !CHECK_MODES.has(o.evictionPolicyCheck as string)) {
       throw new InvalidArgumentError('options.evictionPolicyCheck', "expected 'warn', 'error' or 'off'");
     }
-    this.evictionPolicyCheck = o.evictionPolicyCheck ?? 'warn';
-    this.prefix = o.prefix ?? DEFAULT_PREFIX;
+    this.evictionPolicyCheck = o.evictionPolicyCheck ?? DEFAULTS.evictionPolicyCheck;
+    this.prefix = o.prefix ?? DEFAULTS.prefix;
     this.channel = o.eventsChannel ?? '';
     if (this.channel !== '' && isClusterClient(client) && /[{}]/.test(this.channel)) {
       // The shard channel's own hash tag must decide its slot.
@@ -169,6 +175,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     }
     this.client = client;
     this.keyPrefix = (client as unknown as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
+    this.connection = watchConnection(client);
     this.feedOptions = checkFeedOptions(o);
   }
 
@@ -205,7 +212,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     try {
       raw = await callScript(this.client, script, key, args);
     } catch (err) {
-      throw toFault(err, op, id, writes);
+      if (err instanceof NotSentError) throw toFault(err.cause, op, id, writes, { connection: this.connection, sent: false });
+      throw toFault(err, op, id, writes, { connection: this.connection });
     }
     return decodeReply(raw);
   }
@@ -234,14 +242,14 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       const max = /^maxmemory:(\d+)/m.exec(info)?.[1];
       maxmemory = max === undefined ? null : Number(max);
     } catch (err) {
-      if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false);
+      if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false, { connection: this.connection });
     }
     if (policy === null) {
       try {
         const reply = await c.call('CONFIG', 'GET', 'maxmemory-policy');
         policy = configValue(reply);
       } catch (err) {
-        if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false);
+        if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false, { connection: this.connection });
       }
     }
     return { policy, maxmemory, canEvictTombstones: policy === null ? null : policy !== 'noeviction' };
@@ -282,7 +290,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async create(id: string, metadata: Metadata = {}, opts?: TtlOption): Promise<CreateResult> {
     checkId(id);
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttlMs = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const ttlMs = this.ttl(checkOptions<TtlOption>(opts, 'opts', TTL_OPTION_KEYS));
     const key = sessionKey(id, this.prefix);
     const args = { opId: nextOpId(), ttlMs, events: this.events(key), fields: fieldArgs(checked) };
     const reply = await this.run('create', 'create', id, args, true, key);
@@ -372,7 +380,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     checkId(id);
     const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttlMs = this.ttl(checkOptions<TtlOption>(opts, 'opts'));
+    const ttlMs = this.ttl(checkOptions<TtlOption>(opts, 'opts', TTL_OPTION_KEYS));
     const key = sessionKey(id, this.prefix);
     const args = { opId: nextOpId(), ttlMs, expected, events: this.events(key), fields: fieldArgs(checked) };
     const reply = await this.run('update', 'update', id, args, true, key);
@@ -390,9 +398,10 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
     checkId(id);
     const checked = checkChanges(changes, this.options.maxMetadataBytes);
-    const o = checkOptions<PatchOptions>(opts, 'opts');
+    const o = checkOptions<PatchOptions>(opts, 'opts', PATCH_OPTION_KEYS);
     const expected = checkExpectedGeneration(o);
     const ttlMs = this.ttl(o);
+    if (checked.set.entries.length === 0 && checked.remove.length === 0) return this.emptyPatch(id, expected ?? '');
     const key = sessionKey(id, this.prefix);
     const remove: string[] = [];
     for (const name of checked.remove) remove.push(`m${name}`);
@@ -422,9 +431,21 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     }
   }
 
+  /**
+   * A patch that changes nothing is a read (no script write, so no new
+   * generation, no event, no TTL refresh): the current session, or why
+   * there is none, with the usual CAS check.
+   */
+  private async emptyPatch(id: string, expected: number | ''): Promise<WriteResult> {
+    const loaded = await this.load(id);
+    if (typeof loaded === 'string') return { ok: false, reason: loaded };
+    if (expected !== '' && loaded.generation !== expected) return { ok: false, reason: 'conflict', session: loaded };
+    return { ok: true, session: loaded };
+  }
+
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     checkId(id);
-    const o = checkOptions<TouchOptions>(opts, 'opts');
+    const o = checkOptions<TouchOptions>(opts, 'opts', TOUCH_OPTION_KEYS);
     const reply = await this.run('touch', 'touch', id, { ttlMs: this.ttl(o), expected: checkExpectedGeneration(o) }, true);
     switch (reply.code) {
       case Code.OK:
@@ -438,7 +459,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
 
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
     checkId(id);
-    const o = checkOptions<TerminateOptions>(opts, 'opts');
+    const o = checkOptions<TerminateOptions>(opts, 'opts', TERMINATE_OPTION_KEYS);
     const key = sessionKey(id, this.prefix);
     const args = {
       opId: nextOpId(), ttlMs: this.options.tombstoneTtlMs, expected: checkExpectedGeneration(o), events: this.events(key),
@@ -516,7 +537,7 @@ function isClusterClient(client: Client): boolean {
 }
 
 function checkWaitOption(w: unknown): { replicas: number; timeoutMs: number } {
-  const o = checkOptions<{ replicas: number; timeoutMs: number }>(w, 'options.terminateWait');
+  const o = checkOptions<{ replicas: number; timeoutMs: number }>(w, 'options.terminateWait', TERMINATE_WAIT_KEYS);
   const replicas = checkPositiveInt(o.replicas, 'options.terminateWait.replicas');
   const timeoutMs = checkPositiveInt(o.timeoutMs, 'options.terminateWait.timeoutMs');
   return { replicas, timeoutMs };

@@ -80,10 +80,30 @@ function isReplyError(err: unknown): err is Error {
   return err instanceof Error && (err.name === 'ReplyError' || err.constructor?.name === 'ReplyError');
 }
 
+/**
+ * An exception raised while the call was being built or handed to the
+ * client, before any request could leave the process: the write cannot have
+ * applied. Its `cause` is what was thrown.
+ */
+export class NotSentError extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'NotSentError';
+  }
+}
+
 function send(client: Client, name: ScriptName, key: string, args: Arg[]): Promise<unknown> {
   const fn = FUNCTIONS[name];
   const method = (client as unknown as Record<string, FcallMethod>)[fn.readOnly ? 'fcall_ro' : 'fcall']!;
-  return method.call(client, fn.name, 1, key, ...args);
+  let reply: Promise<unknown>;
+  try {
+    reply = method.call(client, fn.name, 1, key, ...args);
+  } catch (err) {
+    // ioredis queues or writes a command only once it is built, and reports
+    // everything after that through the promise.
+    return Promise.reject(new NotSentError(err));
+  }
+  return reply;
 }
 
 /**
@@ -95,7 +115,10 @@ export function callScript<N extends ScriptName>(client: Client, name: N, key: s
   return callScriptRaw(client, name, key, (ARGS[name] as (a: ArgsOf<N>) => Arg[])(args));
 }
 
-/** Calls a function with an argument list built elsewhere (tests of the Lua argument checks). */
+/**
+ * Calls a function with an argument list built elsewhere (tests of the Lua argument checks).
+ * @throws NotSentError for an exception raised before the request left the process.
+ */
 export async function callScriptRaw(client: Client, name: ScriptName, key: string, args: Arg[]): Promise<unknown> {
   for (let loads = 0; ; loads++) {
     try {

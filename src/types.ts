@@ -88,7 +88,7 @@ export type MutateResult = WriteResult & { attempts: number };
 /** Changes applied by `patch`: entries to set and names to remove (disjoint). */
 export interface PatchChanges {
   set?: Metadata;
-  remove?: string[];
+  remove?: readonly string[];
 }
 
 /** Options of `patch`. */

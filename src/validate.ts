@@ -2,19 +2,47 @@
  * Argument checks, run before any I/O. Each failure names the argument.
  * @module
  */
+import type { SessionCacheOptions } from './cache.js';
 import { InvalidArgumentError } from './errors.js';
-import type { Metadata, SessionStoreOptions } from './types.js';
+import { DEFAULT_PREFIX } from './keys.js';
+import type { MemorySessionStoreOptions } from './memory-store.js';
+import type { RedisSessionStoreOptions } from './redis-store.js';
+import type {
+  GenerationOptions, Metadata, MutateOptions, PatchChanges, PatchOptions, SessionStoreOptions, SubscribeOptions, TerminateOptions,
+  TouchOptions, TtlOption,
+} from './types.js';
 
 /** Longest accepted id, in UTF-16 code units (JavaScript string length). */
 export const MAX_ID_LENGTH = 1024;
 
-/** Defaults of {@link SessionStoreOptions}. */
+/**
+ * Every default, in one place: the options of both stores
+ * ({@link RedisSessionStoreOptions}; `MemorySessionStore` has the shared ones,
+ * plus `now`, default `Date.now`) and `mutate`'s `maxAttempts`.
+ * `tombstoneTtlMs: 'ttlMs'` means "the store's `ttlMs`"; `null` means off.
+ */
 export const DEFAULTS = {
+  /** Sliding TTL of a live session, ms (30 minutes). */
   ttlMs: 1_800_000,
+  /** `get()` and `generationOf()` refresh the TTL. */
   touchOnGet: true,
+  /** How long a terminated id stays terminated: the store's `ttlMs`. */
+  tombstoneTtlMs: 'ttlMs',
+  /** Cap on the UTF-8 bytes of all metadata names + values (1 MiB). */
   maxMetadataBytes: 1024 * 1024,
+  /** Redis key prefix, before any ioredis `keyPrefix`. */
+  prefix: DEFAULT_PREFIX,
+  /** No change events are published. */
+  eventsChannel: null,
+  /** Each change-feed subscriber connection is PINGed every second; a missed beat is a reported gap. */
+  eventsHeartbeatMs: 1_000,
+  /** No WAIT after terminate. */
+  terminateWait: null,
+  /** Check `maxmemory-policy` on the first call and warn when it can evict tombstones. */
+  evictionPolicyCheck: 'warn',
+  /** `mutate`: CAS attempts before it returns the last conflict. */
   maxAttempts: 10,
-} as const;
+} as const satisfies Readonly<Record<keyof RedisSessionStoreOptions, unknown>> & { maxAttempts: number };
 
 /** Options after defaults and checks. */
 export interface ResolvedOptions {
@@ -80,7 +108,7 @@ export function checkExpectedGeneration(opts: { expectedGeneration?: unknown }):
 
 /** `generationOf`'s options: whether to refresh the TTL (default: the store's `touchOnGet`). */
 export function checkGenerationOptions(opts: unknown, touchOnGet: boolean): { touch: boolean } {
-  const o = checkOptions<{ touch?: boolean }>(opts, 'opts');
+  const o = checkOptions<GenerationOptions>(opts, 'opts', GENERATION_OPTION_KEYS);
   if (o.touch !== undefined && typeof o.touch !== 'boolean') throw new InvalidArgumentError('opts.touch', 'expected a boolean');
   return { touch: o.touch ?? touchOnGet };
 }
@@ -93,12 +121,84 @@ export function checkPositiveInt(n: unknown, argument: string): number {
   return n;
 }
 
-/** `undefined` or a plain object of options; returns an object to read from. */
-export function checkOptions<T extends object>(opts: unknown, argument: string): Partial<T> {
+/**
+ * The keys an options object may have: a record typed against its interface,
+ * so the compiler fails when an option is added to the interface and not here.
+ */
+export type AllowedKeys<T> = Readonly<Record<keyof T, true>>;
+
+/**
+ * `undefined` or a plain object of options; returns an object to read from.
+ * With `allowed`, any other own key (a typo such as `ttlMS`, whatever its
+ * value) is an {@link InvalidArgumentError} naming it, e.g. `opts.ttlMS`.
+ */
+export function checkOptions<T extends object>(opts: unknown, argument: string, allowed?: AllowedKeys<T>): Partial<T> {
   if (opts === undefined) return {};
   if (!isPlainObject(opts)) throw new InvalidArgumentError(argument, `expected an options object, got ${describe(opts)}`);
+  if (allowed) checkKnownKeys(opts, argument, allowed, 'option');
   return opts as Partial<T>;
 }
+
+function checkKnownKeys(obj: Record<string, unknown>, argument: string, allowed: Readonly<Record<string, true>>, noun: string): void {
+  for (const key of Object.keys(obj)) {
+    if (Object.prototype.hasOwnProperty.call(allowed, key)) continue;
+    const known = Object.keys(allowed);
+    const guess = closest(key, known);
+    throw new InvalidArgumentError(
+      `${argument}.${key}`,
+      `unknown ${noun}${guess === undefined ? '' : ` (did you mean ${guess}?)`}; known: ${known.join(', ')}`,
+    );
+  }
+}
+
+/** The known name a typo most likely meant: same letters ignoring case, else at most 2 edits away. */
+function closest(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const sameCase = known.find((k) => k.toLowerCase() === lower);
+  if (sameCase !== undefined) return sameCase;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(lower, k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64 || b.length > 64) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+// Allowed keys of every options object. Add an option to its interface and
+// the compiler points here.
+const STORE_OPTIONS: AllowedKeys<SessionStoreOptions> = { ttlMs: true, touchOnGet: true, tombstoneTtlMs: true, maxMetadataBytes: true };
+export const MEMORY_STORE_OPTION_KEYS: AllowedKeys<MemorySessionStoreOptions> = { ...STORE_OPTIONS, now: true };
+export const REDIS_STORE_OPTION_KEYS: AllowedKeys<RedisSessionStoreOptions> = {
+  ...STORE_OPTIONS, prefix: true, eventsChannel: true, eventsHeartbeatMs: true, terminateWait: true, evictionPolicyCheck: true,
+};
+export const TERMINATE_WAIT_KEYS: AllowedKeys<{ replicas: number; timeoutMs: number }> = { replicas: true, timeoutMs: true };
+export const TTL_OPTION_KEYS: AllowedKeys<TtlOption> = { ttlMs: true };
+export const PATCH_OPTION_KEYS: AllowedKeys<PatchOptions> = { ttlMs: true, expectedGeneration: true };
+export const TOUCH_OPTION_KEYS: AllowedKeys<TouchOptions> = { ttlMs: true, expectedGeneration: true };
+export const TERMINATE_OPTION_KEYS: AllowedKeys<TerminateOptions> = { expectedGeneration: true };
+export const MUTATE_OPTION_KEYS: AllowedKeys<MutateOptions> = { ttlMs: true, maxAttempts: true };
+export const GENERATION_OPTION_KEYS: AllowedKeys<GenerationOptions> = { touch: true };
+const CHANGES_KEYS: AllowedKeys<PatchChanges> = { set: true, remove: true };
+/** For `subscribe` (src/change-feed.ts): `checkOptions(opts, 'opts', SUBSCRIBE_OPTION_KEYS)`. */
+export const SUBSCRIBE_OPTION_KEYS: AllowedKeys<SubscribeOptions> = { onStatus: true, signal: true };
+/** For `SessionCache` (src/cache.ts): `checkOptions(options, 'options', SESSION_CACHE_OPTION_KEYS)`. */
+export const SESSION_CACHE_OPTION_KEYS: AllowedKeys<SessionCacheOptions> = {
+  maxEntries: true, validate: true, maxStaleMs: true, staleIfErrorMs: true, onEvict: true, onError: true, now: true,
+};
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
@@ -156,6 +256,7 @@ export function checkChanges(changes: unknown, maxBytes: number): CheckedChanges
   if (!isPlainObject(changes)) {
     throw new InvalidArgumentError('changes', `expected { set?, remove? }, got ${describe(changes)}`);
   }
+  checkKnownKeys(changes, 'changes', CHANGES_KEYS, 'field');
   const set = changes.set === undefined ? { entries: [], bytes: 0 } : checkMetadata(changes.set, maxBytes, 'changes.set');
   const rawRemove = changes.remove ?? [];
   if (!Array.isArray(rawRemove)) {

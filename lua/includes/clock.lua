@@ -1,5 +1,12 @@
--- Generations: create takes the server time in microseconds; every later
--- write adds 1. Integers below 2^53 are exact in Lua's doubles.
+-- Generations. A create takes the server time in microseconds; every later
+-- write takes max(previous + 1, server time in microseconds). So a new
+-- generation is strictly greater than any the id had on this server, and, as
+-- long as the servers' clocks agree to within the time between two writes of
+-- one session, greater than any a failed primary handed out for a write that
+-- was lost with it (replication is asynchronous): a generation never names
+-- two different contents, and a cache holding the lost write refetches.
+-- Integers below 2^53 are exact in Lua's doubles (microseconds reach 2^53 in
+-- the year 2255).
 
 local function serverMicros()
   local t = redis.call('TIME')
@@ -7,6 +14,8 @@ local function serverMicros()
 end
 
 local function nextGeneration(gen)
+  local now = serverMicros()
+  if now > gen then return now end
   return gen + 1
 end
 

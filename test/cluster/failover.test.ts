@@ -11,9 +11,12 @@
  *    a primary that dies before replicating it comes back to life on the
  *    promoted replica. terminateWait reports that terminate as not durable;
  *    a terminate it reported durable survives.
+ * 4. The same loss for an update: the promoted replica never saw it, and the
+ *    next writer's generation is still new (max(previous + 1, clock)), so a
+ *    cache that held the lost write sees a different generation and refetches.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisSessionStore, keySlot } from '../../src/index.js';
+import { RedisSessionStore, SessionCache, keySlot } from '../../src/index.js';
 import { type RedisCluster, info, startRedisCluster, waitForReplicaOffset, waitUntil } from '../support/cluster.js';
 import { sleep, uniquePrefix } from '../support/clients.js';
 import { libraryLoaded } from '../support/server-faults.js';
@@ -144,5 +147,56 @@ describe('the loss asynchronous replication allows', () => {
     await waitUntil('the restarted node to follow the new primary', async () => (await primary.role()) === 'slave', 30_000);
     await cluster.waitForOk();
     expect(await store.peek(lost)).toEqual(created.session);
+  });
+
+  it('an update lost in a failover: the next write gets a generation never used, and a cache that held the lost one refetches', async () => {
+    await cluster.waitForOk();
+    const slot = 5000;
+    const primary = await cluster.ownerOf(slot);
+    const replica = (await cluster.replicaOf(primary))!;
+    const options = { prefix: uniquePrefix('lostgen'), ttlMs: 120_000 };
+    const writer = new RedisSessionStore(cluster.client(5), options);
+    const reader = new RedisSessionStore(cluster.client(6), options);
+    const cache = new SessionCache(reader, { validate: 'always' });
+    const [id] = idsInSlot(slot, 1, 'lostgen') as [string];
+    const created = await writer.create(id, { v: 'replicated' });
+    if (!created.ok) throw new Error('setup create failed');
+    await waitForReplicaOffset(primary.admin, replica.admin);
+
+    const replicaPid = replica.pid()!;
+    process.kill(replicaPid, 'SIGSTOP');
+    let lost: { generation: number };
+    try {
+      expect(await primary.admin.call('CLIENT', 'KILL', 'TYPE', 'replica')).toBe(1);
+      const u = await writer.update(id, created.session.generation, { v: 'lost' });
+      if (!u.ok) throw new Error('update failed');
+      lost = u.session;
+      expect((await cache.get(id))?.metadata).toEqual({ v: 'lost' }); // the cache on another node holds the lost write
+      await primary.kill();
+    } finally {
+      process.kill(replicaPid, 'SIGCONT');
+    }
+    await replica.admin.call('CLUSTER', 'FAILOVER', 'TAKEOVER');
+    await waitUntil('the replica to take over', async () => (await replica.role()) === 'master', 20_000);
+    await cluster.waitForOk({ replicas: false });
+    let back: unknown;
+    await waitUntil('the clients to read from the new primary', async () => {
+      back = await writer.peek(id).catch(() => 'error');
+      return back !== 'error' && (await reader.peek(id).then(() => true, () => false));
+    });
+    expect(back).toEqual(created.session); // the update is gone
+
+    // The next writer starts from the generation the promoted replica has, as the lost update did.
+    const next = await writer.update(id, created.session.generation, { v: 'after failover' });
+    if (!next.ok) throw new Error(`update after failover: ${JSON.stringify(next)}`);
+    expect(next.session.generation).not.toBe(lost.generation);
+    expect(next.session.generation).toBeGreaterThan(lost.generation);
+    // 'always' compares generations: the held copy is not current, so the cache refetches.
+    expect(await cache.get(id)).toEqual(next.session);
+    await cache.close();
+
+    await primary.start();
+    await waitUntil('the restarted node to follow the new primary', async () => (await primary.role()) === 'slave', 30_000);
+    await cluster.waitForOk();
   });
 });

@@ -143,14 +143,18 @@ describe('Cluster feed: sharded subscriptions', () => {
       const primaries = await cluster.primaries();
       expect(conns.map((c) => c.port).sort()).toEqual(primaries.map((p) => p.port).sort());
       expect(conns.reduce((sum, c) => sum + c.ssub, 0)).toBe(SLOT_COUNT);
-      // Writes on sessions of every primary.
-      const ids = Array.from({ length: 12 }, (_, i) => uid(`ev${i}`));
+      // Writes on sessions of every primary: ids until each primary owns some (bounded).
+      const ids: string[] = [];
+      const owners = new Set<number>();
+      for (let i = 0; i < 200 && (ids.length < 12 || owners.size < 3); i++) {
+        const id = uid(`ev${i}`);
+        ids.push(id);
+        owners.add((await cluster.ownerOf(keySlot(sessionKey(id, n.prefix)))).port);
+      }
       const sessions: Session[] = [];
       for (const id of ids) sessions.push(await created(n.A, id));
       expect(await waitFor(() => spy.events.length === ids.length)).toBe(true);
       expect(spy.events).toEqual(sessions.map((x) => ({ kind: 'created', id: x.id, generation: x.generation })));
-      const owners = new Set<number>();
-      for (const id of ids) owners.add((await cluster.ownerOf(keySlot(sessionKey(id, n.prefix)))).port);
       expect(owners.size).toBe(3);
       console.log(`[cluster feed] ioredis ${major}: subscribe() covered ${SLOT_COUNT} slots on 3 primaries in ${subscribeMs.toFixed(0)} ms`);
       await sub.unsubscribe();

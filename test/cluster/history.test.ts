@@ -64,15 +64,25 @@ describe('checkHistory', () => {
     expect(checkHistory(vanished).join('\n')).toMatch(/acknowledged write of 100 vanished/);
   });
 
-  it('flags phantom generations and updates that did not add one', () => {
+  it('flags phantom generations and updates that did not raise the generation', () => {
     const h = historyOf([
       { kind: 'create', start: 0, end: 1, generation: 100 },
       { kind: 'peek', start: 2, end: 3, generation: 777 },
-      { kind: 'update', start: 4, end: 5, expected: 100, generation: 105 },
+      { kind: 'update', start: 4, end: 5, expected: 100, generation: 100 },
     ]);
     const v = checkHistory(h).join('\n');
     expect(v).toMatch(/saw generation 777 that no write produced/);
-    expect(v).toMatch(/update wrote 105, expected 100\+1/);
+    expect(v).toMatch(/update wrote 100, not above expected 100/);
+  });
+
+  it('lets a write that failed with a fault explain a generation above the one it expected, and no other', () => {
+    const base = [
+      { kind: 'create' as const, start: 0, end: 1, generation: 100 },
+      { kind: 'update' as const, start: 2, end: 3, expected: 100, status: 'error' as const, reason: 'OUTCOME_UNKNOWN' },
+    ];
+    expect(checkHistory(historyOf([...base, { kind: 'peek', start: 4, end: 5, generation: 150 }]))).toEqual([]);
+    expect(checkHistory(historyOf([...base, { kind: 'peek', start: 4, end: 5, generation: 90 }])).join('\n'))
+      .toMatch(/saw generation 90 that no write produced/);
   });
 
   it('does not count writes that failed, or were not confirmed replicated, as acknowledged', () => {

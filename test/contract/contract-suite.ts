@@ -4,7 +4,7 @@
  * across terminate and expiry, and each class of bad input.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_ID_LENGTH, type Session, type SessionStore, isInvalidArgument } from '../../src/index.js';
+import { type GenerationReader, MAX_ID_LENGTH, type Session, type SessionStore, isInvalidArgument } from '../../src/index.js';
 import { hostileInput } from './hostile-input.js';
 import type { ContractTarget } from './targets.js';
 
@@ -20,6 +20,45 @@ function expectOk<T extends { ok: boolean }>(r: T): Extract<T, { ok: true }> {
 
 async function created(store: SessionStore, id: string, metadata: Record<string, string> = {}): Promise<Session> {
   return expectOk(await store.create(id, metadata)).session;
+}
+
+/** The default cap: what every store must accept in full. */
+const CAP = 1024 * 1024;
+/** Small fields at the cap: well past what one spread call can take (the bug behind issue #16, item 2). */
+const MANY = 120_000;
+/** A test at the cap does a few megabytes of I/O; bounded so a regression fails instead of hanging. */
+const CAP_TEST_MS = 30_000;
+
+/** `count` fields of 4-character names whose names + values total exactly `cap` UTF-8 bytes. */
+function fieldsAtCap(count: number, cap = CAP): Record<string, string> {
+  const each = Math.floor(cap / count);
+  const m: Record<string, string> = {};
+  for (let i = 0; i < count; i++) m[i.toString(36).padStart(4, '0')] = 'v'.repeat(each - 4);
+  const last = (count - 1).toString(36).padStart(4, '0');
+  m[last] += 'w'.repeat(cap - each * count);
+  return m;
+}
+
+/** One field whose name + value total exactly `cap` UTF-8 bytes (multi-byte characters included). */
+function bytesAtCap(cap = CAP): Record<string, string> {
+  const name = 'big';
+  const room = cap - name.length;
+  return { [name]: 'é'.repeat(Math.floor(room / 2)) + 'x'.repeat(room % 2) };
+}
+
+function utf8Size(m: Readonly<Record<string, string>>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(m)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}
+
+/** Same entries (order aside), without a deep-equality walk over 100k keys in the matcher. */
+function expectSameMetadata(got: Readonly<Record<string, string>> | undefined, want: Readonly<Record<string, string>>): void {
+  expect(got).toBeDefined();
+  const keys = Object.keys(want);
+  expect(Object.keys(got!).length).toBe(keys.length);
+  const wrong = keys.filter((k) => got![k] !== want[k]);
+  expect(wrong.slice(0, 5)).toEqual([]);
 }
 
 export function contractSuite(target: ContractTarget): void {
@@ -160,7 +199,8 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's', { a: '1', b: '2' });
         const r = expectOk(await store.update('s', s.generation, { c: '3' }));
-        expect(r.session).toEqual({ id: 's', generation: s.generation + 1, metadata: { c: '3' } });
+        expect(r.session).toEqual({ id: 's', generation: expect.any(Number), metadata: { c: '3' } });
+        expect(r.session.generation).toBeGreaterThan(s.generation);
         expect(await store.peek('s')).toEqual(r.session);
       });
 
@@ -214,8 +254,19 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's', { a: '1', b: '2', c: '3' });
         const r = expectOk(await store.patch('s', { set: { a: 'A', d: '4' }, remove: ['b', 'missing'] }));
-        expect(r.session).toEqual({ id: 's', generation: s.generation + 1, metadata: { a: 'A', c: '3', d: '4' } });
+        expect(r.session).toEqual({ id: 's', generation: expect.any(Number), metadata: { a: 'A', c: '3', d: '4' } });
+        expect(r.session.generation).toBeGreaterThan(s.generation);
         expect(await store.peek('s')).toEqual(r.session);
+      });
+
+      it('remove takes a readonly (frozen) array of names', async () => {
+        const store = mk();
+        const s = await created(store, 's', { a: '1', b: '2' });
+        // Type-checked by `npm run typecheck`: PatchChanges.remove is a readonly string[].
+        const names: readonly string[] = Object.freeze(['a']);
+        const r = expectOk(await store.patch('s', { remove: names }));
+        expect(r.session).toEqual({ id: 's', generation: expect.any(Number), metadata: { b: '2' } });
+        expect(r.session.generation).toBeGreaterThan(s.generation);
       });
 
       it('with expectedGeneration: applies on a match, conflict otherwise', async () => {
@@ -227,11 +278,29 @@ export function contractSuite(target: ContractTarget): void {
         expect(await store.peek('s')).toEqual(r.session);
       });
 
-      it('an empty patch still counts as a write', async () => {
+      it('an empty patch writes nothing: the current session, same generation, TTL not refreshed', async () => {
         const store = mk();
         const s = await created(store, 's', { a: '1' });
-        const r = expectOk(await store.patch('s', {}));
-        expect(r.session).toEqual({ id: 's', generation: s.generation + 1, metadata: { a: '1' } });
+        expectOk(await store.touch('s', { ttlMs: 10_000 }));
+        for (const empty of [{}, { set: {} }, { remove: [] }, { set: {}, remove: [] }, { set: undefined, remove: undefined }]) {
+          expect(await store.patch('s', empty)).toEqual({ ok: true, session: s });
+          expect(await store.patch('s', empty, { ttlMs: 50_000 })).toEqual({ ok: true, session: s });
+        }
+        await expectTtl(store, 's', 10_000);
+        expect(await store.peek('s')).toEqual(s);
+        // The next real write moves the generation on.
+        expect(expectOk(await store.patch('s', { set: { b: '2' } })).session.generation).toBeGreaterThan(s.generation);
+      });
+
+      it('an empty patch checks expectedGeneration and reports not_found / terminated as usual', async () => {
+        const store = mk();
+        const s = await created(store, 's', { a: '1' });
+        expect(await store.patch('s', {}, { expectedGeneration: s.generation })).toEqual({ ok: true, session: s });
+        expect(await store.patch('s', {}, { expectedGeneration: s.generation + 1 })).toEqual({ ok: false, reason: 'conflict', session: s });
+        expect(await store.patch('none', {})).toEqual({ ok: false, reason: 'not_found' });
+        expect(await target.pttl(store, 'none')).toBe(-2);
+        expectOk(await store.terminate('s'));
+        expect(await store.patch('s', {}, { expectedGeneration: s.generation })).toEqual({ ok: false, reason: 'terminated' });
       });
 
       it('returns not_found / terminated and writes nothing', async () => {
@@ -383,7 +452,8 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's', { n: '1' });
         const r = await store.mutate('s', (cur) => ({ ...cur.metadata, n: String(Number(cur.metadata.n) + 1) }));
-        expect(r).toEqual({ ok: true, session: { id: 's', generation: s.generation + 1, metadata: { n: '2' } }, attempts: 1 });
+        expect(r).toEqual({ ok: true, session: { id: 's', generation: expect.any(Number), metadata: { n: '2' } }, attempts: 1 });
+        expect(r.ok && r.session.generation).toBeGreaterThan(s.generation);
       });
 
       it('writes nothing when fn returns undefined', async () => {
@@ -403,8 +473,10 @@ export function contractSuite(target: ContractTarget): void {
           if (seen.length === 1) expectOk(await store.update('s', cur.generation, { n: '10' }));
           return { n: String(Number(cur.metadata.n) + 1) };
         });
-        expect(r).toMatchObject({ ok: true, attempts: 2, session: { metadata: { n: '11' }, generation: s.generation + 2 } });
-        expect(seen).toEqual([s.generation, s.generation + 1]);
+        expect(r).toMatchObject({ ok: true, attempts: 2, session: { metadata: { n: '11' } } });
+        expect(seen[1]).toBeGreaterThan(s.generation);
+        expect(r.ok && r.session.generation).toBeGreaterThan(seen[1]!);
+        expect(seen[0]).toBe(s.generation);
       });
 
       it('gives up after maxAttempts with the last conflict', async () => {
@@ -473,6 +545,76 @@ export function contractSuite(target: ContractTarget): void {
         expect(results.every((r) => r.ok)).toBe(true);
         expect((await store.peek('s'))?.metadata.n).toBe('10');
       });
+    });
+
+    describe('at the metadata size cap (the default maxMetadataBytes, 1 MiB)', () => {
+      const fields = fieldsAtCap(MANY);
+      const bytes = bytesAtCap();
+      it('the fixtures are exactly at the cap', () => {
+        expect(Object.keys(fields)).toHaveLength(MANY);
+        expect(utf8Size(fields)).toBe(CAP);
+        expect(utf8Size(bytes)).toBe(CAP);
+      });
+
+      for (const [shape, metadata] of [[`${MANY.toLocaleString('en-US')} fields`, fields], ['bytes (one value)', bytes]] as const) {
+        it(`size cap, ${shape}: create`, async () => {
+          const store = mk();
+          const s = await created(store, 's', metadata);
+          expectSameMetadata(s.metadata, metadata);
+          expectSameMetadata((await store.peek('s'))?.metadata, metadata);
+        }, CAP_TEST_MS);
+
+        it(`size cap, ${shape}: update`, async () => {
+          const store = mk();
+          const s = await created(store, 's', { a: '1' });
+          const u = expectOk(await store.update('s', s.generation, metadata)).session;
+          expect(u.generation).toBeGreaterThan(s.generation);
+          expectSameMetadata((await store.peek('s'))?.metadata, metadata);
+        }, CAP_TEST_MS);
+
+        it(`size cap, ${shape}: patch sets every entry, then removes every entry`, async () => {
+          const store = mk();
+          const s = await created(store, 's');
+          const p = expectOk(await store.patch('s', { set: metadata }, { expectedGeneration: s.generation })).session;
+          expectSameMetadata(p.metadata, metadata);
+          expectSameMetadata((await store.peek('s'))?.metadata, metadata);
+          const r = expectOk(await store.patch('s', { remove: Object.keys(metadata) })).session;
+          expect(r).toEqual({ id: 's', generation: expect.any(Number), metadata: {} });
+          expect(r.generation).toBeGreaterThan(p.generation);
+          expect(p.generation).toBeGreaterThan(s.generation);
+          expect((await store.peek('s'))?.metadata).toEqual({});
+        }, CAP_TEST_MS);
+
+        it(`size cap, ${shape}: mutate reads a session at the cap and writes one at the cap`, async () => {
+          const store = mk();
+          const s = await created(store, 's', metadata);
+          // Same size, every value changed: the whole record is rewritten.
+          const next = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, v.replace(/^./u, (c) => (c === 'é' ? 'ü' : 'u'))]));
+          const r = await store.mutate('s', (cur) => {
+            expectSameMetadata(cur.metadata, metadata);
+            return next;
+          });
+          expect(r.ok && r.session.generation).toBeGreaterThan(s.generation);
+          expectSameMetadata((await store.peek('s'))?.metadata, next);
+        }, CAP_TEST_MS);
+      }
+
+      it('size cap: one byte more is INVALID_ARGUMENT on every write, before any I/O', async () => {
+        const store = mk();
+        const s = await created(store, 's');
+        const first = Object.keys(fields)[0]!;
+        const over = { ...fields, [first]: `${fields[first]}v` };
+        expect(utf8Size(over)).toBe(CAP + 1);
+        const before = target.commandsSent();
+        for (const call of [() => store.create('n', over), () => store.update('s', s.generation, over), () => store.patch('s', { set: over })]) {
+          const err = await call().then(() => undefined, (e: unknown) => e);
+          expect(isInvalidArgument(err), String(err)).toBe(true);
+        }
+        expect(target.commandsSent()).toBe(before);
+        // mutate reads first; its write is refused before it is sent.
+        expect(isInvalidArgument(await store.mutate('s', () => over).catch((e: unknown) => e))).toBe(true);
+        expect(await store.peek('s')).toEqual(s);
+      }, CAP_TEST_MS);
     });
 
     hostileInput(target, mk);
@@ -601,6 +743,38 @@ export function contractSuite(target: ContractTarget): void {
       it('store options', () => {
         expect(() => target.makeStore({ maxMetadataBytes: 0 })).toThrow(/options\.maxMetadataBytes/);
         expect(() => target.makeStore({ touchOnGet: 'yes' as never })).toThrow(/options\.touchOnGet/);
+      });
+
+      it('unknown keys: a typo in any options object or in patch changes is refused, naming the key, whatever its value', async () => {
+        const store = mk();
+        const s = await created(store, 's', { a: '1' });
+        const typo = <T>(o: object) => o as T;
+        await expectInvalid(store, /^opts\.ttlMS$/, () => store.create('n', {}, typo({ ttlMS: 1000 })));
+        await expectInvalid(store, /^opts\.ttl$/, () => store.update('s', s.generation, {}, typo({ ttl: 1000 })));
+        await expectInvalid(store, /^changes\.sett$/, () => store.patch('s', typo({ sett: { a: '2' } })));
+        await expectInvalid(store, /^changes\.delete$/, () => store.patch('s', typo({ set: { a: '2' }, delete: ['a'] })));
+        await expectInvalid(store, /^opts\.expectedGen$/, () => store.patch('s', { set: { a: '2' } }, typo({ expectedGen: 1 })));
+        await expectInvalid(store, /^opts\.expected$/, () => store.touch('s', typo({ expected: s.generation })));
+        await expectInvalid(store, /^opts\.force$/, () => store.terminate('s', typo({ force: true })));
+        await expectInvalid(store, /^opts\.maxAttempt$/, () => store.mutate('s', () => ({ b: '2' }), typo({ maxAttempt: 3 })));
+        await expectInvalid(store, /^opts\.touched$/, () => (store as SessionStore & GenerationReader).generationOf('s', typo({ touched: false })));
+        // An unknown key is a typo even when its value is undefined.
+        await expectInvalid(store, /^opts\.ttlMS$/, () => store.touch('s', typo({ ttlMS: undefined })));
+        expect(await store.peek('s')).toEqual(s);
+        expect(await store.exists('n')).toBe(false);
+        const err = await store.create('n', {}, typo({ ttlMS: 1000 })).catch((e: unknown) => e as Error);
+        expect((err as Error).message).toMatch(/unknown option \(did you mean ttlMs\?\)/);
+      });
+
+      it('unknown keys: store constructor options (for JavaScript callers)', () => {
+        for (const [options, argument] of [[{ ttlMS: 1000 }, 'options.ttlMS'], [{ tombstoneTtl: 1000 }, 'options.tombstoneTtl'],
+          [{ maxMetadataBytes: 10, extra: undefined }, 'options.extra']] as const) {
+          let err: unknown;
+          try { target.makeStore(options as never); } catch (e) { err = e; }
+          expect(isInvalidArgument(err), String(err)).toBe(true);
+          expect((err as { argument: string }).argument).toBe(argument);
+        }
+        expect(() => target.makeStore({ TTLMS: 1 } as never)).toThrow(/did you mean ttlMs\?/);
       });
     });
   });

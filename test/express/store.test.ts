@@ -55,6 +55,9 @@ describe('CasSessionStore construction', () => {
       [new MemorySessionStore(), { scanCount: 0 }, /options\.scanCount/],
       [new MemorySessionStore(), { maxAttempts: 1.5 }, /options\.maxAttempts/],
       [new MemorySessionStore(), 'opts', /options/],
+      [new MemorySessionStore(), { samefield: 'error' }, /options\.samefield`: unknown option \(did you mean sameField\?\)/],
+      [target.client(), { prefx: 'app:' }, /options\.prefx`: unknown option \(did you mean prefix\?\)/],
+      [{ client: target.client(), scancount: 10 }, undefined, /options\.scancount/],
     ];
     for (const [arg, opts, message] of bad) {
       let thrown: unknown;

@@ -101,12 +101,18 @@ describe('restart', () => {
         const c = await store.create(id, { n: '0' });
         if (!c.ok) throw new Error(`create ${id}: ${JSON.stringify(c)}`);
         let g = c.session.generation;
-        expect(await store.update(id, g, { n: '1' })).toEqual({ ok: true, session: { id, generation: ++g, metadata: { n: '1' } } });
-        expect(await store.patch(id, { set: { m: 'x' } }, { expectedGeneration: g }))
-          .toEqual({ ok: true, session: { id, generation: ++g, metadata: { n: '1', m: 'x' } } });
+        /** A write's exact outcome: its metadata at a generation above the last one; returns that generation. */
+        const wrote = (r: unknown, metadata: Record<string, string>, extra: object = {}): number => {
+          expect(r).toEqual({ ok: true, session: { id, generation: expect.any(Number), metadata }, ...extra });
+          const next = (r as { session: { generation: number } }).session.generation;
+          expect(next).toBeGreaterThan(g);
+          return next;
+        };
+        g = wrote(await store.update(id, g, { n: '1' }), { n: '1' });
+        g = wrote(await store.patch(id, { set: { m: 'x' } }, { expectedGeneration: g }), { n: '1', m: 'x' });
         expect(await store.touch(id, { expectedGeneration: g })).toEqual({ ok: true, generation: g });
-        expect(await store.mutate(id, (cur) => ({ ...cur.metadata, n: String(Number(cur.metadata.n) + 1) })))
-          .toEqual({ ok: true, session: { id, generation: ++g, metadata: { n: '2', m: 'x' } }, attempts: 1 });
+        g = wrote(await store.mutate(id, (cur) => ({ ...cur.metadata, n: String(Number(cur.metadata.n) + 1) })),
+          { n: '2', m: 'x' }, { attempts: 1 });
         expect(await store.terminate(id, { expectedGeneration: g })).toEqual({ ok: true, generation: g });
         expect(await store.create(id)).toEqual({ ok: false, reason: 'terminated' });
         completed += 7;

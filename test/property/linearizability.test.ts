@@ -57,7 +57,11 @@ describe('linearizability checker', () => {
   });
 
   it('rejects a reply the model never gives, even sequentially', () => {
-    expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(100), ok(102))])).toBe(false);
+    // A write's generation must rise (by any amount: Redis takes max(previous + 1, clock)).
+    expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(100), ok(100))])).toBe(false);
+    expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(100), ok(99))])).toBe(false);
+    expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(100), ok(102))])).toBe(true);
+    expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(100), ok(102)), op(4, 5, update(102), ok(101))])).toBe(false);
     expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(99), ok(100))])).toBe(false);
     expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, create(), ok(200))])).toBe(false);
     expect(linearizable([op(0, 1, update(1), ok(2))])).toBe(false);

@@ -80,6 +80,8 @@ function resolve(spec: OpSpec, states: readonly IdState[]): SessionOp {
 function ttlSet(op: SessionOp, out: SessionOutput, cfg: ModelConfig): number | undefined {
   if (op.f === 'get') return out !== null && cfg.touchOnGet ? cfg.ttlMs : undefined;
   if (!isObj(out) || out.ok !== true || op.f === 'peek' || op.f === 'exists' || op.f === 'expire') return undefined;
+  // An empty patch writes nothing, TTL included.
+  if (op.f === 'patch' && Object.keys(op.set).length === 0 && op.remove.length === 0) return undefined;
   return op.f === 'terminate' ? cfg.tombstoneTtlMs : op.ttlMs;
 }
 

@@ -41,6 +41,33 @@ describe('re-sent writes apply once', () => {
     expect((await create('c', op())).code).toBe(Code.EXISTS);
   });
 
+  it('create: a re-send after the session expired creates it again, with a higher generation', async () => {
+    const a = op();
+    const first = await call('create', 'ce', [a, '20', '', '', 'ma', '1']); // 20 ms TTL
+    expect(first.code).toBe(Code.OK);
+    await new Promise((r) => setTimeout(r, 60));
+    const again = await create('ce', a);
+    expect(again.code).toBe(Code.OK);
+    expect(again.generation!).toBeGreaterThan(first.generation!);
+  });
+
+  it('create: a re-send after 8 later writes pushed its op id out reports exists', async () => {
+    const a = op();
+    let g = (await create('c8', a)).generation!;
+    for (let i = 0; i < 7; i++) g = (await update('c8', op(), g)).generation!;
+    expect((await create('c8', a)).code).toBe(Code.REPLAYED); // the oldest of the 8 remembered
+    await update('c8', op(), g);
+    expect((await create('c8', a)).code).toBe(Code.EXISTS);
+  });
+
+  it('create: a re-send after a terminate reports terminated (the session is gone), like any other create', async () => {
+    const a = op();
+    await create('ct', a);
+    await terminate('ct', op());
+    expect((await create('ct', a)).code).toBe(Code.TERMINATED);
+    expect((await create('ct', op())).code).toBe(Code.TERMINATED);
+  });
+
   it('update: a re-send reports its generation while it is current, the current record once later writes follow', async () => {
     const g0 = (await create('u', op())).generation!;
     const b = op();

@@ -34,6 +34,13 @@ describe('RedisSessionStore options', () => {
     rejects('options', () => new RedisSessionStore(client, 'x' as never));
   });
 
+  it('rejects unknown option keys, in terminateWait too, naming them', () => {
+    rejects('options.prefx', () => new RedisSessionStore(client, { prefx: 'a:' } as never));
+    rejects('options.eventChannel', () => new RedisSessionStore(client, { eventChannel: 'e' } as never));
+    rejects('options.terminateWait.timeout', () => new RedisSessionStore(client, { terminateWait: { replicas: 1, timeoutMs: 10, timeout: 10 } } as never));
+    expect(() => new RedisSessionStore(client, { prefx: 'a:' } as never)).toThrow(/did you mean prefix\?/);
+  });
+
   it('sends nothing to Redis while constructing', () => {
     new RedisSessionStore(client, { prefix: 'p:' });
     expect(client.status).toBe('wait');

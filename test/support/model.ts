@@ -5,11 +5,12 @@
  * The model is nondeterministic on purpose, in three places where the stores
  * legitimately differ or the observer cannot know:
  *
- * - Generations are compared by order, never by value across incarnations.
- *   The memory store takes a create's generation from a store-wide high-water
- *   mark, Redis from its clock in microseconds. So a create may return any
- *   generation above every generation the id ever had (`floor`); update and
- *   patch add exactly 1; touch and terminate keep it.
+ * - Generations are compared by order, never by value. The memory store takes
+ *   a create's generation from a store-wide high-water mark, Redis from its
+ *   clock in microseconds, and Redis's writes take max(previous + 1, clock).
+ *   So a create or write may return any generation above every generation the
+ *   id ever had (`floor`); touch, terminate and an empty patch (which writes
+ *   nothing) keep it.
  * - Expiry happens at an instant E known only to lie in [eLo, eHi]. A write
  *   that sets a TTL of `ttl` at an instant p in [a, u] (a: the earliest the op
  *   can be placed, u: when its reply arrived) makes E lie in
@@ -158,10 +159,11 @@ function revealedGeneration(op: SessionOp, out: SessionOutput): number | undefin
   if (op.f === 'get' || op.f === 'peek') return asSession(out)?.generation;
   if (out.reason === 'conflict') return asSession(out.session)?.generation;
   if (out.ok !== true) return undefined;
-  if (op.f === 'update' || op.f === 'patch' || op.f === 'mutate') {
-    const g = asSession(out.session)?.generation;
-    return g === undefined ? undefined : g - 1;
-  }
+  // A successful update matched its expected generation; an empty patch
+  // wrote nothing, so it shows the current one. A write's new generation says
+  // nothing exact about the one before (only that it was lower).
+  if (op.f === 'update') return op.expected;
+  if (isEmptyPatch(op)) return asSession(out.session)?.generation;
   if ((op.f === 'touch' || op.f === 'terminate') && typeof out.generation === 'number') return out.generation;
   return undefined;
 }
@@ -196,6 +198,11 @@ function withTtl(cfg: ModelConfig, s: IdState, ttl: number, u: number): IdState 
   return { ...s, eLo: s.at + ttl - cfg.slackMs, eHi: u + ttl + cfg.granularityMs + cfg.slackMs };
 }
 
+/** A patch with nothing to set or remove: a read that returns the current session (no generation, TTL or event). */
+function isEmptyPatch(op: SessionOp): boolean {
+  return op.f === 'patch' && Object.keys(op.set).length === 0 && op.remove.length === 0;
+}
+
 function patched(meta: Readonly<Metadata>, set: Metadata, remove: readonly string[]): Metadata {
   const m = new Map(Object.entries(meta));
   for (const k of remove) m.delete(k);
@@ -218,14 +225,21 @@ function conflict(s: IdState, out: SessionOutput | Unknown): IdState | null {
   return isObject(out) && out.ok === false && out.reason === 'conflict' && sessionIs(out.session, s) ? s : null;
 }
 
-/** A successful write: generation + 1, metadata `meta`, TTL `ttl`. */
+/**
+ * A successful write: metadata `meta`, TTL `ttl`, and a generation strictly
+ * above every generation the id had (any such value: Redis takes
+ * max(previous + 1, server time in microseconds)). Of unknown outcome, the new
+ * generation is unobserved: null, above the old one.
+ */
 function written(cfg: ModelConfig, s: IdState, meta: Metadata, ttl: number, out: SessionOutput | Unknown, u: number): IdState | null {
-  const gen = s.gen === null ? null : s.gen + 1;
+  const floor = Math.max(s.floor, s.gen ?? 0);
+  let gen: number | null = null;
   if (out !== UNKNOWN) {
     const got = isObject(out) && out.ok === true ? asSession(out.session) : undefined;
-    if (!got || got.generation !== gen || !metaEq(got.metadata, meta)) return null;
+    if (!got || !(got.generation > floor) || !metaEq(got.metadata, meta)) return null;
+    gen = got.generation;
   }
-  return withTtl(cfg, { ...s, gen, floor: gen === null ? s.floor : Math.max(s.floor, gen), meta }, ttl, u);
+  return withTtl(cfg, { ...s, gen, floor: gen ?? floor, meta }, ttl, u);
 }
 
 /** The failure reason of a write on an id with no live record. */
@@ -280,6 +294,7 @@ function applyLive(cfg: ModelConfig, s: IdState, op: SessionOp, out: SessionOutp
     case 'update':
       return written(cfg, s, op.metadata, op.ttlMs, out, u);
     case 'patch':
+      if (isEmptyPatch(op)) return known && !(isObject(out) && out.ok === true && sessionIs(out.session, s)) ? null : s;
       return written(cfg, s, patched(s.meta, op.set, op.remove), op.ttlMs, out, u);
     case 'mutate':
       // After maxAttempts conflicts, mutate reports the last conflict: the record it saw then.

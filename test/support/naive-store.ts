@@ -119,6 +119,7 @@ export class NaiveRedisStore implements SessionStore {
     if (opts.expectedGeneration !== undefined && l.session.generation !== opts.expectedGeneration) {
       return { ok: false, reason: 'conflict', session: l.session };
     }
+    if (Object.keys(changes.set ?? {}).length === 0 && (changes.remove ?? []).length === 0) return { ok: true, session: l.session };
     const next: Metadata = { ...l.session.metadata };
     for (const name of changes.remove ?? []) delete next[name];
     Object.assign(next, changes.set ?? {});

@@ -4,7 +4,7 @@
  * Runs on dist/ (npm test builds first).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 const run = (args: string[]) => execFileSync('node', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -42,12 +42,21 @@ describe('package', () => {
     expect(loaded.trim()).toBe('false');
   });
 
-  it('npm pack ships only dist, lua, README, LICENSE and package.json', () => {
+  it('npm pack ships only dist (code and types, no source maps), README, LICENSE and package.json', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
-    for (const f of files) expect(f).toMatch(/^(dist\/|lua\/[a-z/-]+\.lua$|README\.md$|LICENSE$|package\.json$)/);
-    expect(files).toContain('dist/index.d.ts');
-    expect(files).toContain('dist/index.d.cts');
-    expect(files.some((f) => f.startsWith('src/') || f.startsWith('test/'))).toBe(false);
+    // The Lua scripts are embedded in dist (src/generated/lua.ts): nothing reads lua/ at run time.
+    for (const f of files) expect(f).toMatch(/^(dist\/[\w.-]+\.(js|cjs|d\.ts|d\.cts)$|README\.md$|LICENSE$|package\.json$)/);
+    for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/express.js', 'dist/express.cjs']) {
+      expect(files).toContain(f);
+    }
+  });
+
+  it('the built code neither reads lua/ nor points at source maps', () => {
+    for (const f of readdirSync('dist').filter((n) => /\.(c?js)$/.test(n))) {
+      const code = readFileSync(`dist/${f}`, 'utf8');
+      expect(code, f).not.toMatch(/sourceMappingURL/);
+      expect(code, f).not.toMatch(/readFileSync|lua\/[a-z]+\.lua/);
+    }
   });
 });

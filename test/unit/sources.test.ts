@@ -23,6 +23,19 @@ describe('sources', () => {
     }
   });
 
+  it("the README's two commands set everything up, and .ci/run runs the test command exactly", () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const table = /<!-- commands:begin[^\n]*-->\n([\s\S]*?)<!-- commands:end -->/.exec(readme)?.[1] ?? '';
+    const commands = [...table.matchAll(/\| `([^`]+)` \|/g)].map((m) => m[1]);
+    expect(commands).toEqual(['npm ci && npm run example', 'npm ci && npm test']);
+    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+    // The example builds first (it imports the package by name, from dist/) and provisions Redis.
+    for (const name of ['example', 'example:vmcp']) {
+      expect(scripts[name], name).toMatch(/tsup .*&& tsx scripts\/with-redis\.ts tsx examples\//);
+    }
+    expect(readFileSync('.ci/run', 'utf8').split('\n')).toContain(commands[1]);
+  });
+
   it('the README quick start is examples/quickstart.ts, verbatim', () => {
     const readme = readFileSync('README.md', 'utf8');
     const block = /<!-- quickstart:begin[^\n]*-->\n```ts\n([\s\S]*?)```\n<!-- quickstart:end -->/.exec(readme);

@@ -24,9 +24,9 @@
  */
 import { InvalidArgumentError, SessionStoreError, isInvalidArgument } from './errors.js';
 import type {
-  ChangeEvent, ChangeFeed, CreateResult, FeedStatus, GenerationReader, Metadata, MutateFn, MutateOptions,
+  ChangeEvent, ChangeFeed, ChangeKind, CreateResult, FeedStatus, GenerationReader, Metadata, MutateFn, MutateOptions,
   MutateResult, PatchChanges, PatchOptions, Session, SessionStore, Subscription, TerminateOptions, TerminateResult,
-  TouchOptions, TouchResult, TtlOption, WriteResult,
+  TouchOptions, TouchResult, WriteOptions, WriteResult,
 } from './types.js';
 import { checkGeneration, checkId, checkOptions, checkPositiveInt } from './validate.js';
 
@@ -140,8 +140,30 @@ interface Slot {
   inflight: Batch | undefined;
   /** Writes through this cache in flight. */
   writes: number;
-  /** Events that arrived during those writes, applied when they finish. */
+  /** What those writes can publish: an event that matches one may be this node's own. */
+  readonly expects: Set<Expectation>;
+  /** Every event that arrived during those writes, checked against their results when they finish. */
   deferred: Floor | undefined;
+  /** The events among them that were another writer's (applied at once): checked against every result at once. */
+  foreign: Floor | undefined;
+  /** Events held back because one of those writes may have published them; the entry is not served meanwhile. */
+  held: ChangeEvent[];
+}
+
+/**
+ * The one event a write in flight may publish: its kind, and what is known of
+ * its generation in advance. An update at `expectedGeneration` g publishes
+ * `updated` with a generation above g (max(g + 1, server time in
+ * microseconds)); a terminate at g publishes `terminated` g. Events that match
+ * no expectation are other writers' and apply at once.
+ */
+interface Expectation {
+  readonly kind: ChangeKind;
+  /** `above`: the event's generation is greater than `generation`; `exactly`: equal to it. Undefined: any. */
+  generation: number | undefined;
+  readonly match: 'above' | 'exactly';
+  /** mutate: only while its compare-and-set is in flight, not while `fn` runs. */
+  active: boolean;
 }
 
 type GenerationRead =
@@ -173,6 +195,21 @@ function outdated(generation: number, floor: Floor): EvictionReason | null {
   if (generation <= floor.terminated) return 'terminated';
   if (generation < floor.updated) return 'stale';
   return null;
+}
+
+/** What a write publishes: `kind`, at a generation `match` the given one (any when it is not a number). */
+function expecting(kind: ChangeKind, match: 'above' | 'exactly', generation: unknown): Expectation {
+  return { kind, match, generation: typeof generation === 'number' ? generation : undefined, active: true };
+}
+
+/** Whether a write in flight on the event's id may have published it. */
+function mayBeOwn(slot: Slot, event: ChangeEvent): boolean {
+  for (const e of slot.expects) {
+    if (!e.active || e.kind !== event.kind) continue;
+    if (e.generation === undefined) return true;
+    if (e.match === 'above' ? event.generation > e.generation : event.generation === e.generation) return true;
+  }
+  return false;
 }
 
 function newBatch(): Batch {
@@ -261,6 +298,8 @@ export class SessionCache implements SessionStore {
   private readonly counters = { hits: 0, validations: 0, loads: 0, staleServed: 0 };
   /** Bumped on every feed status change: validations of an older epoch no longer count. */
   private epoch = 0;
+  /** Slots with held events (so a hit looks at its slot only when there are any). */
+  private heldSlots = 0;
   private feedUp = false;
   private subscription: Subscription | undefined;
   private readonly abortFeed = new AbortController();
@@ -334,12 +373,17 @@ export class SessionCache implements SessionStore {
     checkId(id);
     this.assertOpen();
     const entry = this.entries.get(id);
-    if (entry && this.isFresh(entry)) {
+    if (entry && this.isFresh(entry) && !this.isHeld(id)) {
       this.counters.hits++;
       this.bump(id, entry);
       return entry.session;
     }
     return this.join(id);
+  }
+
+  /** An event that may be another node's change is held for `id`: its entry must be checked before it is served. */
+  private isHeld(id: string): boolean {
+    return this.heldSlots > 0 && (this.slots.get(id)?.held.length ?? 0) > 0;
   }
 
   /** Passes through to the store (`peek` never slides the TTL, so it never counts as a hit). */
@@ -362,7 +406,7 @@ export class SessionCache implements SessionStore {
   private slot(id: string): Slot {
     let slot = this.slots.get(id);
     if (!slot) {
-      slot = { open: undefined, inflight: undefined, writes: 0, deferred: undefined };
+      slot = { open: undefined, inflight: undefined, writes: 0, expects: new Set(), deferred: undefined, foreign: undefined, held: [] };
       this.slots.set(id, slot);
     }
     return slot;
@@ -401,7 +445,7 @@ export class SessionCache implements SessionStore {
   private async resolveBatch(id: string, batch: Batch): Promise<Session | null> {
     const entry = this.entries.get(id);
     if (!entry) return this.install(id, await this.load(id), batch);
-    if (this.isFresh(entry)) {
+    if (this.isFresh(entry) && !this.isHeld(id)) {
       // 'events' mode: a validation that returned while this batch waited covers it.
       this.counters.hits++;
       return entry.session;
@@ -430,9 +474,13 @@ export class SessionCache implements SessionStore {
     } catch (err) {
       return this.staleOnError(id, entry, session, err);
     }
+    // A write of this node in flight on the id decides the entry when it returns (so its own change
+    // never evicts it); until then the entry is not served without another check.
+    const ownWrite = (this.slots.get(id)?.writes ?? 0) > 0;
     if (read.kind === 'missing' || (read.kind === 'session' && read.session === null)) {
       const reason = read.kind === 'missing' && read.reason === 'terminated' ? 'terminated' : 'expired';
-      this.evictIfCurrent(id, session, reason);
+      if (ownWrite) this.recheck(id, session);
+      else this.evictIfCurrent(id, session, reason);
       return null;
     }
     const generation = read.kind === 'generation' ? read.generation : read.session!.generation;
@@ -445,9 +493,20 @@ export class SessionCache implements SessionStore {
       }
       return this.answer(id, session, batch);
     }
+    if (ownWrite) {
+      this.recheck(id, session);
+      const loaded = read.kind === 'session' ? read.session : await this.load(id);
+      return loaded === null ? null : this.answer(id, loaded, batch);
+    }
     this.evictIfCurrent(id, session, 'stale');
     const loaded = read.kind === 'session' ? read.session : await this.load(id);
     return this.install(id, loaded, batch);
+  }
+
+  /** The entry holding `session` must be validated again before it is served. */
+  private recheck(id: string, session: Session): void {
+    const entry = this.entries.get(id);
+    if (entry && entry.session === session) entry.validatedAt = -Infinity;
   }
 
   private staleOnError(id: string, entry: Entry, session: Session, err: unknown): Session {
@@ -611,11 +670,24 @@ export class SessionCache implements SessionStore {
     const slot = this.slots.get(event.id);
     if (slot?.inflight) raise(slot.inflight.floor, event);
     if (slot && slot.writes > 0) {
-      // Maybe our own write's event, ahead of its reply: decide when the reply is in.
+      // The results of the writes in flight are checked against it when they return.
       slot.deferred ??= newFloor();
       raise(slot.deferred, event);
-      return;
+      if (mayBeOwn(slot, event)) {
+        // Maybe our own write's event, ahead of its reply: evicting now would report our own change
+        // as someone else's. Decided when the reply is in; the entry is re-checked if read meanwhile.
+        if (slot.held.length === 0) this.heldSlots++;
+        slot.held.push(event);
+        return;
+      }
+      slot.foreign ??= newFloor();
+      raise(slot.foreign, event);
     }
+    this.applyEvent(event);
+  }
+
+  /** Another writer's change: the entry goes if the event shows it outdated. */
+  private applyEvent(event: ChangeEvent): void {
     const entry = this.entries.get(event.id);
     if (!entry) return;
     const floor = newFloor();
@@ -624,11 +696,25 @@ export class SessionCache implements SessionStore {
     if (reason) this.evict(event.id, entry, reason);
   }
 
+  /** A write stopped expecting an event (mutate between attempts): held events it alone explained apply now. */
+  private releaseHeld(slot: Slot): void {
+    if (slot.held.length === 0) return;
+    const still = slot.held.filter((e) => mayBeOwn(slot, e));
+    const release = slot.held.filter((e) => !mayBeOwn(slot, e));
+    slot.held = still;
+    if (still.length === 0) this.heldSlots--;
+    for (const e of release) {
+      slot.foreign ??= newFloor();
+      raise(slot.foreign, e);
+      if (!this.closed) this.applyEvent(e);
+    }
+  }
+
   // ---------------------------------------------------------------- writes
 
   /** Passes through; on success caches the new session. */
-  create(id: string, metadata?: Metadata, opts?: TtlOption): Promise<CreateResult> {
-    return this.write(id, () => this.store.create(id, metadata, opts), (r, ctx) => {
+  create(id: string, metadata?: Metadata, opts?: WriteOptions): Promise<CreateResult> {
+    return this.write(id, expecting('created', 'above', undefined), () => this.store.create(id, metadata, opts), (r, ctx) => {
       if (r.ok) {
         // Any entry held is an earlier incarnation, now gone (create only succeeds on a free id).
         const old = this.entries.get(id);
@@ -641,23 +727,50 @@ export class SessionCache implements SessionStore {
   }
 
   /** Passes through; success caches the new session, conflict the current one, not_found/terminated drop it. */
-  update(id: string, expectedGeneration: number, metadata: Metadata, opts?: TtlOption): Promise<WriteResult> {
-    return this.write(id, () => this.store.update(id, expectedGeneration, metadata, opts), (r, ctx) => this.settle(id, r, ctx));
+  update(id: string, expectedGeneration: number, metadata: Metadata, opts?: WriteOptions): Promise<WriteResult> {
+    return this.write(id, expecting('updated', 'above', expectedGeneration), () => this.store.update(id, expectedGeneration, metadata, opts),
+      (r, ctx) => this.settle(id, r, ctx));
   }
 
   /** Passes through; as `update`. */
   patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
-    return this.write(id, () => this.store.patch(id, changes, opts), (r, ctx) => this.settle(id, r, ctx));
+    return this.write(id, expecting('updated', 'above', opts?.expectedGeneration), () => this.store.patch(id, changes, opts),
+      (r, ctx) => this.settle(id, r, ctx));
   }
 
-  /** Passes through; as `update` (the store's `mutate` does the CAS retries). */
+  /**
+   * Passes through; as `update` (the store's `mutate` does the CAS retries).
+   * `fn` is wrapped to learn when a compare-and-set is in flight (the store
+   * writes `fn`'s result right after it returns, at the generation it was
+   * given): events that arrive while `fn` runs are other writers' and apply at once.
+   */
   mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {
-    return this.write(id, () => this.store.mutate(id, fn, opts), (r, ctx) => this.settle(id, r, ctx));
+    const expect: Expectation = { kind: 'updated', match: 'above', generation: undefined, active: false };
+    const wrapped: MutateFn = async (session) => {
+      this.expectNothing(id, expect);
+      const result = await fn(session);
+      if (result !== undefined && !this.closed) {
+        expect.generation = session.generation;
+        expect.active = true;
+      }
+      return result;
+    };
+    return this.write(id, expect, () => this.store.mutate(id, typeof fn === 'function' ? wrapped : fn, opts),
+      (r, ctx) => this.settle(id, r, ctx));
+  }
+
+  /** mutate's compare-and-set returned (its fn runs again): events it held that nothing else explains apply now. */
+  private expectNothing(id: string, expect: Expectation): void {
+    if (!expect.active) return;
+    expect.active = false;
+    const slot = this.slots.get(id);
+    if (slot) this.releaseHeld(slot);
   }
 
   /** Passes through; a success at the held generation counts as a validation, a newer generation makes the entry stale. */
   touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
-    return this.write(id, () => this.store.touch(id, opts), (r, ctx) => {
+    // touch publishes nothing: every event during it is another writer's.
+    return this.write(id, undefined, () => this.store.touch(id, opts), (r, ctx) => {
       if (!r.ok) {
         this.settle(id, r, ctx);
         return;
@@ -675,29 +788,37 @@ export class SessionCache implements SessionStore {
 
   /** Passes through; drops the entry (`onEvict` reason `terminated`) on success, not_found and terminated. */
   terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
-    return this.write(id, () => this.store.terminate(id, opts), (r, ctx) => {
+    return this.write(id, expecting('terminated', 'exactly', opts?.expectedGeneration), () => this.store.terminate(id, opts), (r, ctx) => {
       if (r.ok) this.gone(id, 'terminated', ctx, r.generation);
       else this.settle(id, r, ctx);
     });
   }
 
-  private async write<R>(id: string, call: () => Promise<R>, onResult: (result: R, ctx: WriteContext) => void): Promise<R> {
+  private async write<R>(
+    id: string,
+    expect: Expectation | undefined,
+    call: () => Promise<R>,
+    onResult: (result: R, ctx: WriteContext) => void,
+  ): Promise<R> {
     checkId(id);
     this.assertOpen();
     const slot = this.slot(id);
     const ctx: WriteContext = { issuedAt: this.now(), epoch: this.epoch, before: this.entries.get(id)?.session };
     slot.writes++;
+    if (expect) slot.expects.add(expect);
     let result: R;
     try {
       result = await call();
     } catch (err) {
       slot.writes--;
+      if (expect) slot.expects.delete(expect);
       if (!isInvalidArgument(err)) this.unsure(id);
       this.applyDeferred(id, slot);
       this.releaseSlot(id, slot);
       throw err;
     }
     slot.writes--;
+    if (expect) slot.expects.delete(expect);
     try {
       if (!this.closed) onResult(result, ctx);
     } finally {
@@ -715,8 +836,22 @@ export class SessionCache implements SessionStore {
     if (entry) entry.validatedAt = -Infinity;
   }
 
+  /** A write returned: held events it alone explained apply; once none is in flight, everything seen does. */
   private applyDeferred(id: string, slot: Slot): void {
-    if (slot.writes > 0 || !slot.deferred) return;
+    if (slot.writes > 0) {
+      this.releaseHeld(slot);
+      // Another writer's change seen meanwhile outdates this write's result now, not when the last write returns.
+      const entry = this.entries.get(id);
+      const reason = entry && slot.foreign ? outdated(entry.session.generation, slot.foreign) : null;
+      if (entry && reason) this.evict(id, entry, reason);
+      return;
+    }
+    slot.foreign = undefined;
+    if (slot.held.length > 0) {
+      slot.held = [];
+      this.heldSlots--;
+    }
+    if (!slot.deferred) return;
     const floor = slot.deferred;
     slot.deferred = undefined;
     const entry = this.entries.get(id);

@@ -1,39 +1,45 @@
 /**
- * The change feed: the events the write scripts PUBLISH (`<kind>:<gen>:<id>`)
- * received on a dedicated subscriber connection, and the in-process fan-out
- * both stores share.
+ * The change feed: the events the write scripts publish
+ * (`<kind>:<generation>:<key>`), received on subscriber connections the store
+ * owns, and the in-process fan-out both stores share.
  *
- * Transport: Redis pub/sub. It adds one PUBLISH to the write script (same
- * atomic step, no key, no memory kept) and delivers in well under a
- * millisecond on loopback. It is at-most-once: a subscriber that is
+ * Transport: Redis pub/sub. It adds one PUBLISH (single node) or SPUBLISH
+ * (Cluster, one shard channel per slot: see shard-channels.ts) to the write
+ * script, in the same atomic step, keeps no memory, and delivers in well under
+ * a millisecond on loopback. It is at-most-once: a subscriber that is
  * disconnected misses what was published meanwhile, for good. The feed turns
  * every such gap into an `interrupted` status, which is all a cache needs to
- * re-validate. A capped Stream would let a consumer resume after a gap, but a
- * script can only write keys of its own slot, so on a cluster it would need
- * one stream per slot (16384 streams to read), and every write would pay an
- * XADD and the memory to keep it. See README "Node-local cache and change feed".
+ * re-validate: a closed connection, a lost shard subscription (slot moved,
+ * failover), and a connection that stopped answering without closing (a
+ * missed heartbeat). A capped Stream would let a consumer resume after a gap,
+ * but a script can only write keys of its own slot, so on a cluster it would
+ * need one stream per slot, and every write would pay an XADD and the memory
+ * to keep it. See README "Node-local cache and change feed".
  * @module
  */
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { InvalidArgumentError } from './errors.js';
-import { decodeId } from './keys.js';
 import { toFault } from './faults.js';
+import { DEFAULT_PREFIX, decodeId, encodeId } from './keys.js';
 import type { Client } from './scripts.js';
+import { ShardedSubscriber } from './shard-channels.js';
 import type { ChangeEvent, ChangeKind, FeedStatus, SubscribeOptions, Subscription } from './types.js';
+import { DEFAULTS, MAX_ID_LENGTH } from './validate.js';
 
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['created', 'updated', 'terminated']);
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * Parses a message published by the write functions:
+ * Parses a message published by the write scripts:
  * `<kind>:<generation>:<key>`, where `<key>` is the session record's key as
- * the server sees it (client `keyPrefix` + store prefix + `{<encoded id>}:s`).
- * @param namespace the client's `keyPrefix` followed by the store's prefix:
- * events of any other namespace sharing the channel are not this store's.
- * @returns the event, or null for a message of another namespace or one this
- * library did not publish (including the `<kind>:<generation>:<id>` payloads
- * of session-cas 0.1).
+ * Redis sees it, `<namespace>{<encodeId(id)>}:s`, and `namespace` is the
+ * client's ioredis `keyPrefix` followed by the store's `prefix`.
+ * @param namespace default `'scas:'` (the default prefix, no `keyPrefix`).
+ * @returns the event, or null for a message of another namespace (another
+ * store on the same channel), of the old `<kind>:<generation>:<id>` format, or
+ * not published by this library.
  */
-export function parseChangeMessage(message: string, namespace: string): ChangeEvent | null {
+export function parseChangeMessage(message: string, namespace: string = DEFAULT_PREFIX): ChangeEvent | null {
   const first = message.indexOf(':');
   const second = first < 0 ? -1 : message.indexOf(':', first + 1);
   if (second < 0) return null;
@@ -42,17 +48,57 @@ export function parseChangeMessage(message: string, namespace: string): ChangeEv
   if (!KINDS.has(kind) || !/^[1-9][0-9]{0,15}$/.test(gen)) return null;
   const generation = Number(gen);
   if (!Number.isSafeInteger(generation)) return null;
-  const id = idOfKey(message.slice(second + 1), namespace);
+  const id = idOfKey(message, second + 1, namespace);
   return id === null ? null : { kind: kind as ChangeKind, id, generation };
 }
 
-/** The session id of a record key of `namespace`, or null (see {@link sessionKey}). */
-function idOfKey(key: string, namespace: string): string | null {
-  if (!key.startsWith(namespace) || !key.endsWith('}:s') || key.charCodeAt(namespace.length) !== 0x7b /* { */) return null;
-  const encoded = key.slice(namespace.length + 1, -3);
-  if (encoded === '' || /[{}]/.test(encoded)) return null;
-  return decodeId(encoded);
+/** The id in `text.slice(from)` if it is exactly `<namespace>{<encoded id>}:s`, else null. */
+function idOfKey(text: string, from: number, namespace: string): string | null {
+  if (!text.startsWith(namespace, from)) return null;
+  const open = from + namespace.length;
+  if (text.charCodeAt(open) !== 0x7b /* { */ || !text.endsWith('}:s') || text.length - open < 5) return null;
+  const encoded = text.slice(open + 1, -3);
+  if (encoded.includes('{') || encoded.includes('}')) return null;
+  const id = decodeId(encoded);
+  // Only the canonical encoding of a valid id: anything else was not written by sessionKey().
+  if (encodeId(id) !== encoded || id.length > MAX_ID_LENGTH || LONE_SURROGATE.test(id)) return null;
+  return id;
 }
+
+// ---------------------------------------------------------------- options
+
+/** Change-feed options of {@link RedisSessionStore} (see RedisSessionStoreOptions). */
+export interface ChangeFeedOptions {
+  /**
+   * How often each subscriber connection is PINGed, in ms. A PING not
+   * answered before the next one is due counts as a lost connection (a
+   * half-open TCP connection sends no FIN and is otherwise noticed only by
+   * keepalive, minutes later): the feed reports `interrupted`, drops the
+   * connection and reconnects. So a silent connection is noticed within two
+   * intervals. Default 1_000; 0 turns the heartbeat off; otherwise at least 10.
+   */
+  eventsHeartbeatMs?: number;
+}
+
+/** Default {@link ChangeFeedOptions.eventsHeartbeatMs}. */
+export const DEFAULT_HEARTBEAT_MS = DEFAULTS.eventsHeartbeatMs;
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Checks the feed's options (the store calls it at construction, before any I/O). */
+export function checkFeedOptions(options: ChangeFeedOptions): Required<ChangeFeedOptions> {
+  return { eventsHeartbeatMs: checkHeartbeat(options.eventsHeartbeatMs) };
+}
+
+function checkHeartbeat(value: unknown): number {
+  if (value === undefined) return DEFAULT_HEARTBEAT_MS;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || (value !== 0 && value < 10) || value > MAX_TIMER_MS) {
+    throw new InvalidArgumentError('options.eventsHeartbeatMs',
+      `expected 0 (off) or an integer number of milliseconds in [10, ${MAX_TIMER_MS}], got ${String(value)}`);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------- listeners
 
 interface Registration {
   readonly listener: (event: ChangeEvent) => void;
@@ -118,29 +164,220 @@ export class Listeners {
   }
 }
 
+// ---------------------------------------------------------------- transports
+
+/** What a transport tells the feed. */
+export interface TransportHooks {
+  /** A payload received on one of the feed's channels. */
+  message(payload: string): void;
+  /** Every channel (every slot's, on a cluster) is subscribed: events are delivered from now on. */
+  up(): void;
+  /** A subscription was lost: events published from about now until the next `up` are lost. */
+  down(): void;
+  /** Redis refused the subscription itself (e.g. an ACL without the channel): nothing will get better by waiting. */
+  refused(error: unknown): void;
+}
+
+/** The subscriber connection(s) of one feed. */
+export interface Transport {
+  /** Connects and subscribes; reports through the hooks. */
+  start(): void;
+  /** Closes every connection; no hook is called afterwards. */
+  close(): void;
+}
+
+/** Whether ioredis rejected with a Redis error reply (not a connection problem). */
+function isReplyError(err: unknown): boolean {
+  const e = err as { name?: unknown; constructor?: { name?: unknown } } | null;
+  return e !== null && typeof e === 'object' && (e.name === 'ReplyError' || e.constructor?.name === 'ReplyError');
+}
+
+/** A reply to PING on a subscriber connection: `PONG`, or `['pong', '']` in RESP2 subscriber mode. */
+function isPong(reply: unknown): boolean {
+  if (typeof reply === 'string' || Buffer.isBuffer(reply)) return String(reply).toLowerCase() === 'pong';
+  return Array.isArray(reply) && String(reply[0]).toLowerCase() === 'pong';
+}
+
+/**
+ * PINGs `conn` every `intervalMs` while it is ready; calls `onMiss` once when
+ * a PING is still unanswered when the next is due, when it is answered with
+ * something else than PONG (the reply stream is out of step), or when the
+ * connection stays connected but not ready (its ready check unanswered) for two
+ * intervals. Off when `intervalMs` is 0. The timer never keeps the process alive.
+ */
+export function watch(conn: Redis, intervalMs: number, onMiss: () => void): () => void {
+  if (intervalMs === 0) return () => undefined;
+  let outstanding = false;
+  let stuck = 0;
+  let stopped = false;
+  const miss = (): void => {
+    if (stopped) return;
+    outstanding = false;
+    stuck = 0;
+    onMiss();
+  };
+  const timer = setInterval(() => {
+    if (conn.status !== 'ready') {
+      outstanding = false;
+      if (conn.status === 'connect' && ++stuck >= 2) miss();
+      return;
+    }
+    stuck = 0;
+    if (outstanding) {
+      miss();
+      return;
+    }
+    outstanding = true;
+    conn.ping().then((reply: unknown) => {
+      if (stopped) return;
+      if (!isPong(reply)) miss();
+      else outstanding = false;
+    }, () => { outstanding = false; }); // closed: the close handler reports it
+  }, intervalMs);
+  timer.unref?.();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+/** Drops a connection at once, also one whose peer went away without a FIN; ioredis then reconnects as configured. */
+export function dropConnection(conn: Redis): void {
+  const stream = (conn as unknown as { stream?: { destroy(): void } }).stream;
+  if (stream) stream.destroy();
+  else conn.disconnect(true);
+}
+
 function isCluster(client: Client): client is Cluster {
   return (client as { isCluster?: boolean }).isCluster === true;
 }
 
 /**
- * One subscriber connection per store, opened at the first `subscribe` and
- * closed when the last subscription ends. It is a `duplicate()` of the
- * store's client, so it inherits host, auth and TLS; the store owns it.
+ * Single node (and Sentinel): one connection, a `duplicate()` of the store's
+ * client, SUBSCRIBEd to the channel. It waits for Redis instead of failing the
+ * SUBSCRIBE (maxRetriesPerRequest null), and it does not resubscribe on its
+ * own (autoResubscribe off): we do, to learn when it took effect.
+ */
+class ClassicSubscriber implements Transport {
+  private sub: Redis | undefined;
+  private subscribed = false;
+  private subscribing: Promise<void> | undefined;
+  private stopWatch: () => void = () => undefined;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly channel: string,
+    private readonly hooks: TransportHooks,
+    private readonly heartbeatMs: number,
+  ) {}
+
+  start(): void {
+    const base = this.client.options as RedisOptions;
+    const sub = this.client.duplicate({
+      autoResubscribe: false,
+      maxRetriesPerRequest: null,
+      enableOfflineQueue: true,
+      connectionName: `${base.connectionName ?? 'session-cas'}:events`,
+    });
+    this.sub = sub;
+    sub.on('error', () => undefined); // surfaces as 'close' and the interrupted status
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === this.channel && sub === this.sub) this.hooks.message(message);
+    });
+    sub.on('close', () => {
+      if (sub === this.sub) this.lost();
+    });
+    sub.on('ready', () => {
+      if (sub === this.sub && !this.subscribed && !this.subscribing) this.subscribe(sub);
+    });
+    this.stopWatch = watch(sub, this.heartbeatMs, () => {
+      if (sub !== this.sub) return;
+      this.lost();
+      dropConnection(sub);
+    });
+    this.subscribe(sub); // queued until the connection is ready
+  }
+
+  close(): void {
+    const sub = this.sub;
+    this.sub = undefined;
+    this.stopWatch();
+    sub?.disconnect();
+  }
+
+  private lost(): void {
+    this.subscribed = false;
+    this.hooks.down();
+  }
+
+  private subscribe(sub: Redis): void {
+    const p = sub.subscribe(this.channel).then(
+      () => {
+        if (this.subscribing !== p || sub !== this.sub) return;
+        this.subscribing = undefined;
+        // Also after a disconnect while it was in flight: ioredis re-sends it after reconnecting.
+        this.subscribed = true;
+        this.hooks.up();
+      },
+      (err: unknown) => {
+        if (this.subscribing === p) this.subscribing = undefined;
+        if (sub !== this.sub) return;
+        if (isReplyError(err)) this.hooks.refused(err);
+        // Otherwise the connection failed: 'close' followed, 'ready' subscribes again.
+      },
+    );
+    this.subscribing = p;
+  }
+}
+
+// ---------------------------------------------------------------- the feed
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The change feed of one {@link RedisSessionStore}: its subscriber
+ * connections are opened at the first `subscribe` and closed when the last
+ * subscription ends. A single-node or Sentinel client gets one connection
+ * (a `duplicate()`, classic SUBSCRIBE on the events channel); a Cluster client
+ * one connection per primary, SSUBSCRIBEd to the shard channel of every slot
+ * that primary owns. Events whose key is not in this store's namespace
+ * (client `keyPrefix` + store `prefix`) are ignored.
  */
 export class RedisChangeFeed {
   private readonly listeners = new Listeners();
-  private sub: Client | undefined;
-  private subscribed = false;
-  private subscribing: Promise<void> | undefined;
+  private readonly heartbeatMs: number;
+  private transport: Transport | undefined;
+  private up = false;
+  private waiters: Waiter[] = [];
 
-  /** @param namespace the client's `keyPrefix` + the store's prefix: events of other namespaces are ignored. */
-  constructor(private readonly client: Client, private readonly channel: string, private readonly namespace: string) {}
+  /**
+   * No I/O.
+   * @param namespace the client's `keyPrefix` followed by the store's prefix:
+   * events of any other namespace on the channel are ignored.
+   * @throws InvalidArgumentError for a bad `eventsHeartbeatMs`, or an
+   * `eventsChannel` with `{` or `}` on a Cluster client (it would change the
+   * slot of the shard channels).
+   */
+  constructor(
+    private readonly client: Client,
+    private readonly channel: string,
+    readonly namespace: string,
+    options: ChangeFeedOptions = {},
+  ) {
+    this.heartbeatMs = checkHeartbeat(options.eventsHeartbeatMs);
+    if (isCluster(client) && /[{}]/.test(channel)) {
+      throw new InvalidArgumentError('options.eventsChannel', 'must not contain `{` or `}` on a Cluster client (the shard channels add a hash tag)');
+    }
+  }
 
   async subscribe(listener: (event: ChangeEvent) => void, opts: SubscribeOptions): Promise<Subscription> {
     const { signal } = opts;
     signal?.throwIfAborted();
     const reg = this.listeners.add(listener, opts);
-    const sub = this.connection();
+    if (!this.transport) this.startTransport();
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => reject(signal!.reason);
@@ -148,7 +385,7 @@ export class RedisChangeFeed {
     });
     aborted.catch(() => undefined);
     try {
-      await Promise.race([this.ensureSubscribed(sub), aborted]);
+      await Promise.race([this.whenUp(), aborted]);
     } catch (err) {
       this.release(reg);
       throw signal?.aborted ? err : toFault(err, 'subscribe', this.channel, false);
@@ -159,77 +396,58 @@ export class RedisChangeFeed {
     return { unsubscribe: async () => this.release(reg) };
   }
 
+  private whenUp(): Promise<void> {
+    if (this.up) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  private startTransport(): void {
+    const namespace = this.namespace;
+    let transport: Transport | undefined;
+    const current = (): boolean => transport !== undefined && this.transport === transport;
+    const hooks: TransportHooks = {
+      message: (payload) => {
+        if (!current()) return;
+        const event = parseChangeMessage(payload, namespace);
+        if (event) this.listeners.emit(event);
+      },
+      up: () => {
+        if (!current()) return;
+        this.up = true;
+        const waiters = this.waiters;
+        this.waiters = [];
+        // Also reaches registrations told `interrupted`, and those still waiting in subscribe().
+        this.listeners.status('subscribed');
+        for (const w of waiters) w.resolve();
+      },
+      down: () => {
+        if (!current()) return;
+        this.up = false;
+        this.listeners.status('interrupted');
+      },
+      refused: (error) => {
+        if (!current()) return;
+        const waiters = this.waiters;
+        this.waiters = [];
+        for (const w of waiters) w.reject(error);
+      },
+    };
+    const heartbeatMs = this.heartbeatMs;
+    transport = isCluster(this.client)
+      ? new ShardedSubscriber(this.client, this.channel, hooks, (conn, onMiss) => watch(conn, heartbeatMs, onMiss), heartbeatMs)
+      : new ClassicSubscriber(this.client as Redis, this.channel, hooks, heartbeatMs);
+    this.transport = transport;
+    transport.start();
+  }
+
   private release(reg: Registration): void {
     if (!this.listeners.remove(reg) || this.listeners.size > 0) return;
-    const sub = this.sub;
-    this.sub = undefined;
-    this.subscribed = false;
-    this.subscribing = undefined;
-    sub?.disconnect();
+    const transport = this.transport;
+    this.transport = undefined;
+    this.up = false;
+    const waiters = this.waiters;
+    this.waiters = [];
+    transport?.close();
+    for (const w of waiters) w.reject(new Error('unsubscribed'));
   }
-
-  private connection(): Client {
-    if (this.sub) return this.sub;
-    const sub = duplicateForEvents(this.client);
-    sub.on('error', () => undefined); // surfaces as 'close' and the interrupted status
-    sub.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel || sub !== this.sub) return;
-      const event = parseChangeMessage(message, this.namespace);
-      if (event) this.listeners.emit(event);
-    });
-    sub.on('close', () => {
-      if (sub !== this.sub) return;
-      this.subscribed = false;
-      this.listeners.status('interrupted');
-    });
-    sub.on('ready', () => {
-      // Re-subscribe ourselves (autoResubscribe is off) so we know when it took effect.
-      if (sub !== this.sub || this.subscribed || this.subscribing) return;
-      this.ensureSubscribed(sub).catch(() => undefined); // failed again: 'close' follows, then 'ready'
-    });
-    this.sub = sub;
-    return sub;
-  }
-
-  private ensureSubscribed(sub: Client): Promise<void> {
-    if (this.subscribed) return Promise.resolve();
-    if (this.subscribing) return this.subscribing;
-    const p = (sub as Redis).subscribe(this.channel).then(
-      () => {
-        if (this.subscribing !== p || sub !== this.sub) return;
-        this.subscribing = undefined;
-        this.subscribed = true;
-        // Also reaches registrations told `interrupted` when a SUBSCRIBE that
-        // was in flight at a disconnect is re-sent and confirmed after it.
-        this.listeners.status('subscribed');
-      },
-      (err: unknown) => {
-        if (this.subscribing === p) this.subscribing = undefined;
-        throw err;
-      },
-    );
-    this.subscribing = p;
-    return p;
-  }
-}
-
-/**
- * The subscriber connection: same server and credentials, but it waits for
- * Redis instead of failing the SUBSCRIBE (maxRetriesPerRequest null), and it
- * does not resubscribe on its own (we do, to learn when it took effect).
- */
-function duplicateForEvents(client: Client): Client {
-  if (isCluster(client)) {
-    // Untested here: ioredis Cluster routes SUBSCRIBE to one node, and PUBLISH
-    // from a script is broadcast to every node of the cluster.
-    return client.duplicate();
-  }
-  const base = (client as Redis).options as RedisOptions;
-  const override: Partial<RedisOptions> = {
-    autoResubscribe: false,
-    maxRetriesPerRequest: null,
-    enableOfflineQueue: true,
-    connectionName: `${base.connectionName ?? 'session-cas'}:events`,
-  };
-  return (client as Redis).duplicate(override);
 }

@@ -30,3 +30,5 @@ export type {
 export { SessionCache } from './cache.js';
 export type { EvictionReason, SessionCacheOptions, SessionCacheStats, ValidationMode } from './cache.js';
 export { parseChangeMessage } from './change-feed.js';
+export type { ChangeFeedOptions } from './change-feed.js';
+export { shardChannel } from './shard-channels.js';

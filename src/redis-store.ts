@@ -4,7 +4,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { Code, type Reply, decodeReply, requireGeneration, sessionFromFields } from './decode.js';
-import { RedisChangeFeed, checkSubscribeArgs } from './change-feed.js';
+import { type ChangeFeedOptions, RedisChangeFeed, checkFeedOptions, checkSubscribeArgs } from './change-feed.js';
 import { InvalidArgumentError, SessionStoreError } from './errors.js';
 import { type ConnectionWatch, toFault, watchConnection } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
@@ -29,18 +29,19 @@ import {
 } from './validate.js';
 
 /** Options of {@link RedisSessionStore}. */
-export interface RedisSessionStoreOptions extends SessionStoreOptions {
+export interface RedisSessionStoreOptions extends SessionStoreOptions, ChangeFeedOptions {
   /**
    * Prefix of every key this store writes, before any ioredis `keyPrefix`.
    * Default `'scas:'`. Stores with different prefixes never see each other's sessions.
    */
   prefix?: string;
   /**
-   * Publish a change event (`<kind>:<generation>:<id>`, kind one of created,
-   * updated, terminated) on this channel from inside every successful write
-   * script, in the same atomic step. Default: off. Needed by `subscribe` and
-   * by a {@link SessionCache} in `'events'` mode. On a Cluster, PUBLISH is
-   * broadcast to every node over the cluster bus.
+   * Publish a change event (`<kind>:<generation>:<key>`, kind one of created,
+   * updated, terminated, key the record's key as Redis sees it) from inside
+   * every successful write, in the same atomic step: PUBLISH on this channel,
+   * or on a Cluster client SPUBLISH on the shard channel of the key's slot
+   * (`shardChannel`). Default: off. Needed by `subscribe` and by a
+   * {@link SessionCache} in `'events'` mode.
    */
   eventsChannel?: string;
   /**
@@ -90,9 +91,6 @@ export interface EvictionPolicyReport {
   /** true: Redis may evict tombstones under memory pressure; false: it never evicts; null: unknown. */
   readonly canEvictTombstones: boolean | null;
 }
-
-/** Cluster events on shard channels: on once the feed subscribes to them (issue #12). */
-const SHARDED_FEED = false;
 
 const EVICTION_WARNING = 'SESSION_CAS_EVICTION_POLICY';
 const CHECK_MODES: ReadonlySet<string> = new Set<EvictionPolicyCheck>(['warn', 'error', 'off']);
@@ -150,6 +148,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   private readonly terminateWait: ReplicationWait | undefined;
   private readonly writeWait: ReplicationWait | undefined;
   private feed: RedisChangeFeed | undefined;
+  private readonly feedOptions: Required<ChangeFeedOptions>;
   private readonly evictionPolicyCheck: EvictionPolicyCheck;
   /** The first call's policy check; undefined until then, or again after a connection failure. */
   private policyGate: Promise<void> | undefined;
@@ -186,6 +185,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     this.client = client;
     this.keyPrefix = (client as unknown as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
     this.connection = watchConnection(client);
+    this.feedOptions = checkFeedOptions(o);
   }
 
   /**
@@ -206,7 +206,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   /** Where a write on `key` publishes its event: the channel, or on a Cluster the shard channel of its slot. */
   private events(key: string): EventTarget {
     if (this.channel === '') return NO_EVENTS;
-    if (!isClusterClient(this.client) || !SHARDED_FEED) return { channel: this.channel, command: 'PUBLISH' };
+    if (!isClusterClient(this.client)) return { channel: this.channel, command: 'PUBLISH' };
     return { channel: shardChannel(this.channel, keySlot(this.keyPrefix + key)), command: 'SPUBLISH' };
   }
 
@@ -357,19 +357,24 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   }
 
   /**
-   * Delivers the events this store's scripts publish on `eventsChannel`
-   * (written by any store on the same Redis and channel: every node).
+   * Delivers the events this store's write functions publish on
+   * `eventsChannel` (on a Cluster: on the shard channel of each session's
+   * slot), written by any store of the same namespace (client `keyPrefix` +
+   * `prefix`) on the same Redis: every node. Events of other namespaces on
+   * the same channel are ignored.
    *
    * Delivery guarantee: at most once, in publish order per Redis node, while
-   * the status is `subscribed`. Events published while the subscriber
+   * the status is `subscribed`. Events published while a subscriber
    * connection is down are lost; the loss is reported as `interrupted` as soon
-   * as the client sees the connection close (a half-open TCP connection is
-   * only noticed by keepalive). No expiry events: see the README.
+   * as the feed sees it: a closed connection, a missed heartbeat PING
+   * (`eventsHeartbeatMs`, so a half-open connection is noticed too), or on a
+   * Cluster a shard subscription that moved or failed. No expiry events: see
+   * the README.
    *
-   * The store opens one subscriber connection (`client.duplicate()`, named
-   * `<connectionName>:events`) at the first subscribe, owns it, and closes it
-   * when the last subscription is unsubscribed; the client you passed is never
-   * put in subscriber mode.
+   * The store opens its own subscriber connections (one on a single node or
+   * Sentinel, one per primary on a Cluster) at the first subscribe, owns
+   * them, and closes them when the last subscription is unsubscribed; the
+   * client you passed is never put in subscriber mode.
    * @throws InvalidArgumentError (synchronously) without `eventsChannel`, or for a bad listener.
    */
   subscribe(listener: (event: ChangeEvent) => void, opts?: SubscribeOptions): Promise<Subscription> {
@@ -377,7 +382,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     if (this.channel === '') {
       throw new InvalidArgumentError('options.eventsChannel', 'subscribe needs the store to be created with an eventsChannel');
     }
-    this.feed ??= new RedisChangeFeed(this.client, this.channel, this.keyPrefix + this.prefix);
+    this.feed ??= new RedisChangeFeed(this.client, this.channel, this.keyPrefix + this.prefix, this.feedOptions);
     return this.feed.subscribe(listener, o);
   }
 

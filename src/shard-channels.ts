@@ -1,35 +1,413 @@
 /**
- * Shard channels of the change feed on a Redis Cluster. A write function can
- * only publish to a shard channel of its own key's slot (SPUBLISH is routed
- * like a key), so the feed has one channel per slot:
- * `<eventsChannel>{<tag>}`, where `<tag>` for slot s is the decimal string of
- * the smallest non-negative integer n with keySlot(String(n)) === s. The
- * rule is fixed, so every version of this package, and any other consumer,
- * names the same channels.
+ * The change feed on Redis Cluster: one sharded pub/sub channel per hash slot.
+ *
+ * Classic PUBLISH on a cluster is broadcast to every node over the cluster
+ * bus, so every write pays traffic proportional to the number of nodes. On a
+ * Cluster client the write scripts instead SPUBLISH (Redis 7.0+) to the shard
+ * channel of the session key's slot, which stays on the shard that owns the
+ * slot (its primary and replicas). A script may only SPUBLISH to a channel of
+ * its own slot: Redis 7.0 refuses another slot of the same node with "ERR
+ * Script attempted to access keys that do not hash to the same slot" (FCALL,
+ * and EVAL with a `#!lua` line) and a slot of another node with "ERR Script
+ * attempted to access a non local key in a cluster node".
+ *
+ * Channel names: `<eventsChannel>{<tag>}`, where `<tag>` is the decimal string
+ * of the smallest non-negative integer whose slot is the channel's slot, so
+ * the hash tag alone decides the slot (the store refuses an `eventsChannel`
+ * with `{` or `}` on Cluster clients).
+ *
+ * The subscriber ({@link ShardedSubscriber}) keeps one connection per primary,
+ * SSUBSCRIBEd to the channels of the slots that primary owns (SSUBSCRIBE with
+ * several channels needs them all in one slot: one channel per call,
+ * pipelined), and follows slot moves and failovers.
  * @module
  */
-import { SLOT_COUNT, keySlot } from './slots.js';
+import type { Redis, RedisOptions } from 'ioredis';
+import type { TransportHooks } from './change-feed.js';
+import type { Client } from './scripts.js';
+import { SLOT_COUNT } from './slots.js';
 
-let tags: string[] | undefined;
+// ---------------------------------------------------------------- channel names
 
-/** The hash tag of each slot, computed once (a few hundred thousand CRC16s: tens of milliseconds). */
-function slotTags(): string[] {
+let tags: Uint32Array | undefined;
+
+/** CRC16-XMODEM of the decimal digits of `n` (what keySlot(String(n)) hashes), without allocating. */
+function digitsSlot(n: number, table: Uint16Array): number {
+  let div = 1;
+  while (div * 10 <= n) div *= 10;
+  let crc = 0;
+  for (; div >= 1; div /= 10) {
+    const byte = 0x30 + (Math.floor(n / div) % 10);
+    crc = ((crc << 8) & 0xffff) ^ table[((crc >> 8) ^ byte) & 0xff]!;
+  }
+  return crc % SLOT_COUNT;
+}
+
+function crcTable(): Uint16Array {
+  const table = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    table[i] = crc;
+  }
+  return table;
+}
+
+/**
+ * The tag of every slot, computed once on first use: CRCs of the digit
+ * strings 0 to 109,757 (the largest tag), 9 to 13 ms on the development
+ * machine; 64 KiB.
+ */
+function tagTable(): Uint32Array {
   if (tags) return tags;
-  const found: Array<string | undefined> = new Array(SLOT_COUNT);
+  const table = crcTableOnce();
+  const out = new Uint32Array(SLOT_COUNT).fill(0xffffffff);
   let missing = SLOT_COUNT;
   for (let n = 0; missing > 0; n++) {
-    const s = String(n);
-    const slot = keySlot(s);
-    if (found[slot] === undefined) {
-      found[slot] = s;
+    const slot = digitsSlot(n, table);
+    if (out[slot] === 0xffffffff) {
+      out[slot] = n;
       missing--;
     }
   }
-  tags = found as string[];
-  return tags;
+  tags = out;
+  return out;
 }
 
-/** The shard channel of `slot` for the store's `eventsChannel`. */
+function checkSlot(slot: number): void {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) throw new RangeError(`slot must be an integer in [0, ${SLOT_COUNT}), got ${slot}`);
+}
+
+/** The hash tag of `slot`: the decimal string of the smallest n >= 0 with keySlot(String(n)) === slot. */
+export function shardTag(slot: number): string {
+  checkSlot(slot);
+  return String(tagTable()[slot]);
+}
+
+/**
+ * The sharded pub/sub channel that carries the change events of keys in
+ * `slot`: `<eventsChannel>{<tag>}`. Its slot is `slot` whenever
+ * `eventsChannel` has no `{`.
+ * @throws RangeError for a slot outside [0, 16384).
+ */
 export function shardChannel(eventsChannel: string, slot: number): string {
-  return `${eventsChannel}{${slotTags()[slot]!}}`;
+  return `${eventsChannel}{${shardTag(slot)}}`;
+}
+
+/** The slot whose shard channel `channel` is, or -1 if it is not one of `eventsChannel`'s. */
+export function slotOfShardChannel(eventsChannel: string, channel: string): number {
+  const open = eventsChannel.length;
+  if (channel.length < open + 3 || !channel.startsWith(eventsChannel) || channel[open] !== '{' || !channel.endsWith('}')) return -1;
+  const tag = channel.slice(open + 1, -1);
+  if (!/^(0|[1-9][0-9]{0,5})$/.test(tag)) return -1;
+  const n = Number(tag);
+  const slot = digitsSlot(n, crcTableOnce());
+  return tagTable()[slot] === n ? slot : -1;
+}
+
+let sharedCrc: Uint16Array | undefined;
+function crcTableOnce(): Uint16Array {
+  sharedCrc ??= crcTable();
+  return sharedCrc;
+}
+
+// ---------------------------------------------------------------- the subscriber
+
+/** What the subscriber needs of an ioredis Cluster client (5 and 6 alike). */
+interface ClusterClient {
+  readonly isCluster: true;
+  readonly status: string;
+  /** slot -> [primary node key, replica keys...], node key `host:port`. */
+  readonly slots: string[][];
+  nodes(role: 'all' | 'master'): Redis[];
+  /** Not in the typings, present in ioredis 5 and 6: reloads `slots` (CLUSTER SLOTS), calls back when done. */
+  refreshSlotsCache?: (callback?: (err?: Error) => void) => void;
+  connect(): Promise<void>;
+}
+
+/** One subscriber connection, to one primary. */
+interface ShardConn {
+  readonly key: string;
+  readonly redis: Redis;
+  /** Slots whose channel this connection has confirmed SSUBSCRIBEd. */
+  readonly slots: Set<number>;
+  dead: boolean;
+  /** Resolves when the connection is given up (so nothing waits on a reply that will never come). */
+  readonly lost: Promise<void>;
+  markLost(): void;
+  stopWatch(): void;
+}
+
+/** An SSUBSCRIBE that got no reply: ioredis 5 never settles one answered with MOVED (it emits 'moved'). */
+const SUBSCRIBE_TIMEOUT_MS = 10_000;
+/** Slot map checks against the client's (which ioredis refreshes on MOVED and every `slotsRefreshInterval`). */
+const MAP_CHECK_MS = 1_000;
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 2_000;
+/** Redis error replies that say "not here, not now", not "never". */
+const TRANSIENT_REPLY = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|MASTERDOWN)\b/;
+
+class NotCovered extends Error {}
+
+function isReplyError(err: unknown): boolean {
+  const e = err as { name?: unknown; constructor?: { name?: unknown } } | null;
+  return e !== null && typeof e === 'object' && (e.name === 'ReplyError' || e.constructor?.name === 'ReplyError');
+}
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, ms).unref?.(); });
+
+/**
+ * The Cluster transport of the change feed: one connection per primary
+ * (a `duplicate()` of the Cluster client's own connection to it, so host,
+ * auth, TLS and natMap carry over; no keyPrefix, since ioredis would prefix
+ * shard channels like keys), SSUBSCRIBEd to the shard channel of each slot
+ * the primary owns, by the client's slot map.
+ *
+ * It is `up` while every one of the 16384 slots is confirmed subscribed on the
+ * connection to the primary the slot map names. Any loss goes `down` at once
+ * and starts a re-sync (slot map refreshed first): a connection that closes,
+ * misses a heartbeat, or receives a `sunsubscribe` push (Redis sends one for
+ * each channel of a slot the node loses: migration, or failover of a primary
+ * that becomes a replica; ioredis 6 reports it as a 'moved' event, ioredis 5
+ * as a "Command queue state error"), an SSUBSCRIBE that fails or gets no
+ * reply, and a slot map that no longer matches what is subscribed. The
+ * connection concerned is given up whole (its replies may be out of step) and
+ * the re-sync opens a new one.
+ *
+ * ioredis 5.11 / 6.0 have their own sharded subscribers (`shardedSubscribers:
+ * true`), not used here: it is an option of the application's client, it
+ * reports neither a lost subscription nor a failed resubscription (errors go
+ * to a debug log), and it cannot tell when every slot is covered.
+ */
+export class ShardedSubscriber {
+  private readonly client: ClusterClient;
+  private readonly conns = new Map<string, ShardConn>();
+  /** slot -> the connection it is confirmed on. */
+  private readonly bySlot: Array<ShardConn | undefined> = new Array<ShardConn | undefined>(SLOT_COUNT).fill(undefined);
+  private covered = 0;
+  private up = false;
+  private closed = false;
+  private everUp = false;
+  private syncing = false;
+  private again = false;
+  private refreshWanted = false;
+  private failures = 0;
+  private mapTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly mapCheckMs: number;
+
+  constructor(
+    client: Client,
+    private readonly channel: string,
+    private readonly hooks: TransportHooks,
+    private readonly watchConn: (conn: Redis, onMiss: () => void) => () => void,
+    heartbeatMs: number,
+  ) {
+    this.client = client as unknown as ClusterClient;
+    this.mapCheckMs = heartbeatMs === 0 ? MAP_CHECK_MS : Math.min(MAP_CHECK_MS, heartbeatMs);
+  }
+
+  start(): void {
+    this.mapTimer = setInterval(() => this.checkMap(), this.mapCheckMs);
+    this.mapTimer.unref?.();
+    this.resync(false);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.mapTimer) clearInterval(this.mapTimer);
+    for (const c of [...this.conns.values()]) this.discard(c);
+  }
+
+  /** Slots confirmed now (for tests and diagnostics). */
+  get coveredSlots(): number {
+    return this.covered;
+  }
+
+  private markDown(): void {
+    if (!this.up) return;
+    this.up = false;
+    this.hooks.down();
+  }
+
+  /** Gives up a connection: its slots are no longer covered. */
+  private lose(c: ShardConn): void {
+    if (c.dead || this.closed) return;
+    this.discard(c);
+    this.markDown();
+    this.resync(true);
+  }
+
+  private discard(c: ShardConn): void {
+    if (c.dead) return;
+    c.dead = true;
+    c.stopWatch();
+    c.markLost();
+    if (this.conns.get(c.key) === c) this.conns.delete(c.key);
+    for (const s of c.slots) {
+      if (this.bySlot[s] === c) {
+        this.bySlot[s] = undefined;
+        this.covered--;
+      }
+    }
+    c.slots.clear();
+    c.redis.removeAllListeners('smessage');
+    c.redis.disconnect();
+  }
+
+  /** Every tick: a slot map that moved under us (ioredis refreshed it) is a lost subscription. */
+  private checkMap(): void {
+    if (this.closed || this.syncing) return;
+    const map = this.client.slots;
+    for (let s = 0; s < SLOT_COUNT; s++) {
+      const c = this.bySlot[s];
+      if (!c || c.key !== map[s]?.[0]) {
+        this.markDown();
+        this.resync(false);
+        return;
+      }
+    }
+  }
+
+  /** Runs sync until every slot is covered; one at a time, retried with backoff. */
+  private resync(refresh: boolean): void {
+    this.refreshWanted ||= refresh;
+    if (this.syncing) {
+      this.again = true;
+      return;
+    }
+    this.syncing = true;
+    void (async () => {
+      while (!this.closed) {
+        this.again = false;
+        const refreshNow = this.refreshWanted;
+        this.refreshWanted = false;
+        try {
+          await this.sync(refreshNow);
+          this.failures = 0;
+          if (!this.again) break;
+        } catch (err) {
+          if (this.closed) break;
+          if (isReplyError(err) && !TRANSIENT_REPLY.test((err as Error).message) && !this.everUp) this.hooks.refused(err);
+          this.refreshWanted = true;
+          this.failures++;
+          await delay(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures, 6)));
+        }
+      }
+      this.syncing = false;
+    })();
+  }
+
+  private async refreshMap(): Promise<void> {
+    const client = this.client;
+    if (client.status === 'wait') client.connect().catch(() => undefined);
+    if (typeof client.refreshSlotsCache !== 'function') return;
+    await Promise.race([
+      new Promise<void>((resolve) => client.refreshSlotsCache!(() => resolve())),
+      delay(SUBSCRIBE_TIMEOUT_MS),
+    ]);
+  }
+
+  /** One pass: take the slot map, drop what no longer matches it, subscribe what is missing. */
+  private async sync(refresh: boolean): Promise<void> {
+    if (refresh || this.client.slots.length < SLOT_COUNT) await this.refreshMap();
+    if (this.closed) return;
+    const map = this.client.slots;
+    const want = new Map<string, number[]>();
+    for (let s = 0; s < SLOT_COUNT; s++) {
+      const owner = map[s]?.[0];
+      if (owner === undefined) throw new NotCovered(`slot ${s} has no primary in the client's slot map`);
+      const c = this.bySlot[s];
+      if (c && c.key !== owner) {
+        // The slot moved: its events now go to another primary.
+        c.slots.delete(s);
+        this.bySlot[s] = undefined;
+        this.covered--;
+        this.markDown();
+      }
+      if (!this.bySlot[s]) {
+        let list = want.get(owner);
+        if (!list) want.set(owner, list = []);
+        list.push(s);
+      }
+    }
+    // The slot map names the primaries; a node ioredis has not yet re-labelled after a failover is under 'all'.
+    const primaries = new Map<string, Redis>(this.client.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+    for (const c of [...this.conns.values()]) if (c.slots.size === 0 && !want.has(c.key)) this.discard(c);
+    const results = await Promise.allSettled([...want].map(([key, slots]) => this.subscribeOn(key, slots, primaries.get(key))));
+    if (this.closed) return;
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (this.covered < SLOT_COUNT) throw new NotCovered(`${SLOT_COUNT - this.covered} slots not subscribed`);
+    if (!this.up) {
+      this.up = true;
+      this.everUp = true;
+      this.hooks.up();
+    }
+  }
+
+  private async subscribeOn(key: string, slots: number[], node: Redis | undefined): Promise<void> {
+    let c = this.conns.get(key);
+    if (!c) {
+      if (!node) throw new NotCovered(`no connection to primary ${key}`);
+      c = this.open(key, node);
+    }
+    const conn = c;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), SUBSCRIBE_TIMEOUT_MS);
+      timer.unref?.();
+    });
+    try {
+      // One channel per SSUBSCRIBE (several must share a slot), all pipelined.
+      const outcome = await Promise.race([
+        Promise.all(slots.map((s) => conn.redis.ssubscribe(shardChannel(this.channel, s)).then(() => {
+          if (conn.dead || this.bySlot[s] || this.client.slots[s]?.[0] !== key) return;
+          conn.slots.add(s);
+          this.bySlot[s] = conn;
+          this.covered++;
+        }))),
+        conn.lost.then(() => 'lost' as const),
+        timeout,
+      ]);
+      if (outcome === 'timeout') throw new NotCovered(`SSUBSCRIBE on ${key} got no reply in ${SUBSCRIBE_TIMEOUT_MS} ms`);
+      if (outcome === 'lost') throw new NotCovered(`connection to ${key} lost while subscribing`);
+    } catch (err) {
+      this.lose(conn);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private open(key: string, node: Redis): ShardConn {
+    const base = node.options as RedisOptions;
+    const redis = node.duplicate({
+      keyPrefix: '',
+      lazyConnect: false,
+      autoResubscribe: false,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      // A lost connection is replaced by the next sync, after the slot map is refreshed.
+      retryStrategy: () => null,
+      readOnly: false,
+      connectionName: `${base.connectionName ?? 'session-cas'}:events`,
+    });
+    let markLost!: () => void;
+    const lost = new Promise<void>((resolve) => { markLost = resolve; });
+    const c: ShardConn = { key, redis, slots: new Set(), dead: false, lost, markLost, stopWatch: () => undefined };
+    redis.on('smessage', (channel: string, message: string) => {
+      if (!c.dead && slotOfShardChannel(this.channel, channel) >= 0) this.hooks.message(message);
+    });
+    redis.on('close', () => this.lose(c));
+    redis.on('end', () => this.lose(c));
+    // ioredis 6: an unsolicited sunsubscribe (the node lost a slot) or a MOVED reply to SSUBSCRIBE.
+    redis.on('moved', () => this.lose(c));
+    redis.on('error', (err: Error) => {
+      // ioredis 5 has no handler for an unsolicited sunsubscribe: it reports a reply without a command.
+      if (/Command queue state error/.test(err?.message ?? '')) this.lose(c);
+    });
+    c.stopWatch = this.watchConn(redis, () => this.lose(c));
+    this.conns.set(key, c);
+    return c;
+  }
 }

@@ -247,8 +247,10 @@ export interface ChangeEvent {
 /**
  * State of a subscription's delivery. `subscribed`: events published from now
  * on are delivered (sent first, before `subscribe` resolves, and again after
- * every resubscription). `interrupted`: the connection was lost; events
- * published until the next `subscribed` are lost for good.
+ * every resubscription). `interrupted`: a subscription was lost (a connection
+ * closed or went silent, or on a Cluster a slot's subscription); events
+ * published until the next `subscribed`, and possibly shortly before, are lost
+ * for good: re-check what you hold.
  */
 export type FeedStatus = 'subscribed' | 'interrupted';
 

@@ -34,6 +34,8 @@ export const DEFAULTS = {
   prefix: DEFAULT_PREFIX,
   /** No change events are published. */
   eventsChannel: null,
+  /** Each change-feed subscriber connection is PINGed every second; a missed beat is a reported gap. */
+  eventsHeartbeatMs: 1_000,
   /** No WAIT after terminate (unless `writeWait` is set). */
   terminateWait: null,
   /** No WAIT after any write. */
@@ -183,7 +185,8 @@ function editDistance(a: string, b: string): number {
 const STORE_OPTIONS: AllowedKeys<SessionStoreOptions> = { ttlMs: true, touchOnGet: true, tombstoneTtlMs: true, maxMetadataBytes: true };
 export const MEMORY_STORE_OPTION_KEYS: AllowedKeys<MemorySessionStoreOptions> = { ...STORE_OPTIONS, now: true };
 export const REDIS_STORE_OPTION_KEYS: AllowedKeys<RedisSessionStoreOptions> = {
-  ...STORE_OPTIONS, prefix: true, eventsChannel: true, terminateWait: true, writeWait: true, evictionPolicyCheck: true,
+  ...STORE_OPTIONS, prefix: true, eventsChannel: true, eventsHeartbeatMs: true, terminateWait: true, writeWait: true,
+  evictionPolicyCheck: true,
 };
 export const TERMINATE_WAIT_KEYS: AllowedKeys<ReplicationWait> = { replicas: true, timeoutMs: true };
 export const TTL_OPTION_KEYS: AllowedKeys<TtlOption> = { ttlMs: true };

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemorySessionStore, type Session, SessionCache, type SessionStore } from '../../src/index.js';
 import { sleep } from '../support/clients.js';
-import { cluster, evictions, uid, waitFor } from './helpers.js';
+import { cluster, eventMessage, evictions, publishEvent, uid, waitFor } from './helpers.js';
 
 async function created(store: SessionStore, id: string, m: Record<string, string> = {}, ttlMs?: number): Promise<Session> {
   const r = await store.create(id, m, ttlMs === undefined ? undefined : { ttlMs });
@@ -50,8 +50,7 @@ describe('onEvict exactly once (real Redis)', () => {
       if (mode === 'always') expect(results.every((r) => r === null)).toBe(true);
       await waitFor(() => ev.list.length === 5);
       for (const s of sessions) {
-        await (A.client as unknown as { publish(c: string, m: string): Promise<number> })
-          .publish(c.channel, `terminated:${s.generation}:${A.store.keyFor(s.id)}`);
+        await publishEvent(A.client, c.channel, eventMessage('terminated', s.generation, s.id, c.prefix));
       }
       await sleep(30);
       for (const s of sessions) expect(await cache.get(s.id)).toBeNull();

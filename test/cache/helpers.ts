@@ -1,11 +1,13 @@
 /** Helpers of the cache tests: two "nodes" on separate connections, call counting, bounded waits. */
 import { randomBytes } from 'node:crypto';
-import type { RedisOptions } from 'ioredis';
+import type { Cluster, RedisOptions } from 'ioredis';
 import { afterAll } from 'vitest';
 import {
-  type EvictionReason, RedisSessionStore, type RedisSessionStoreOptions, type Session, type SessionStore,
+  type EvictionReason, RedisSessionStore, type RedisSessionStoreOptions, type Session, type SessionStore, keySlot,
+  sessionKey,
 } from '../../src/index.js';
 import type { Client } from '../../src/scripts.js';
+import { shardChannel } from '../../src/shard-channels.js';
 import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
 
 /** Wraps a store so every method call is counted by name (`calls.get`, `calls.generationOf`...). */
@@ -54,6 +56,29 @@ export interface Node {
   readonly store: RedisSessionStore;
 }
 
+/** A change event as the write scripts publish it: `<kind>:<generation>:<full Redis key>`. */
+export function eventMessage(kind: string, generation: number | string, id: string, prefix: string, keyPrefix = ''): string {
+  return `${kind}:${generation}:${keyPrefix}${sessionKey(id, prefix)}`;
+}
+
+function publishRaw(client: Client, channel: string, message: string, sharded: boolean): Promise<unknown> {
+  const c = client as unknown as Record<'publish' | 'spublish', (ch: string, m: string) => Promise<unknown>>;
+  return sharded ? c.spublish(channel, message) : c.publish(channel, message);
+}
+
+/**
+ * Publishes a change event (a duplicate, a foreign one, one of a write that
+ * is not made) the way the write functions do: PUBLISH on the
+ * channel (single node), SPUBLISH on the shard channel of the key's slot
+ * (Cluster client). `client` must have no keyPrefix.
+ */
+export function publishEvent(client: Client, channel: string, message: string): Promise<unknown> {
+  const sharded = (client as { isCluster?: boolean }).isCluster === true;
+  if (!sharded) return publishRaw(client, channel, message, false);
+  const key = message.slice(message.indexOf(':', message.indexOf(':') + 1) + 1);
+  return publishRaw(client, shardChannel(channel, keySlot(key)), message, true);
+}
+
 /**
  * Stores on separate connections standing for separate nodes, sharing one key
  * prefix and one events channel. Every client gets a unique connectionName so a
@@ -85,16 +110,19 @@ export async function clientList(client: Client): Promise<Array<Record<string, s
   })));
 }
 
-/** Kills the connection named `name` (by id, never by type); returns how many were killed. */
+/**
+ * Kills the connections named `name` (by id, never by type) on the admin's
+ * server, or on every node of a Cluster admin client (the Cluster feed has one
+ * per primary); returns how many were killed.
+ */
 export async function killConnection(admin: Client, name: string): Promise<number> {
-  let killed = 0;
-  for (const c of await clientList(admin)) {
-    if (c.name === name) {
-      await (admin as unknown as { call(...a: string[]): Promise<unknown> }).call('CLIENT', 'KILL', 'ID', c.id!);
-      killed++;
-    }
-  }
-  return killed;
+  const servers = (admin as { isCluster?: boolean }).isCluster === true ? (admin as Cluster).nodes('all') : [admin];
+  // Find them all first, then kill them together, so a Cluster feed loses its connections at one moment.
+  const victims = (await Promise.all(servers.map(async (server) =>
+    (await clientList(server)).filter((c) => c.name === name).map((c) => ({ server, id: c.id! }))))).flat();
+  await Promise.all(victims.map(({ server, id }) =>
+    (server as unknown as { call(...a: string[]): Promise<unknown> }).call('CLIENT', 'KILL', 'ID', id)));
+  return victims.length;
 }
 
 export const uid = (label: string): string => `${label}-${randomBytes(5).toString('hex')}`;

@@ -10,23 +10,41 @@ import { createClient, sleep } from '../support/clients.js';
 import { clientList, cluster, uid, waitFor } from './helpers.js';
 
 describe('parseChangeMessage', () => {
-  const ns = 'app:scas:';
-  it('parses kind, generation and the id from the record key, whatever the id contains', () => {
-    expect(parseChangeMessage(`updated:42:${ns}${sessionKey('a:b::c', '')}`, ns)).toEqual({ kind: 'updated', generation: 42, id: 'a:b::c' });
-    expect(parseChangeMessage(`terminated:1712345678901234:${ns}{x}:s`, ns))
-      .toEqual({ kind: 'terminated', generation: 1712345678901234, id: 'x' });
+  it('parses kind, generation and the id out of the full key; ids with colons, braces and % round-trip', () => {
+    expect(parseChangeMessage('updated:42:scas:{a:b::c}:s')).toEqual({ kind: 'updated', generation: 42, id: 'a:b::c' });
+    expect(parseChangeMessage('terminated:1712345678901234:scas:{x}:s')).toEqual({ kind: 'terminated', generation: 1712345678901234, id: 'x' });
+    for (const id of ['{tag}', '%7B', '}{', '100%', 'ü:{}:s', 'scas:{x}:s']) {
+      expect(parseChangeMessage(`created:7:app:${sessionKey(id, 'p:')}`, 'app:p:'), id).toEqual({ kind: 'created', generation: 7, id });
+    }
+    const ns = 'app:scas:';
     for (const id of ['{', '}', '%7B', '}:s', 'a{b}c', '%']) {
       expect(parseChangeMessage(`created:1:${ns}${sessionKey(id, '')}`, ns), id).toEqual({ kind: 'created', generation: 1, id });
     }
   });
-  it('rejects messages this library does not publish, and events of another namespace', () => {
-    for (const m of ['', 'updated', 'updated:1', 'updated:1:', 'touched:1:x', `updated:0:${ns}{x}:s`, `updated:01:${ns}{x}:s`,
-      `updated:-1:${ns}{x}:s`, `updated:1.5:${ns}{x}:s`, `updated:99999999999999999:${ns}{x}:s`,
-      'updated:1:x', // the 0.1 payload (an id, not a key)
-      'updated:1:other:{x}:s', `updated:1:${ns}x:s`, `updated:1:${ns}{x}:t`, `updated:1:${ns}{}:s`, `updated:1:${ns}{a}b}:s`,
-      `updated:1:app:{x}:s`, `updated:1:xapp:scas:{x}:s`]) {
+  it('rejects messages this library does not publish', () => {
+    for (const m of ['', 'updated', 'updated:1', 'updated:1:', 'touched:1:scas:{x}:s', 'updated:0:scas:{x}:s',
+      'updated:01:scas:{x}:s', 'updated:-1:scas:{x}:s', 'updated:1.5:scas:{x}:s', 'updated:99999999999999999:scas:{x}:s']) {
+      expect(parseChangeMessage(m), m).toBeNull();
+    }
+    const ns = 'app:scas:';
+    for (const m of ['updated:1:x', 'updated:1:other:{x}:s', `updated:1:${ns}x:s`, `updated:1:${ns}{x}:t`, `updated:1:${ns}{}:s`,
+      `updated:1:${ns}{a}b}:s`, `updated:1:app:{x}:s`, `updated:1:xapp:scas:{x}:s`]) {
       expect(parseChangeMessage(m, ns), m).toBeNull();
     }
+  });
+  it('ignores other namespaces, the old <kind>:<generation>:<id> format, and keys that are not a session record', () => {
+    for (const m of [
+      'updated:5:x', // old format
+      'updated:5:scas:x', // old format, an id that starts with the prefix
+      'updated:5:other:{x}:s', 'updated:5:scasx{x}:s', 'updated:5:app:scas:{x}:s', // another namespace
+      'updated:5:scas:{x}:t', 'updated:5:scas:{x}', 'updated:5:scas:{}:s', 'updated:5:scas:{x}y}:s', 'updated:5:scas:{x{y}:s',
+      'updated:5:scas:{x}:s:', 'updated:5:scas:{%7b}:s', 'updated:5:scas:{%41}:s', 'updated:5:scas:{\ud800}:s', // not encodeId's
+      `updated:5:scas:{${'x'.repeat(1025)}}:s`, // over MAX_ID_LENGTH
+    ]) {
+      expect(parseChangeMessage(m), m).toBeNull();
+    }
+    expect(parseChangeMessage('updated:5:scas:{x}:s', 'app:scas:')).toBeNull();
+    expect(parseChangeMessage('updated:5:app:scas:{x}:s', 'app:scas:')).toEqual({ kind: 'updated', generation: 5, id: 'x' });
   });
 });
 

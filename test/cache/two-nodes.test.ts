@@ -6,18 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type ChangeEvent, type FeedStatus, type Session, SessionCache } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
 import { createClient } from '../support/clients.js';
-import { cluster, evictions, killConnection, uid, waitFor } from './helpers.js';
+import { cluster, eventMessage, evictions, killConnection, publishEvent, uid, waitFor } from './helpers.js';
 
 async function created(store: { create(id: string, m?: Record<string, string>): Promise<{ ok: boolean; session?: Session }> }, id: string, m: Record<string, string> = {}): Promise<Session> {
   const r = await store.create(id, m);
   if (!r.ok || !r.session) throw new Error(`create ${id} failed`);
   return r.session;
-}
-
-function publish(client: Client, channel: string, message: string): Promise<unknown> {
-  return (client as unknown as { publish(c: string, m: string): Promise<unknown> }).publish(channel, message);
 }
 
 const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
@@ -151,7 +146,7 @@ describe("'events' mode", () => {
         expect(await cacheB.get(ids[0]!)).toEqual(sessions[0]);
         expect(cacheB.stats().hits).toBe(hitsBefore + 1); // served from memory while the feed is up
 
-        expect(await killConnection(admin, `${B.name}:events`)).toBe(1);
+        expect(await killConnection(admin, `${B.name}:events`)).toBeGreaterThanOrEqual(1); // one per primary on a cluster
         const r = await A.store.update(ids[0]!, sessions[0]!.generation, { v: '1' }); // published to nobody on B
         expect(r.ok).toBe(true);
         expect(await waitFor(() => spyStatus.includes('interrupted'))).toBe(true);
@@ -161,7 +156,7 @@ describe("'events' mode", () => {
         expect(cacheB.stats().validations).toBe(v0 + 1);
 
         expect(await waitFor(() => spyStatus.filter((s) => s === 'subscribed').length === 2, 10_000)).toBe(true);
-        expect(spyStatus).toEqual(['subscribed', 'interrupted', 'subscribed']);
+        expect(spyStatus.slice(0, 3)).toEqual(['subscribed', 'interrupted', 'subscribed']);
         expect(spyEvents.some((e) => e.kind === 'updated')).toBe(false); // the event really was lost
         // Resubscribed, maxStaleMs far away: only the gap handling can make B see the update.
         expect((await cacheB.get(ids[0]!))?.metadata).toEqual({ v: '1' });
@@ -208,9 +203,9 @@ describe('no eviction storm', () => {
       }
       // Duplicated and out-of-date events for B's sessions.
       for (const s of shared) {
-        await publish(A.client, c.channel, `created:${s.generation}:${A.store.keyFor(s.id)}`);
-        await publish(A.client, c.channel, `updated:${s.generation}:${A.store.keyFor(s.id)}`);
-        await publish(A.client, c.channel, `terminated:${s.generation - 1}:${A.store.keyFor(s.id)}`);
+        await publishEvent(A.client, c.channel, eventMessage('created', s.generation, s.id, c.prefix));
+        await publishEvent(A.client, c.channel, eventMessage('updated', s.generation, s.id, c.prefix));
+        await publishEvent(A.client, c.channel, eventMessage('terminated', s.generation - 1, s.id, c.prefix));
       }
       for (const s of shared) expect(await cacheB.get(s.id)).toEqual(s);
       expect(ev.list).toEqual([]);
@@ -221,7 +216,7 @@ describe('no eviction storm', () => {
       expect(patched.ok).toBe(true);
       if (!patched.ok) throw new Error('patch failed');
       // and a duplicate of its event
-      await publish(A.client, c.channel, `updated:${patched.session.generation}:${A.store.keyFor(target.id)}`);
+      await publishEvent(A.client, c.channel, eventMessage('updated', patched.session.generation, target.id, c.prefix));
       if (mode === 'events') expect(await waitFor(() => ev.list.length === 1)).toBe(true);
       for (const s of shared) await cacheB.get(s.id);
       expect(ev.list).toEqual([{ id: target.id, generation: target.generation, reason: 'stale' }]);

@@ -25,7 +25,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import type { TransportHooks } from './change-feed.js';
 import type { Client } from './scripts.js';
-import { SLOT_COUNT } from './slots.js';
+import { CRC16_TABLE, SLOT_COUNT } from './slots.js';
 
 // ---------------------------------------------------------------- channel names
 
@@ -41,16 +41,6 @@ function digitsSlot(n: number, table: Uint16Array): number {
     crc = ((crc << 8) & 0xffff) ^ table[((crc >> 8) ^ byte) & 0xff]!;
   }
   return crc % SLOT_COUNT;
-}
-
-function crcTable(): Uint16Array {
-  const table = new Uint16Array(256);
-  for (let i = 0; i < 256; i++) {
-    let crc = i << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    table[i] = crc;
-  }
-  return table;
 }
 
 /**
@@ -105,10 +95,8 @@ export function slotOfShardChannel(eventsChannel: string, channel: string): numb
   return tagTable()[slot] === n ? slot : -1;
 }
 
-let sharedCrc: Uint16Array | undefined;
 function crcTableOnce(): Uint16Array {
-  sharedCrc ??= crcTable();
-  return sharedCrc;
+  return CRC16_TABLE;
 }
 
 // ---------------------------------------------------------------- the subscriber

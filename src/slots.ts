@@ -13,7 +13,7 @@ import type { Client } from './scripts.js';
 export const SLOT_COUNT = 16384;
 
 /** CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), the checksum Redis Cluster uses. */
-const CRC16_TABLE: Uint16Array = (() => {
+export const CRC16_TABLE: Uint16Array = (() => {
   const table = new Uint16Array(256);
   for (let i = 0; i < 256; i++) {
     let crc = i << 8;

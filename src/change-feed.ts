@@ -17,12 +17,13 @@
  * to keep it. See README "Node-local cache and change feed".
  * @module
  */
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { InvalidArgumentError } from './errors.js';
 import { toFault } from './faults.js';
 import { DEFAULT_PREFIX, decodeId, encodeId } from './keys.js';
 import type { Client } from './scripts.js';
 import { ShardedSubscriber } from './shard-channels.js';
+import { isCluster } from './slots.js';
 import type { ChangeEvent, ChangeKind, FeedStatus, SubscribeOptions, Subscription } from './types.js';
 import { DEFAULTS, MAX_ID_LENGTH } from './validate.js';
 
@@ -248,9 +249,6 @@ export function dropConnection(conn: Redis): void {
   else conn.disconnect(true);
 }
 
-function isCluster(client: Client): client is Cluster {
-  return (client as { isCluster?: boolean }).isCluster === true;
-}
 
 /**
  * Single node (and Sentinel): one connection, a `duplicate()` of the store's
@@ -368,9 +366,6 @@ export class RedisChangeFeed {
     options: ChangeFeedOptions = {},
   ) {
     this.heartbeatMs = checkHeartbeat(options.eventsHeartbeatMs);
-    if (isCluster(client) && /[{}]/.test(channel)) {
-      throw new InvalidArgumentError('options.eventsChannel', 'must not contain `{` or `}` on a Cluster client (the shard channels add a hash tag)');
-    }
   }
 
   async subscribe(listener: (event: ChangeEvent) => void, opts: SubscribeOptions): Promise<Subscription> {

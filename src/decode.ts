@@ -66,16 +66,6 @@ export function decodeReply(raw: unknown): Reply {
   return { code, generation, fields: checkFields(fields, raw) };
 }
 
-/** Whether the raw record fields belong to a live session (not a tombstone). */
-export function isLiveRecord(fields: readonly string[]): boolean {
-  let hasGen = false;
-  for (let i = 0; i < fields.length; i += 2) {
-    if (fields[i] === 't') return false;
-    if (fields[i] === 'g') hasGen = true;
-  }
-  return hasGen;
-}
-
 /** Builds a Session from raw record fields: `g` is the generation, `m<name>` the metadata. */
 export function sessionFromFields(id: string, fields: readonly string[]): Session {
   let generation: number | undefined;

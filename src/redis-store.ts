@@ -14,7 +14,7 @@ import {
   type ArgsOf, type Client, type EventTarget, type FieldArgs, NO_EVENTS, NotSentError, callScript, loadLibrary,
 } from './scripts.js';
 import { shardChannel } from './shard-channels.js';
-import { connectionForKey, keySlot } from './slots.js';
+import { connectionForKey, isCluster, keySlot } from './slots.js';
 import type {
   ChangeEvent, ChangeFeed, CreateResult, GenerationOptions, GenerationReader, GenerationResult, Metadata,
   ReplicationReport, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore,
@@ -178,9 +178,9 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     this.evictionPolicyCheck = o.evictionPolicyCheck ?? DEFAULTS.evictionPolicyCheck;
     this.prefix = o.prefix ?? DEFAULTS.prefix;
     this.channel = o.eventsChannel ?? '';
-    if (this.channel !== '' && isClusterClient(client) && /[{}]/.test(this.channel)) {
+    if (this.channel !== '' && isCluster(client) && /[{}]/.test(this.channel)) {
       // The shard channel's own hash tag must decide its slot.
-      throw new InvalidArgumentError('options.eventsChannel', 'expected no `{` or `}` on a Cluster client');
+      throw new InvalidArgumentError('options.eventsChannel', 'must not contain `{` or `}` on a Cluster client (the shard channels add a hash tag)');
     }
     this.client = client;
     this.keyPrefix = (client as unknown as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
@@ -206,7 +206,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   /** Where a write on `key` publishes its event: the channel, or on a Cluster the shard channel of its slot. */
   private events(key: string): EventTarget {
     if (this.channel === '') return NO_EVENTS;
-    if (!isClusterClient(this.client)) return { channel: this.channel, command: 'PUBLISH' };
+    if (!isCluster(this.client)) return { channel: this.channel, command: 'PUBLISH' };
     return { channel: shardChannel(this.channel, keySlot(this.keyPrefix + key)), command: 'SPUBLISH' };
   }
 
@@ -566,9 +566,6 @@ function patchedSession(id: string, generation: number, before: readonly string[
   return { id, generation, metadata: freezeMetadata([...metadata]) };
 }
 
-function isClusterClient(client: Client): boolean {
-  return (client as unknown as { isCluster?: unknown }).isCluster === true;
-}
 
 
 /** An error reply (NOPERM, unknown or renamed command): the server refused, the connection is fine. */

@@ -21,6 +21,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { RedisFaultError } from './errors.js';
 import { FUNCTIONS, LIBRARY, type ScriptName } from './generated/lua.js';
+import { isCluster } from './slots.js';
 
 /** What session-cas needs of a client: `Redis` or `Cluster`, ioredis 5 or 6. */
 export type Client = Redis | Cluster;
@@ -177,15 +178,8 @@ async function loadOn(node: Redis): Promise<void> {
   }
 }
 
-interface ClusterNodes {
-  isCluster: true;
-  nodes(role: 'master'): Redis[];
-}
-
 function targetNodes(client: Client): Redis[] {
-  const cluster = client as unknown as Partial<ClusterNodes>;
-  if (cluster.isCluster !== true) return [client as Redis];
-  return (client as unknown as ClusterNodes).nodes('master');
+  return isCluster(client) ? client.nodes('master') : [client];
 }
 
 /** The library session-cas loads: its name and source, for a deploy step or an admin who loads it by hand. */

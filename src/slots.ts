@@ -6,7 +6,7 @@
  * node `client.call` picks.
  * @module
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Client } from './scripts.js';
 
 /** Number of hash slots in a Redis Cluster. */
@@ -61,7 +61,8 @@ interface ClusterLike {
   nodes(role?: 'all' | 'master' | 'slave'): Redis[];
 }
 
-function isCluster(client: Client): client is Client & ClusterLike {
+/** Whether the client is an ioredis Cluster (the one test of it in the package). */
+export function isCluster(client: Client): client is Cluster {
   return (client as unknown as { isCluster?: unknown }).isCluster === true;
 }
 
@@ -74,8 +75,9 @@ function isCluster(client: Client): client is Client & ClusterLike {
  */
 export function connectionForKey(client: Client, key: string): Redis | undefined {
   if (!isCluster(client)) return client as Redis;
-  const slot = keySlot((client.options.keyPrefix ?? '') + key);
-  const nodeKey = client.slots[slot]?.[0];
+  const cluster = client as unknown as ClusterLike;
+  const slot = keySlot((cluster.options.keyPrefix ?? '') + key);
+  const nodeKey = cluster.slots[slot]?.[0];
   if (nodeKey === undefined) return undefined;
-  return client.nodes('all').find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
+  return cluster.nodes('all').find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
 }

@@ -6,7 +6,7 @@
 -- naming every command that follows it; the first write itself needs no
 -- check, since its refusal leaves nothing behind. The publish command is
 -- checked on `channel` unless it is ''. Raises a NOPERM error reply.
-local ACL_ARGS = {HSET = {'g', '1'}, HDEL = {'g'}, PEXPIRE = {'1'}, HGETALL = {}}
+local ACL_ARGS = {HSET = {'g', '1'}, HDEL = {'g'}, PEXPIRE = {'1'}}
 
 local function checkAcl(key, cmds, channel, command)
   local refused

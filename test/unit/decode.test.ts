@@ -1,6 +1,6 @@
 /** The reply decoder, without Redis: every malformed reply becomes UNEXPECTED_REPLY. */
 import { describe, expect, it } from 'vitest';
-import { Code, decodeReply, isLiveRecord, parseGeneration, sessionFromFields } from '../../src/decode.js';
+import { Code, decodeReply, parseGeneration, sessionFromFields } from '../../src/decode.js';
 import { isSessionStoreError } from '../../src/index.js';
 
 const unexpected = (fn: () => unknown) => {
@@ -53,10 +53,4 @@ describe('sessionFromFields', () => {
   });
 
   it('rejects a record without a generation', () => unexpected(() => sessionFromFields('id', ['ma', '1'])));
-
-  it('tells live records from tombstones', () => {
-    expect(isLiveRecord(['g', '1', 'ma', 'b'])).toBe(true);
-    expect(isLiveRecord(['g', '1', 't', '1'])).toBe(false);
-    expect(isLiveRecord([])).toBe(false);
-  });
 });

@@ -97,6 +97,29 @@ describe('CLUSTER FAILOVER under load', () => {
   });
 });
 
+type Node = Awaited<ReturnType<RedisCluster['ownerOf']>>;
+
+/**
+ * The loss asynchronous replication allows: cut the replica off (frozen, its
+ * link dropped on the primary side), run `write` on the primary alone, kill
+ * the primary before the replica hears of it, and let the replica take over.
+ */
+async function loseToFailover(primary: Node, replica: Node, write: () => Promise<void>): Promise<void> {
+  const replicaPid = replica.pid()!;
+  process.kill(replicaPid, 'SIGSTOP');
+  try {
+    expect(await primary.admin.call('CLIENT', 'KILL', 'TYPE', 'replica')).toBe(1);
+    expect((await info(primary.admin, 'replication')).connected_slaves).toBe('0');
+    await write();
+    await primary.kill();
+  } finally {
+    process.kill(replicaPid, 'SIGCONT');
+  }
+  await replica.admin.call('CLUSTER', 'FAILOVER', 'TAKEOVER');
+  await waitUntil('the replica to take over', async () => (await replica.role()) === 'master', 20_000);
+  await cluster.waitForOk({ replicas: false });
+}
+
 describe('the loss asynchronous replication allows', () => {
   it('a terminate acknowledged but not replicated comes back after TAKEOVER; terminateWait said it was not durable', async () => {
     await cluster.waitForOk();
@@ -114,22 +137,11 @@ describe('the loss asynchronous replication allows', () => {
     expect(await store.terminate(kept)).toMatchObject({ ok: true, replication: { acknowledged: 1, durable: true } });
     await waitForReplicaOffset(primary.admin, replica.admin);
 
-    // Cut replication: freeze the replica, drop its link on the primary side.
-    const replicaPid = replica.pid()!;
-    process.kill(replicaPid, 'SIGSTOP');
-    try {
-      expect(await primary.admin.call('CLIENT', 'KILL', 'TYPE', 'replica')).toBe(1);
-      expect((await info(primary.admin, 'replication')).connected_slaves).toBe('0');
+    await loseToFailover(primary, replica, async () => {
       const t = await store.terminate(lost);
       expect(t).toEqual({ ok: true, generation: created.session.generation, replication: { acknowledged: 0, requested: 1, durable: false } });
-      expect(await store.peek(lost)).toBeNull(); // applied on the primary
-      await primary.kill(); // dies before the replica ever hears of the terminate
-    } finally {
-      process.kill(replicaPid, 'SIGCONT');
-    }
-    await replica.admin.call('CLUSTER', 'FAILOVER', 'TAKEOVER');
-    await waitUntil('the replica to take over', async () => (await replica.role()) === 'master', 20_000);
-    await cluster.waitForOk({ replicas: false });
+      expect(await store.peek(lost)).toBeNull(); // applied on the primary, which dies before the replica hears of it
+    });
 
     // The session is back on the promoted replica, at its last generation.
     let back: unknown;
@@ -163,22 +175,13 @@ describe('the loss asynchronous replication allows', () => {
     if (!created.ok) throw new Error('setup create failed');
     await waitForReplicaOffset(primary.admin, replica.admin);
 
-    const replicaPid = replica.pid()!;
-    process.kill(replicaPid, 'SIGSTOP');
-    let lost: { generation: number };
-    try {
-      expect(await primary.admin.call('CLIENT', 'KILL', 'TYPE', 'replica')).toBe(1);
+    let lost = created.session;
+    await loseToFailover(primary, replica, async () => {
       const u = await writer.update(id, created.session.generation, { v: 'lost' });
       if (!u.ok) throw new Error('update failed');
       lost = u.session;
       expect((await cache.get(id))?.metadata).toEqual({ v: 'lost' }); // the cache on another node holds the lost write
-      await primary.kill();
-    } finally {
-      process.kill(replicaPid, 'SIGCONT');
-    }
-    await replica.admin.call('CLUSTER', 'FAILOVER', 'TAKEOVER');
-    await waitUntil('the replica to take over', async () => (await replica.role()) === 'master', 20_000);
-    await cluster.waitForOk({ replicas: false });
+    });
     let back: unknown;
     await waitUntil('the clients to read from the new primary', async () => {
       back = await writer.peek(id).catch(() => 'error');

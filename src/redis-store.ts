@@ -1,5 +1,6 @@
 /**
- * The Redis store: every operation is one Lua script call (lua/*.lua).
+ * The Redis store: every operation is one call of a function of the session-cas
+ * Redis Functions library (lua/*.lua, see scripts.ts).
  * @module
  */
 import { randomFillSync } from 'node:crypto';
@@ -97,7 +98,7 @@ const CHECK_MODES: ReadonlySet<string> = new Set<EvictionPolicyCheck>(['warn', '
 
 /**
  * Op ids: 8 base64url characters from 6 random bytes (48 bits), drawn from a
- * pool refilled 1024 at a time. A write carries its op id into its script,
+ * pool refilled 1024 at a time. A write carries its op id into its function,
  * which remembers the last 8 per session, so a call that ioredis re-sends
  * after a reconnect reports its first application instead of applying
  * twice. Two different writes on one session share an id with probability
@@ -451,7 +452,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   }
 
   /**
-   * A patch that changes nothing is a read (no script write, so no new
+   * A patch that changes nothing is a read (no write function runs, so no new
    * generation, no event, no TTL refresh): the current session, or why
    * there is none, with the usual CAS check.
    */

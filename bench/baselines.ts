@@ -46,14 +46,26 @@ const BARE_GET = 'benchBareGet';
 type Caller<R> = (key: string, ...args: Array<string | number>) => Promise<R>;
 
 /** Calls the bench's own script `name` on `client` (EVALSHA through ioredis defineCommand, as a store would). */
-function callScript<R>(client: BenchClient, name: string, lua: string, key: string, args: Array<string | number>): Promise<R> {
+function callScript<R>(
+  client: BenchClient,
+  name: string,
+  lua: string,
+  key: string,
+  args: Array<string | number>,
+): Promise<R> {
   const c = client as unknown as Record<string, Caller<R> | undefined>;
   if (!c[name]) client.defineCommand(name, { numberOfKeys: 1, lua });
   return c[name]!.call(client, key, ...args);
 }
 
 /** Calls the bare CAS at generation `expected` (writing `expected + 1`). Resolves 1 (applied) or 0 (conflict). */
-export function bareCas(client: BenchClient, key: string, expected: number, ttlMs: number, fields: readonly string[]): Promise<number> {
+export function bareCas(
+  client: BenchClient,
+  key: string,
+  expected: number,
+  ttlMs: number,
+  fields: readonly string[],
+): Promise<number> {
   return callScript<number>(client, BARE_CAS, BARE_CAS_LUA, key, [expected, expected + 1, ttlMs, ...fields]);
 }
 
@@ -63,13 +75,31 @@ export function bareGet(client: BenchClient, key: string, ttlMs: number): Promis
 }
 
 /** A record the bare scripts and the WATCH CAS work on: generation 1 and the fields. */
-export async function createPlainRecord(client: BenchClient, key: string, ttlMs: number, fields: readonly string[]): Promise<void> {
-  await client.pipeline().hset(key, 'g', '1', ...fields).pexpire(key, ttlMs).exec();
+export async function createPlainRecord(
+  client: BenchClient,
+  key: string,
+  ttlMs: number,
+  fields: readonly string[],
+): Promise<void> {
+  await client
+    .pipeline()
+    .hset(key, 'g', '1', ...fields)
+    .pexpire(key, ttlMs)
+    .exec();
 }
 
 /** HSET + PEXPIRE sent as one ioredis pipeline: a blind write (no CAS, no read), what a plain store does. */
-export async function hsetPexpire(client: BenchClient, key: string, ttlMs: number, fields: readonly string[]): Promise<boolean> {
-  const replies = await client.pipeline().hset(key, ...fields).pexpire(key, ttlMs).exec();
+export async function hsetPexpire(
+  client: BenchClient,
+  key: string,
+  ttlMs: number,
+  fields: readonly string[],
+): Promise<boolean> {
+  const replies = await client
+    .pipeline()
+    .hset(key, ...fields)
+    .pexpire(key, ttlMs)
+    .exec();
   return replies !== null && replies.every(([err]) => err === null);
 }
 
@@ -79,7 +109,11 @@ export async function hsetPexpire(client: BenchClient, key: string, ttlMs: numbe
  * per connection), so concurrent callers each need their own connection.
  */
 export async function watchCas(
-  conn: Redis, key: string, expected: number, ttlMs: number, fields: readonly string[],
+  conn: Redis,
+  key: string,
+  expected: number,
+  ttlMs: number,
+  fields: readonly string[],
 ): Promise<'ok' | 'conflict'> {
   await conn.watch(key);
   const g = await conn.hget(key, 'g');
@@ -87,15 +121,29 @@ export async function watchCas(
     await conn.unwatch();
     return 'conflict';
   }
-  const res = await conn.multi().del(key).hset(key, 'g', String(expected + 1), ...fields).pexpire(key, ttlMs).exec();
+  const res = await conn
+    .multi()
+    .del(key)
+    .hset(key, 'g', String(expected + 1), ...fields)
+    .pexpire(key, ttlMs)
+    .exec();
   return res === null ? 'conflict' : 'ok';
 }
 
 /** WATCH-based read-modify-write of a counter field: one attempt. */
-export async function watchIncrement(conn: Redis, key: string, field: string, ttlMs: number): Promise<'ok' | 'conflict'> {
+export async function watchIncrement(
+  conn: Redis,
+  key: string,
+  field: string,
+  ttlMs: number,
+): Promise<'ok' | 'conflict'> {
   await conn.watch(key);
   const current = Number(await conn.hget(key, field));
-  const res = await conn.multi().hset(key, field, String(current + 1)).pexpire(key, ttlMs).exec();
+  const res = await conn
+    .multi()
+    .hset(key, field, String(current + 1))
+    .pexpire(key, ttlMs)
+    .exec();
   return res === null ? 'conflict' : 'ok';
 }
 

@@ -27,14 +27,27 @@ function parseArgs(argv: readonly string[]): RaceOptions & { json: boolean } {
       console.log(USAGE);
       process.exit(0);
     }
-    const key = ({ '--sessions': 'sessions', '--writer-sessions': 'writerSessions', '--removals': 'removals', '--max-io-ms': 'maxIoMs' } as const)[a];
+    const key = (
+      {
+        '--sessions': 'sessions',
+        '--writer-sessions': 'writerSessions',
+        '--removals': 'removals',
+        '--max-io-ms': 'maxIoMs',
+      } as const
+    )[a];
     const n = Number(argv[++i]);
     if (key === undefined || !Number.isSafeInteger(n) || n < (key === 'maxIoMs' ? 2 : 1) || n > LIMITS[key]) {
       throw new Error(`bad argument ${a} ${argv[i] ?? ''}\n${USAGE}`);
     }
     o[key] = n;
   }
-  return { sessions: o.sessions, writerSessions: o.writerSessions, removalsPerWriter: o.removals, maxIoMs: o.maxIoMs, json: o.json };
+  return {
+    sessions: o.sessions,
+    writerSessions: o.writerSessions,
+    removalsPerWriter: o.removals,
+    maxIoMs: o.maxIoMs,
+    json: o.json,
+  };
 }
 
 function row(label: string, naive: string | number, cas: string | number): string {
@@ -51,7 +64,11 @@ async function main(): Promise<number> {
   let cas: RaceTally;
   try {
     const [a, b] = [redis.clients.create('off'), redis.clients.create('off')];
-    naive = await runRaces(naiveDemoStore(a, `${prefix}naive:`, TTL_MS), naiveDemoStore(b, `${prefix}naive:`, TTL_MS), o);
+    naive = await runRaces(
+      naiveDemoStore(a, `${prefix}naive:`, TTL_MS),
+      naiveDemoStore(b, `${prefix}naive:`, TTL_MS),
+      o,
+    );
     cas = await runRaces(casDemoStore(a, `${prefix}cas:`, TTL_MS), casDemoStore(b, `${prefix}cas:`, TTL_MS), o);
   } finally {
     await closeRedis(redis, prefix);
@@ -84,7 +101,7 @@ ${row('removals given up, reported (race 2)', naive.gaveUp, cas.gaveUp)}
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`[demo] failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    console.error(`[demo] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(1);
   },
 );

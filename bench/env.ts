@@ -44,13 +44,20 @@ export interface ClientFactory {
 }
 
 function standaloneClient(url: string, pipelining: Pipelining): Redis {
-  const options: RedisOptions = { enableAutoPipelining: pipelining === 'on', maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS };
+  const options: RedisOptions = {
+    enableAutoPipelining: pipelining === 'on',
+    maxRetriesPerRequest: 3,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+  };
   const client = new Redis(url, options);
   client.on('error', () => undefined); // a failed command is counted by the scenario
   return client;
 }
 
-function clientFactory(create: (pipelining: Pipelining) => BenchClient, nodeUrlFor: (key: string) => Promise<string>): ClientFactory {
+function clientFactory(
+  create: (pipelining: Pipelining) => BenchClient,
+  nodeUrlFor: (key: string) => Promise<string>,
+): ClientFactory {
   const made: BenchClient[] = [];
   const shared = new Map<Pipelining, BenchClient>();
   const track = <C extends BenchClient>(c: C): C => {
@@ -76,7 +83,10 @@ function clientFactory(create: (pipelining: Pipelining) => BenchClient, nodeUrlF
 }
 
 export function standaloneClients(url: string): ClientFactory {
-  return clientFactory((p) => standaloneClient(url, p), async () => url);
+  return clientFactory(
+    (p) => standaloneClient(url, p),
+    async () => url,
+  );
 }
 
 /**
@@ -155,7 +165,10 @@ async function monitorNodes(nodes: readonly Redis[]): Promise<CommandMonitor> {
       try {
         const done = new Promise<void>((resolve, reject) => {
           onDrained = resolve;
-          timer = setTimeout(() => reject(new Error(`MONITOR: the end marker did not arrive within ${MONITOR_DRAIN_MS} ms`)), MONITOR_DRAIN_MS);
+          timer = setTimeout(
+            () => reject(new Error(`MONITOR: the end marker did not arrive within ${MONITOR_DRAIN_MS} ms`)),
+            MONITOR_DRAIN_MS,
+          );
         });
         await Promise.all(nodes.map((n) => n.echo(marker)));
         if (drained.size < nodes.length) await done;
@@ -266,10 +279,11 @@ export async function openRedisCluster(opts: { primaries: number; replicas: numb
     const admins = primaries.map((n) => adminConnection(n.url));
     const byPort = new Map(primaries.map((n, i) => [n.port, admins[i]!]));
     const ownerOf = async (key: string) => cluster.ownerOf(await cluster.keySlot(key));
-    const create = (pipelining: Pipelining): BenchClient => cluster.client(5, {
-      enableAutoPipelining: pipelining === 'on',
-      redisOptions: { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS },
-    });
+    const create = (pipelining: Pipelining): BenchClient =>
+      cluster.client(5, {
+        enableAutoPipelining: pipelining === 'on',
+        redisOptions: { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS },
+      });
     return {
       topology: 'cluster',
       provided: { url: primaries[0]!.url, source: 'redis-cluster', owned: true, stop: () => cluster.stop() },

@@ -20,10 +20,10 @@
  * Every loop is bounded by a count and a time limit.
  * @module
  */
-import { Cluster, Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { type FeedStatus, RedisSessionStore, keySlot, sessionKey } from '../src/index.js';
-import type { Client } from '../src/scripts.js';
-import { shardChannel } from '../src/shard-channels.js';
+import type { Client } from '../src/redis/scripts.js';
+import { shardChannel } from '../src/redis/shard-channels.js';
 import { startRedisCluster } from '../test/support/cluster.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 
@@ -31,17 +31,32 @@ export interface FeedFigures {
   readonly topology: 'standalone' | 'cluster';
   readonly propagationUs: Quantiles;
   readonly writeToEventUs: Quantiles;
-  readonly throughput: { readonly published: number; readonly delivered: number; readonly eventsPerSec: number; readonly lost: number };
+  readonly throughput: {
+    readonly published: number;
+    readonly delivered: number;
+    readonly eventsPerSec: number;
+    readonly lost: number;
+  };
   /** Cluster only: ms until all 16384 slots were subscribed, and again after every subscriber connection was killed. */
   readonly subscribeMs?: number;
   readonly resubscribeMs?: number;
 }
 
-interface Quantiles { readonly samples: number; readonly p50: number; readonly p99: number; readonly max: number }
+interface Quantiles {
+  readonly samples: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
 
 function quantiles(us: number[]): Quantiles {
   us.sort((a, b) => a - b);
-  return { samples: us.length, p50: Math.round(quantile(us, 0.5)), p99: Math.round(quantile(us, 0.99)), max: Math.round(us.at(-1) ?? Number.NaN) };
+  return {
+    samples: us.length,
+    p50: Math.round(quantile(us, 0.5)),
+    p99: Math.round(quantile(us, 0.99)),
+    max: Math.round(us.at(-1) ?? Number.NaN),
+  };
 }
 
 const PREFIX = 'bench:feed:';
@@ -85,11 +100,14 @@ async function measure(
   const statuses: FeedStatus[] = [];
   let arrive: ((generation: number) => void) | undefined;
   const t0 = performance.now();
-  const sub = await store.subscribe((e) => {
-    arrivals.set(e.generation, performance.now());
-    if (e.id.startsWith('w')) written.set(`${e.id}:${e.generation}`, performance.now());
-    arrive?.(e.generation);
-  }, { onStatus: (s) => statuses.push(s) });
+  const sub = await store.subscribe(
+    (e) => {
+      arrivals.set(e.generation, performance.now());
+      if (e.id.startsWith('w')) written.set(`${e.id}:${e.generation}`, performance.now());
+      arrive?.(e.generation);
+    },
+    { onStatus: (s) => statuses.push(s) },
+  );
   const subscribeMs = performance.now() - t0;
   try {
     // Propagation, one at a time.
@@ -97,16 +115,27 @@ async function measure(
     const delays: number[] = [];
     const deadline = performance.now() + (quick ? 5_000 : 30_000);
     for (let i = 1; i <= samples && performance.now() < deadline; i++) {
-      const got = new Promise<number>((resolve) => { arrive = (g) => { if (g === i) resolve(performance.now()); }; });
+      const got = new Promise<number>((resolve) => {
+        arrive = (g) => {
+          if (g === i) resolve(performance.now());
+        };
+      });
       const sent = performance.now();
       await publish(`p${i % 997}`, i);
-      const at = await Promise.race([got, new Promise<number>((resolve) => setTimeout(() => resolve(Number.NaN), 2_000))]);
+      const at = await Promise.race([
+        got,
+        new Promise<number>((resolve) => setTimeout(() => resolve(Number.NaN), 2_000)),
+      ]);
       if (!Number.isNaN(at)) delays.push((at - sent) * 1000);
     }
     arrive = undefined;
 
     // Write to event: real store writes on the publisher's connection.
-    const writer = new RedisSessionStore(publishers.one, { prefix: PREFIX, eventsChannel: CHANNEL, evictionPolicyCheck: 'off' });
+    const writer = new RedisSessionStore(publishers.one, {
+      prefix: PREFIX,
+      eventsChannel: CHANNEL,
+      evictionPolicyCheck: 'off',
+    });
     for (let w = 0; w < 64; w++) await writer.create(`w${w}`).catch(() => undefined);
     const writeDelays: number[] = [];
     const writeDeadline = performance.now() + (quick ? 5_000 : 30_000);
@@ -126,12 +155,14 @@ async function measure(
     let next = 0;
     const start = performance.now();
     const stopAt = start + (quick ? 10_000 : 60_000);
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      while (next < total && performance.now() < stopAt) {
-        const i = next++;
-        await publish(`t${i % 4096}`, base + i, publishers.bulk);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < total && performance.now() < stopAt) {
+          const i = next++;
+          await publish(`t${i % 4096}`, base + i, publishers.bulk);
+        }
+      }),
+    );
     const published = next;
     await until(() => arrivals.size >= published, 5_000);
     const last = Math.max(...arrivals.values());
@@ -142,14 +173,25 @@ async function measure(
       const before = statuses.length;
       const k0 = performance.now();
       await kill();
-      if (await until(() => statuses.length >= before + 2 && statuses.at(-1) === 'subscribed', 20_000)) resubscribeMs = performance.now() - k0;
+      if (await until(() => statuses.length >= before + 2 && statuses.at(-1) === 'subscribed', 20_000))
+        resubscribeMs = performance.now() - k0;
     }
     return {
       topology,
       propagationUs: quantiles(delays),
       writeToEventUs: quantiles(writeDelays),
-      throughput: { published, delivered, eventsPerSec: Math.round(delivered / ((last - start) / 1000)), lost: published - delivered },
-      ...(sharded ? { subscribeMs: Math.round(subscribeMs), resubscribeMs: resubscribeMs === undefined ? undefined : Math.round(resubscribeMs) } : {}),
+      throughput: {
+        published,
+        delivered,
+        eventsPerSec: Math.round(delivered / ((last - start) / 1000)),
+        lost: published - delivered,
+      },
+      ...(sharded
+        ? {
+            subscribeMs: Math.round(subscribeMs),
+            resubscribeMs: resubscribeMs === undefined ? undefined : Math.round(resubscribeMs),
+          }
+        : {}),
     };
   } finally {
     await sub.unsubscribe();
@@ -166,7 +208,11 @@ export async function runFeedBench(opts: { quick: boolean; cluster: boolean }): 
     const subClient = new Redis(server.url);
     const admin = new Redis(server.url);
     try {
-      out.push(await measure('standalone', { one, bulk }, subClient, opts.quick, () => admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')));
+      out.push(
+        await measure('standalone', { one, bulk }, subClient, opts.quick, () =>
+          admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'),
+        ),
+      );
     } finally {
       for (const c of [one, bulk, subClient, admin]) c.disconnect();
     }
@@ -178,9 +224,11 @@ export async function runFeedBench(opts: { quick: boolean; cluster: boolean }): 
     try {
       const publishers = { one: cluster.client(5), bulk: cluster.client(5, { enableAutoPipelining: true }) };
       const subClient: Cluster = cluster.client(5);
-      out.push(await measure('cluster', publishers, subClient, opts.quick, async () => {
-        for (const n of cluster.live()) await n.admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-      }));
+      out.push(
+        await measure('cluster', publishers, subClient, opts.quick, async () => {
+          for (const n of cluster.live()) await n.admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+        }),
+      );
     } finally {
       await cluster.stop();
     }
@@ -192,10 +240,14 @@ function render(f: FeedFigures): string {
   const p = f.propagationUs;
   const t = f.throughput;
   const w = f.writeToEventUs;
-  return `${f.topology.padEnd(10)} propagation p50 ${p.p50} us, p99 ${p.p99} us, max ${p.max} us (${p.samples} events); ` +
+  return (
+    `${f.topology.padEnd(10)} propagation p50 ${p.p50} us, p99 ${p.p99} us, max ${p.max} us (${p.samples} events); ` +
     `patch call to its event p50 ${w.p50} us, p99 ${w.p99} us, max ${w.max} us (${w.samples}); ` +
     `${t.eventsPerSec} events/s delivered at 64 in flight (${t.delivered}/${t.published}, ${t.lost} lost)` +
-    (f.subscribeMs !== undefined ? `; subscribe (16384 slots) ${f.subscribeMs} ms, after CLIENT KILL on every node ${f.resubscribeMs ?? 'n/a'} ms` : '');
+    (f.subscribeMs !== undefined
+      ? `; subscribe (16384 slots) ${f.subscribeMs} ms, after CLIENT KILL on every node ${f.resubscribeMs ?? 'n/a'} ms`
+      : '')
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -205,11 +257,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(`usage: npm run bench:feed -- [--quick] [--cluster]; unknown: ${unknown.join(' ')}`);
     process.exit(2);
   }
-  runFeedBench({ quick: args.includes('--quick'), cluster: args.includes('--cluster') }).then((figures) => {
-    for (const f of figures) console.log(render(f));
-    console.log(JSON.stringify(figures));
-  }, (err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
+  runFeedBench({ quick: args.includes('--quick'), cluster: args.includes('--cluster') }).then(
+    (figures) => {
+      for (const f of figures) console.log(render(f));
+      console.log(JSON.stringify(figures));
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
 }

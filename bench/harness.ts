@@ -8,7 +8,11 @@
  * @module
  */
 import {
-  MemorySessionStore, RedisSessionStore, type RedisSessionStoreOptions, type SessionCacheStats, type SessionStore,
+  MemorySessionStore,
+  RedisSessionStore,
+  type RedisSessionStoreOptions,
+  type SessionCacheStats,
+  type SessionStore,
 } from '../src/index.js';
 import type { BenchClient, Pipelining, RedisEnv, Topology } from './env.js';
 import type { LoadBudget, LoadResult } from './load.js';
@@ -74,7 +78,12 @@ export interface BenchContext {
   makeStore(pipelining: Pipelining, label: string, options?: Omit<RedisSessionStoreOptions, 'prefix'>): SessionStore;
 }
 
-export function createContext(store: StoreKind, budgets: Budgets, redis: RedisEnv | undefined, runPrefix: string): BenchContext {
+export function createContext(
+  store: StoreKind,
+  budgets: Budgets,
+  redis: RedisEnv | undefined,
+  runPrefix: string,
+): BenchContext {
   let scenarioCount = 0;
   const keyPrefix = (label: string) => `${runPrefix}${label}:${(scenarioCount++).toString(36)}:`;
   return {
@@ -88,7 +97,10 @@ export function createContext(store: StoreKind, budgets: Budgets, redis: RedisEn
     makeStore(pipelining, label, options = {}) {
       const opts = { ttlMs: BENCH_TTL_MS, ...options };
       if (store === 'memory') return new MemorySessionStore(opts);
-      return new RedisSessionStore(requireRedis({ redis }).clients.shared(pipelining), { ...opts, prefix: keyPrefix(label) });
+      return new RedisSessionStore(requireRedis({ redis }).clients.shared(pipelining), {
+        ...opts,
+        prefix: keyPrefix(label),
+      });
     },
   };
 }
@@ -103,7 +115,15 @@ export function sharedClient(ctx: BenchContext, pipelining: Pipelining): BenchCl
   return requireRedis(ctx).clients.shared(pipelining);
 }
 
-export const SECTIONS = ['operations', 'baselines', 'bare-throughput', 'cache', 'contention', 'server-cost', 'memory'] as const;
+export const SECTIONS = [
+  'operations',
+  'baselines',
+  'bare-throughput',
+  'cache',
+  'contention',
+  'server-cost',
+  'memory',
+] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Throughput and latency of one subject (an operation or a baseline). */
@@ -177,12 +197,20 @@ export interface MemoryData {
   readonly kind: 'memory';
   readonly fields: number;
   /** Bytes per layout: session-cas after create, session-cas with a full op-id ring, one JSON string. */
-  readonly bytes: { readonly sessionCasFresh: number; readonly sessionCasRingFull: number; readonly jsonString: number };
+  readonly bytes: {
+    readonly sessionCasFresh: number;
+    readonly sessionCasRingFull: number;
+    readonly jsonString: number;
+  };
 }
 
 export type ScenarioData = LoadData | ContentionData | ServerCostData | MemoryData;
 
-export type ScenarioResult = ScenarioData & { readonly id: string; readonly section: Section; readonly topology: Topology };
+export type ScenarioResult = ScenarioData & {
+  readonly id: string;
+  readonly section: Section;
+  readonly topology: Topology;
+};
 
 /** Which slice of a scenario's budget a run is: round `round` of `rounds`. */
 export interface Slice {
@@ -268,21 +296,30 @@ export async function runScenarios(
     }
   }
   for (const s of runnable.filter((x) => x.group === undefined)) await runOne(s, { round: 1, rounds: 1 });
-  const results = runnable.map((s) => ({ ...latest.get(s)!, id: s.id, section: s.section, topology: contextOf(s).topology }));
+  const results = runnable.map((s) => ({
+    ...latest.get(s)!,
+    id: s.id,
+    section: s.section,
+    topology: contextOf(s).topology,
+  }));
   return { results, skipped };
 }
 
 function summarize(d: ScenarioData): string {
   switch (d.kind) {
     case 'load':
-      return `${d.opsPerSec} ops/s, p50 ${d.latencyUs.p50} us, p99 ${d.latencyUs.p99} us`
-        + (d.cache ? `, cache ${d.cache.hits} hits / ${d.cache.validations} validations / ${d.cache.loads} loads` : '')
-        + (d.errors ? `, ${d.errors} ERRORS: ${d.firstError}` : '');
+      return (
+        `${d.opsPerSec} ops/s, p50 ${d.latencyUs.p50} us, p99 ${d.latencyUs.p99} us` +
+        (d.cache ? `, cache ${d.cache.hits} hits / ${d.cache.validations} validations / ${d.cache.loads} loads` : '') +
+        (d.errors ? `, ${d.errors} ERRORS: ${d.firstError}` : '')
+      );
     case 'contention':
       return `${d.successesPerSec} updates/s, ${d.conflictsPerSuccess} conflicts/success, ${d.lostUpdates} lost`;
     case 'server-cost':
-      return `${d.usecPerCall} usec/call over ${d.clientCalls} calls (server counted ${d.serverCalls}: `
-        + `${Object.keys(d.commands).join(', ') || 'none'})`;
+      return (
+        `${d.usecPerCall} usec/call over ${d.clientCalls} calls (server counted ${d.serverCalls}: ` +
+        `${Object.keys(d.commands).join(', ') || 'none'})`
+      );
     case 'memory':
       return `session-cas ${d.bytes.sessionCasFresh} B (${d.bytes.sessionCasRingFull} B ring full), JSON ${d.bytes.jsonString} B`;
   }

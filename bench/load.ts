@@ -50,7 +50,12 @@ const NS_PER_US = 1000;
 
 function newHistogram() {
   // Nanoseconds, 3 significant digits, up to 100 s: covers an in-memory call and a stalled one.
-  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 100e9, numberOfSignificantValueDigits: 3, autoResize: true });
+  return build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 100e9,
+    numberOfSignificantValueDigits: 3,
+    autoResize: true,
+  });
 }
 
 /**
@@ -134,7 +139,11 @@ export function capBudget(budget: LoadBudget, ops: number): LoadBudget {
   return { ...budget, warmupOps, maxOps: Math.max(0, Math.min(budget.maxOps, ops - warmupOps)) };
 }
 
-interface Counts { ok: number; errors: number; firstError: string | undefined }
+interface Counts {
+  ok: number;
+  errors: number;
+  firstError: string | undefined;
+}
 
 async function phase(
   op: Operation,

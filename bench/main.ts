@@ -19,15 +19,28 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs as parseFlags } from 'node:util';
-import {
-  type RedisEnv, closeRedis, loadAverage, machineInfo, openRedis, openRedisCluster, runPrefix,
-} from './env.js';
+import { type RedisEnv, closeRedis, loadAverage, machineInfo, openRedis, openRedisCluster, runPrefix } from './env.js';
 import { watchdog } from './load.js';
 import {
-  BUDGETS, type Budgets, SECTIONS, type Scenario, type Section, type StoreKind, createContext, onCluster, runScenarios,
+  BUDGETS,
+  type Budgets,
+  SECTIONS,
+  type Scenario,
+  type Section,
+  type StoreKind,
+  createContext,
+  onCluster,
+  runScenarios,
 } from './harness.js';
 import {
-  type ClusterReport, type Report, clusterLimits, computeRatios, findProblems, redactUrl, renderTables, throughputScaling,
+  type ClusterReport,
+  type Report,
+  clusterLimits,
+  computeRatios,
+  findProblems,
+  redactUrl,
+  renderTables,
+  throughputScaling,
 } from './report.js';
 import { bareThroughputScenarios } from './scenarios/bare-throughput.js';
 import { baselineScenarios } from './scenarios/baselines.js';
@@ -60,9 +73,10 @@ const SECTION_HELP: Record<Section, string> = {
   memory: 'MEMORY USAGE per session, 1, 10 and 100 fields',
 };
 
-const USAGE = 'usage: npm run bench -- [--quick] [--store redis|memory] [--only SECTION,...] '
-  + '[--cluster [--cluster-replicas 0|1]] [--out-dir DIR]\n  sections (default: all, in this order):\n'
-  + SECTIONS.map((s) => `    ${s.padEnd(16)} ${SECTION_HELP[s]}`).join('\n');
+const USAGE =
+  'usage: npm run bench -- [--quick] [--store redis|memory] [--only SECTION,...] ' +
+  '[--cluster [--cluster-replicas 0|1]] [--out-dir DIR]\n  sections (default: all, in this order):\n' +
+  SECTIONS.map((s) => `    ${s.padEnd(16)} ${SECTION_HELP[s]}`).join('\n');
 
 /** A bad command line: reported without a stack. */
 class UsageError extends Error {}
@@ -103,19 +117,25 @@ function parseArgs(argv: readonly string[]): Args {
     process.exit(0);
   }
   const store = values.store ?? 'redis';
-  if (store !== 'redis' && store !== 'memory') throw new UsageError(`--store must be redis or memory, got ${store}\n${USAGE}`);
+  if (store !== 'redis' && store !== 'memory')
+    throw new UsageError(`--store must be redis or memory, got ${store}\n${USAGE}`);
   let only: Section[] | undefined;
   if (values.only !== undefined) {
     const names = values.only.split(',').filter((x) => x !== '');
     const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
-    if (names.length === 0 || unknown.length > 0) throw new UsageError(`--only takes sections from ${SECTIONS.join(', ')}; got ${unknown.join(', ') || 'none'}\n${USAGE}`);
+    if (names.length === 0 || unknown.length > 0)
+      throw new UsageError(
+        `--only takes sections from ${SECTIONS.join(', ')}; got ${unknown.join(', ') || 'none'}\n${USAGE}`,
+      );
     only = names as Section[];
   }
   const replicas = values['cluster-replicas'];
-  if (replicas !== undefined && replicas !== '0' && replicas !== '1') throw new UsageError(`--cluster-replicas must be 0 or 1, got ${replicas}\n${USAGE}`);
+  if (replicas !== undefined && replicas !== '0' && replicas !== '1')
+    throw new UsageError(`--cluster-replicas must be 0 or 1, got ${replicas}\n${USAGE}`);
   const cluster = values.cluster === true;
   if (replicas !== undefined && !cluster) throw new UsageError(`--cluster-replicas needs --cluster\n${USAGE}`);
-  if (cluster && store !== 'redis') throw new UsageError(`--cluster runs on Redis; it cannot be combined with --store ${store}\n${USAGE}`);
+  if (cluster && store !== 'redis')
+    throw new UsageError(`--cluster runs on Redis; it cannot be combined with --store ${store}\n${USAGE}`);
   return {
     quick: values.quick === true,
     store,
@@ -126,7 +146,10 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 /** The scenario list, in run order. Extend here. */
-function scenarios(pipelining: Parameters<typeof operationScenarios>[0], only: readonly Section[] | undefined): Scenario[] {
+function scenarios(
+  pipelining: Parameters<typeof operationScenarios>[0],
+  only: readonly Section[] | undefined,
+): Scenario[] {
   const all = [
     ...operationScenarios(pipelining),
     ...baselineScenarios(pipelining),
@@ -154,15 +177,19 @@ export async function runBench(argv: readonly string[]): Promise<number> {
   const loadAtStart = loadAverage();
   const log = (line: string) => console.log(`[bench] ${line}`);
   const prefix = runPrefix();
-  log(`${budgets.mode} run on the ${args.store} store (${budgets.load.maxMs} ms or ${budgets.load.maxOps} ops per measured run)`
-    + (args.only ? `, sections: ${args.only.join(', ')}` : ''));
+  log(
+    `${budgets.mode} run on the ${args.store} store (${budgets.load.maxMs} ms or ${budgets.load.maxOps} ops per measured run)` +
+      (args.only ? `, sections: ${args.only.join(', ')}` : ''),
+  );
 
   let redis: RedisEnv | undefined;
   let cluster: RedisEnv | undefined;
   try {
     if (args.store === 'redis') {
       redis = await openRedis();
-      const how = redis.provided.owned ? 'started by the bench' : 'given; never reset or flushed, keys under a unique prefix';
+      const how = redis.provided.owned
+        ? 'started by the bench'
+        : 'given; never reset or flushed, keys under a unique prefix';
       log(`Redis from ${redis.provided.source}: ${redactUrl(redis.provided.url)} (Redis ${redis.version}, ${how})`);
     } else {
       log('in-memory store: no Redis needed; Redis-only baselines are skipped');
@@ -170,9 +197,11 @@ export async function runBench(argv: readonly string[]): Promise<number> {
     if (withCluster) {
       const started = Date.now();
       cluster = await openRedisCluster({ primaries: CLUSTER_PRIMARIES, replicas: args.clusterReplicas! });
-      log(`Redis Cluster started by the bench: ${CLUSTER_PRIMARIES} primaries, ${args.clusterReplicas} replica(s) each, `
-        + `on ${cluster.cluster!.nodes.join(' ')} (Redis ${cluster.version}, ${((Date.now() - started) / 1000).toFixed(1)} s to start); `
-        + 'every scenario runs on the single node, then on the cluster');
+      log(
+        `Redis Cluster started by the bench: ${CLUSTER_PRIMARIES} primaries, ${args.clusterReplicas} replica(s) each, ` +
+          `on ${cluster.cluster!.nodes.join(' ')} (Redis ${cluster.version}, ${((Date.now() - started) / 1000).toFixed(1)} s to start); ` +
+          'every scenario runs on the single node, then on the cluster',
+      );
     }
 
     const ctx = createContext(args.store, budgets, redis, prefix);
@@ -180,7 +209,10 @@ export async function runBench(argv: readonly string[]): Promise<number> {
     let clusterTwins: string[] = [];
     if (cluster) {
       const clusterCtx = createContext('redis', budgets, cluster, prefix);
-      list = withClusterTwins(list, scenarios(clusterCtx.pipelining, args.only).map((s) => onCluster(clusterCtx, s)));
+      list = withClusterTwins(
+        list,
+        scenarios(clusterCtx.pipelining, args.only).map((s) => onCluster(clusterCtx, s)),
+      );
       clusterTwins = list.filter((s) => s.ctx === undefined).map((s) => s.id);
     }
     const { results, skipped } = await runScenarios(ctx, list, log);
@@ -189,7 +221,9 @@ export async function runBench(argv: readonly string[]): Promise<number> {
       'Server-side usec per call comes from INFO commandstats and leaves out the client and the network.',
     ];
     if (redis && !redis.provided.owned) {
-      notes.push('Redis was given (REDIS_URL): commandstats were diffed, so other clients\' scripts in a window count too.');
+      notes.push(
+        "Redis was given (REDIS_URL): commandstats were diffed, so other clients' scripts in a window count too.",
+      );
     }
     const ratios = computeRatios(results, skipped, { pipelining: ctx.pipelining, clusterTwins });
     const machine = machineInfo(loadAtStart);
@@ -204,11 +238,16 @@ export async function runBench(argv: readonly string[]): Promise<number> {
         startedByBench: true,
         throughputScaling: throughputScaling(ratios, results),
         limits: clusterLimits({
-          cpus: machine.cpus, primaries: shape.primaries, replicasPerPrimary: shape.replicasPerPrimary,
-          singleNodeGiven: !redis!.provided.owned, loadAverage1m: loadAtStart,
+          cpus: machine.cpus,
+          primaries: shape.primaries,
+          replicasPerPrimary: shape.replicasPerPrimary,
+          singleNodeGiven: !redis!.provided.owned,
+          loadAverage1m: loadAtStart,
         }),
       };
-      notes.push('Cluster figures (ids cluster:*) come from a cluster started by the bench on this machine; see cluster.limits.');
+      notes.push(
+        'Cluster figures (ids cluster:*) come from a cluster started by the bench on this machine; see cluster.limits.',
+      );
     }
     const report: Report = {
       schema: 2,
@@ -218,7 +257,12 @@ export async function runBench(argv: readonly string[]): Promise<number> {
       mode: budgets.mode,
       store: args.store,
       redis: redis
-        ? { source: redis.provided.source, url: redactUrl(redis.provided.url), version: redis.version, startedByBench: redis.provided.owned }
+        ? {
+            source: redis.provided.source,
+            url: redactUrl(redis.provided.url),
+            version: redis.version,
+            startedByBench: redis.provided.owned,
+          }
         : null,
       cluster: clusterReport,
       machine,
@@ -255,7 +299,7 @@ export function exitWith(run: Promise<number>): void {
     (code) => process.exit(code),
     (err: unknown) => {
       if (err instanceof UsageError) console.error(err.message);
-      else console.error(`[bench] failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      else console.error(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       process.exit(1);
     },
   );

@@ -66,10 +66,14 @@ export function casDemoStore(client: BenchClient, prefix: string, ttlMs: number)
       return (await store.terminate(id)).ok;
     },
     async change(id, fn, io) {
-      const r = await store.mutate(id, async (s) => {
-        await io();
-        return fn(s.metadata);
-      }, { maxAttempts: 100 });
+      const r = await store.mutate(
+        id,
+        async (s) => {
+          await io();
+          return fn(s.metadata);
+        },
+        { maxAttempts: 100 },
+      );
       if (r.ok) return { applied: true, conflicts: r.attempts - 1 };
       if (r.reason === 'conflict') return { applied: false, conflicts: r.attempts, refused: 'gave_up' };
       return { applied: false, conflicts: r.attempts - 1, refused: r.reason };
@@ -82,7 +86,13 @@ export function casDemoStore(client: BenchClient, prefix: string, ttlMs: number)
 
 /** Removes one backend: its entry in the comma-separated id list and its session key. */
 export function removeBackend(m: Readonly<Metadata>, backend: string): Metadata {
-  const next: Metadata = { ...m, [IDS]: (m[IDS] ?? '').split(',').filter((b) => b !== '' && b !== backend).join(',') };
+  const next: Metadata = {
+    ...m,
+    [IDS]: (m[IDS] ?? '')
+      .split(',')
+      .filter((b) => b !== '' && b !== backend)
+      .join(','),
+  };
   delete next[sessionField(backend)];
   return next;
 }
@@ -142,40 +152,53 @@ export async function runRaces(nodeA: DemoStore, nodeB: DemoStore, o: RaceOption
   // Race 1: terminate vs "backend beta expired" on every session at once.
   const ids = Array.from({ length: o.sessions }, (_, i) => `race1-${i}`);
   await Promise.all(ids.map((id) => nodeA.create(id, vmcpSession(['alpha', 'beta', 'gamma']))));
-  await Promise.all(ids.map(async (id) => {
-    const [done, change] = await Promise.all([
-      sleep(Math.random() * (o.maxIoMs + 2)).then(() => nodeB.terminate(id)),
-      nodeA.change(id, (m) => removeBackend(m, 'beta'), io),
-    ]);
-    conflictsRetried += change.conflicts;
-    if (change.refused === 'terminated' || change.refused === 'not_found') handlersRefused++;
-    if (!done) return;
-    terminated++;
-    if ((await nodeA.read(id)) !== null) resurrected++;
-  }));
+  await Promise.all(
+    ids.map(async (id) => {
+      const [done, change] = await Promise.all([
+        sleep(Math.random() * (o.maxIoMs + 2)).then(() => nodeB.terminate(id)),
+        nodeA.change(id, (m) => removeBackend(m, 'beta'), io),
+      ]);
+      conflictsRetried += change.conflicts;
+      if (change.refused === 'terminated' || change.refused === 'not_found') handlersRefused++;
+      if (!done) return;
+      terminated++;
+      if ((await nodeA.read(id)) !== null) resurrected++;
+    }),
+  );
 
   // Race 2: on each session, two writers remove their own backends one at a time.
   let updatesLost = 0;
   let updatesAcknowledged = 0;
   let gaveUp = 0;
   const backends = Array.from({ length: 2 * o.removalsPerWriter }, (_, i) => `b${i}`);
-  await Promise.all(Array.from({ length: o.writerSessions }, async (_, s) => {
-    const id = `race2-${s}`;
-    await nodeA.create(id, vmcpSession(backends));
-    const acknowledged: string[] = [];
-    const writer = async (w: number, node: DemoStore) => {
-      for (const b of backends.slice(w * o.removalsPerWriter, (w + 1) * o.removalsPerWriter)) {
-        const r = await node.change(id, (m) => removeBackend(m, b), io);
-        conflictsRetried += r.conflicts;
-        if (r.applied) acknowledged.push(b);
-        else if (r.refused === 'gave_up') gaveUp++;
-      }
-    };
-    await Promise.all([writer(0, nodeA), writer(1, nodeB)]);
-    const final = await nodeA.read(id);
-    updatesAcknowledged += acknowledged.length;
-    updatesLost += final === null ? acknowledged.length : acknowledged.filter((b) => hasBackend(final, b)).length;
-  }));
+  await Promise.all(
+    Array.from({ length: o.writerSessions }, async (_, s) => {
+      const id = `race2-${s}`;
+      await nodeA.create(id, vmcpSession(backends));
+      const acknowledged: string[] = [];
+      const writer = async (w: number, node: DemoStore) => {
+        for (const b of backends.slice(w * o.removalsPerWriter, (w + 1) * o.removalsPerWriter)) {
+          const r = await node.change(id, (m) => removeBackend(m, b), io);
+          conflictsRetried += r.conflicts;
+          if (r.applied) acknowledged.push(b);
+          else if (r.refused === 'gave_up') gaveUp++;
+        }
+      };
+      await Promise.all([writer(0, nodeA), writer(1, nodeB)]);
+      const final = await nodeA.read(id);
+      updatesAcknowledged += acknowledged.length;
+      updatesLost += final === null ? acknowledged.length : acknowledged.filter((b) => hasBackend(final, b)).length;
+    }),
+  );
 
-  return { store: nodeA.name, resurrected, terminated, handlersRefused, updatesLost, updatesAcknowledged, conflictsRetried, gaveUp };
+  return {
+    store: nodeA.name,
+    resurrected,
+    terminated,
+    handlersRefused,
+    updatesLost,
+    updatesAcknowledged,
+    conflictsRetried,
+    gaveUp,
+  };
 }

@@ -32,7 +32,11 @@ function backendsOf(session: Session): Map<string, string> {
 /** Stands for a live connection to one backend MCP server. */
 class BackendConnection {
   closed = false;
-  constructor(readonly node: string, readonly workloadId: string, readonly backendSessionId: string) {}
+  constructor(
+    readonly node: string,
+    readonly workloadId: string,
+    readonly backendSessionId: string,
+  ) {}
   close(): void {
     this.closed = true;
   }
@@ -44,7 +48,12 @@ class VmcpNode {
   private readonly connections = new Map<string, Map<string, BackendConnection>>();
   readonly evicted: Array<{ id: string; reason: EvictionReason }> = [];
 
-  constructor(readonly name: string, readonly client: Redis, prefix: string, eventsChannel: string) {
+  constructor(
+    readonly name: string,
+    readonly client: Redis,
+    prefix: string,
+    eventsChannel: string,
+  ) {
     const store = new RedisSessionStore(client, { prefix, eventsChannel, ttlMs: 60_000 });
     this.cache = new SessionCache(store, {
       validate: 'events',
@@ -144,42 +153,67 @@ async function main(): Promise<void> {
   const created = await a.createSession(id, { github: 'gh-111', jira: 'ji-222', slack: 'sl-333' });
   log('node-a', `created ${id} at generation ${created.generation} with backends github, jira, slack`);
 
-  check(JSON.stringify(await a.handleRequest(id)) === '["github","jira","slack"]', 'node-a serves the session from its cache');
-  check(JSON.stringify(await b.handleRequest(id)) === '["github","jira","slack"]', 'node-b loads it once and caches it');
+  check(
+    JSON.stringify(await a.handleRequest(id)) === '["github","jira","slack"]',
+    'node-a serves the session from its cache',
+  );
+  check(
+    JSON.stringify(await b.handleRequest(id)) === '["github","jira","slack"]',
+    'node-b loads it once and caches it',
+  );
 
   // jira tells node-b its session expired: node-b rewrites the metadata with mutate.
   log('node-b', `notifyBackendExpired(jira): ${await b.notifyBackendExpired(id, 'jira')}`);
-  check(b.openConnections(id).map((c) => c.workloadId).sort().join() === 'github,slack',
-    "node-b keeps its other connections (its own write updates its entry in place)");
-  check(await until(() => a.evicted.some((e) => e.id === id && e.reason === 'stale')),
-    "node-a's cache drops its copy when node-b's event arrives, closing node-a's connections");
-  check(JSON.stringify(await a.handleRequest(id)) === '["github","slack"]', 'node-a reloads and reconnects to github and slack only');
+  check(
+    b
+      .openConnections(id)
+      .map((c) => c.workloadId)
+      .sort()
+      .join() === 'github,slack',
+    'node-b keeps its other connections (its own write updates its entry in place)',
+  );
+  check(
+    await until(() => a.evicted.some((e) => e.id === id && e.reason === 'stale')),
+    "node-a's cache drops its copy when node-b's event arrives, closing node-a's connections",
+  );
+  check(
+    JSON.stringify(await a.handleRequest(id)) === '["github","slack"]',
+    'node-a reloads and reconnects to github and slack only',
+  );
 
   // Both nodes learn of different expired backends at the same moment: neither removal is lost.
   const [ra, rb] = await Promise.all([a.notifyBackendExpired(id, 'github'), b.notifyBackendExpired(id, 'slack')]);
   log('node-a', `notifyBackendExpired(github): ${ra}`);
   log('node-b', `notifyBackendExpired(slack): ${rb}`);
   const after = await a.cache.peek(id);
-  check(after !== null && after.metadata[IDS] === '' && Object.keys(after.metadata).length === 1,
-    'concurrent removals on two nodes both landed (mutate retried the conflict)');
+  check(
+    after !== null && after.metadata[IDS] === '' && Object.keys(after.metadata).length === 1,
+    'concurrent removals on two nodes both landed (mutate retried the conflict)',
+  );
 
   // Both nodes serve the session again (node-a reloads: node-b's write made its copy stale).
-  check(JSON.stringify(await a.handleRequest(id)) === '[]' && JSON.stringify(await b.handleRequest(id)) === '[]',
-    'both nodes serve the session, now without backends');
+  check(
+    JSON.stringify(await a.handleRequest(id)) === '[]' && JSON.stringify(await b.handleRequest(id)) === '[]',
+    'both nodes serve the session, now without backends',
+  );
 
   // The client logs out through node-a.
   const t = await a.cache.terminate(id);
   check(t.ok, 'node-a terminates the session');
   check(a.evicted.at(-1)?.reason === 'terminated', "node-a's onEvict ran with reason terminated");
-  check(await until(() => b.evicted.some((e) => e.id === id && e.reason === 'terminated')),
-    "node-b's cache drops the session on the terminate event and closes its connections");
+  check(
+    await until(() => b.evicted.some((e) => e.id === id && e.reason === 'terminated')),
+    "node-b's cache drops the session on the terminate event and closes its connections",
+  );
   check(b.openConnections(id).length === 0 && a.openConnections(id).length === 0, 'no backend connection is left open');
   // A backend expiry reported late on node-b cannot bring the session back.
   const late = await b.notifyBackendExpired(id, 'slack');
   log('node-b', `late notifyBackendExpired(slack): ${late}`);
   check(late === 'terminated', 'a late write after logout gets `terminated`, nothing is resurrected');
-  check((await b.handleRequest(id)) === 'session not found' && (await a.handleRequest(id)) === 'session not found',
-    'both nodes answer "session not found"');
+  check(
+    (await b.handleRequest(id)) === 'session not found' && (await a.handleRequest(id)) === 'session not found',
+    'both nodes answer "session not found"',
+  );
 
   const evictedOnce = [a, b].every((n) => n.evicted.filter((e) => e.reason === 'terminated').length === 1);
   check(evictedOnce, 'onEvict ran exactly once per node for the terminated session');

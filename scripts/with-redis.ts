@@ -29,7 +29,10 @@ const child = spawn(cmd, args, {
 });
 const code: number = await new Promise((resolve) => {
   child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-  child.on('error', (e) => { console.error(e.message); resolve(1); });
+  child.on('error', (e) => {
+    console.error(e.message);
+    resolve(1);
+  });
 });
 await redis.stop();
 process.exit(code);

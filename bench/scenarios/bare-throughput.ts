@@ -19,7 +19,12 @@ import { metadataOf } from '../payload.js';
 import { type Prepared, loadScenario } from './measured.js';
 import { READ_POOL, createSessions, readPoolId, readPoolIndex } from './operations.js';
 
-export const BARE_THROUGHPUT_SUBJECTS = ['update-1-field', 'bare-cas-1-field', 'get-1-field', 'bare-get-1-field'] as const;
+export const BARE_THROUGHPUT_SUBJECTS = [
+  'update-1-field',
+  'bare-cas-1-field',
+  'get-1-field',
+  'bare-get-1-field',
+] as const;
 export type BareThroughputSubject = (typeof BARE_THROUGHPUT_SUBJECTS)[number];
 export const BARE_THROUGHPUT_CONCURRENCY = 64;
 
@@ -27,14 +32,18 @@ const METADATA = metadataOf(1);
 const FIELDS = fieldArgs(METADATA);
 
 export function bareThroughputScenarios(): Scenario[] {
-  return BARE_THROUGHPUT_SUBJECTS.flatMap((subject) => (['on', 'off'] as const).map((p) => loadScenario({
-    section: 'bare-throughput',
-    subject,
-    concurrency: BARE_THROUGHPUT_CONCURRENCY,
-    pipelining: p,
-    redisOnly: 'compares the store with bare Redis scripts',
-    prepare: (ctx) => prepare(ctx, subject, p),
-  })));
+  return BARE_THROUGHPUT_SUBJECTS.flatMap((subject) =>
+    (['on', 'off'] as const).map((p) =>
+      loadScenario({
+        section: 'bare-throughput',
+        subject,
+        concurrency: BARE_THROUGHPUT_CONCURRENCY,
+        pipelining: p,
+        redisOnly: 'compares the store with bare Redis scripts',
+        prepare: (ctx) => prepare(ctx, subject, p),
+      }),
+    ),
+  );
 }
 
 async function prepare(ctx: BenchContext, subject: BareThroughputSubject, pipelining: Pipelining): Promise<Prepared> {

@@ -9,9 +9,7 @@
  * @module
  */
 import type { Redis } from 'ioredis';
-import {
-  NaiveSessionStore, bareCas, createPlainRecord, fieldArgs, hsetPexpire, watchCas,
-} from '../baselines.js';
+import { NaiveSessionStore, bareCas, createPlainRecord, fieldArgs, hsetPexpire, watchCas } from '../baselines.js';
 import { type BenchContext, BENCH_TTL_MS, type Scenario, requireRedis, sharedClient } from '../harness.js';
 import type { BenchClient, Pipelining } from '../env.js';
 import { PAYLOAD, incremented } from '../payload.js';
@@ -32,7 +30,12 @@ export function baselineScenarios(pipelining: readonly Pipelining[]): Scenario[]
   });
 }
 
-async function prepareBaseline(ctx: BenchContext, name: BaselineName, concurrency: number, pipelining: Pipelining): Promise<Prepared> {
+async function prepareBaseline(
+  ctx: BenchContext,
+  name: BaselineName,
+  concurrency: number,
+  pipelining: Pipelining,
+): Promise<Prepared> {
   const prefix = ctx.keyPrefix(name);
   const keys = Array.from({ length: concurrency }, (_, w) => `${prefix}{w${w}}`);
   const client = sharedClient(ctx, pipelining);

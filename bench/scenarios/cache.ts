@@ -54,7 +54,8 @@ async function prepareCache(ctx: BenchContext, subject: CacheSubject, pipelining
     await forEachLimited(READ_POOL, 16, async (i) => {
       if ((await cache.get(`r${i}`)) === null) throw new Error(`bench setup: r${i} not found through the cache`);
     });
-    if (cache.size !== READ_POOL) throw new Error(`bench setup: the cache holds ${cache.size} of ${READ_POOL} sessions`);
+    if (cache.size !== READ_POOL)
+      throw new Error(`bench setup: the cache holds ${cache.size} of ${READ_POOL} sessions`);
   } catch (err) {
     await cache.close();
     throw err;

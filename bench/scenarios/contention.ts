@@ -9,7 +9,13 @@
 import type { Redis } from 'ioredis';
 import { NaiveSessionStore, createPlainRecord, fieldArgs, watchIncrement } from '../baselines.js';
 import {
-  type BenchContext, BENCH_TTL_MS, CONTENTION_WRITERS, type ContentionData, type Scenario, type Slice, requireRedis,
+  type BenchContext,
+  BENCH_TTL_MS,
+  CONTENTION_WRITERS,
+  type ContentionData,
+  type Scenario,
+  type Slice,
+  requireRedis,
   sharedClient,
 } from '../harness.js';
 import type { Pipelining } from '../env.js';
@@ -46,7 +52,11 @@ export function contentionScenarios(pipelining: readonly Pipelining[]): Scenario
   return out;
 }
 
-interface Tally { acknowledged: number; conflicts: number; gaveUp: number }
+interface Tally {
+  acknowledged: number;
+  conflicts: number;
+  gaveUp: number;
+}
 
 interface Contender {
   op: Operation;
@@ -66,7 +76,11 @@ function contentionMeasurement(subject: ContentionSubject, pipelining: Pipelinin
     const budget = sliceBudget(ctx.budgets.contention, slice.rounds);
     let result;
     try {
-      result = await series.slice(contender.op, CONTENTION_WRITERS, budget, { onMeasureStart: () => { from = { ...tally }; } });
+      result = await series.slice(contender.op, CONTENTION_WRITERS, budget, {
+        onMeasureStart: () => {
+          from = { ...tally };
+        },
+      });
     } finally {
       if (slice.round === slice.rounds) contender.close();
     }
@@ -92,7 +106,12 @@ function contentionMeasurement(subject: ContentionSubject, pipelining: Pipelinin
   };
 }
 
-async function makeContender(ctx: BenchContext, subject: ContentionSubject, pipelining: Pipelining, tally: Tally): Promise<Contender> {
+async function makeContender(
+  ctx: BenchContext,
+  subject: ContentionSubject,
+  pipelining: Pipelining,
+  tally: Tally,
+): Promise<Contender> {
   switch (subject) {
     case 'mutate': {
       const store = ctx.makeStore(pipelining, 'contention-mutate');
@@ -123,7 +142,8 @@ async function makeContender(ctx: BenchContext, subject: ContentionSubject, pipe
       const client = sharedClient(ctx, pipelining);
       await createPlainRecord(client, key, BENCH_TTL_MS, fieldArgs(PAYLOAD));
       const pool: Redis[] = [];
-      for (let i = 0; i < CONTENTION_WRITERS; i++) pool.push(await requireRedis(ctx).clients.connectionFor(key, pipelining));
+      for (let i = 0; i < CONTENTION_WRITERS; i++)
+        pool.push(await requireRedis(ctx).clients.connectionFor(key, pipelining));
       await Promise.all(pool.map((c) => c.ping()));
       return {
         async op(w) {

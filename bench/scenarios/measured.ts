@@ -44,7 +44,13 @@ export function loadScenario(spec: {
       try {
         const result = await series.slice(prepared.call, spec.concurrency, budget);
         const cache = prepared.cacheCounters?.();
-        return { kind: 'load', subject: spec.subject, pipelining: spec.pipelining, ...result, ...(cache ? { cache } : {}) };
+        return {
+          kind: 'load',
+          subject: spec.subject,
+          pipelining: spec.pipelining,
+          ...result,
+          ...(cache ? { cache } : {}),
+        };
       } finally {
         if (slice.round === slice.rounds) await prepared.close?.();
       }
@@ -57,14 +63,23 @@ export function loadMatrix<S extends string>(
   section: Section,
   subjects: readonly S[],
   pipelining: readonly Pipelining[],
-  spec: { redisOnly?: string; prepare(ctx: BenchContext, subject: S, concurrency: number, pipelining: Pipelining): Promise<Prepared> },
+  spec: {
+    redisOnly?: string;
+    prepare(ctx: BenchContext, subject: S, concurrency: number, pipelining: Pipelining): Promise<Prepared>;
+  },
 ): Scenario[] {
-  return subjects.flatMap((subject) => CONCURRENCIES.flatMap((concurrency) => pipelining.map((p) => loadScenario({
-    section,
-    subject,
-    concurrency,
-    pipelining: p,
-    ...(spec.redisOnly === undefined ? {} : { redisOnly: spec.redisOnly }),
-    prepare: (ctx) => spec.prepare(ctx, subject, concurrency, p),
-  }))));
+  return subjects.flatMap((subject) =>
+    CONCURRENCIES.flatMap((concurrency) =>
+      pipelining.map((p) =>
+        loadScenario({
+          section,
+          subject,
+          concurrency,
+          pipelining: p,
+          ...(spec.redisOnly === undefined ? {} : { redisOnly: spec.redisOnly }),
+          prepare: (ctx) => spec.prepare(ctx, subject, concurrency, p),
+        }),
+      ),
+    ),
+  );
 }

@@ -6,7 +6,14 @@
  * @module
  */
 import type { RedisSessionStore } from '../../src/index.js';
-import { type BenchContext, BENCH_TTL_MS, type MemoryData, type Scenario, requireRedis, sharedClient } from '../harness.js';
+import {
+  type BenchContext,
+  BENCH_TTL_MS,
+  type MemoryData,
+  type Scenario,
+  requireRedis,
+  sharedClient,
+} from '../harness.js';
 import { PAYLOAD_FIELD_COUNTS, metadataOf } from '../payload.js';
 
 export const MEMORY_FIELD_COUNTS = PAYLOAD_FIELD_COUNTS;

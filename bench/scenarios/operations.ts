@@ -22,7 +22,8 @@ const SETUP_CONCURRENCY = 64;
 
 export function operationScenarios(pipelining: readonly Pipelining[]): Scenario[] {
   return loadMatrix('operations', OPERATIONS, pipelining, {
-    prepare: (ctx, op, concurrency, p) => prepareOperation(ctx.makeStore(p, op), op, concurrency, ctx.budgets.terminatePool),
+    prepare: (ctx, op, concurrency, p) =>
+      prepareOperation(ctx.makeStore(p, op), op, concurrency, ctx.budgets.terminatePool),
   });
 }
 
@@ -65,7 +66,11 @@ export function readPoolId(worker: number, seq: number): string {
 }
 
 /** update, patch, touch and mutate: each worker works on its own session, so nothing conflicts. */
-async function ownSessionOperation(store: SessionStore, op: 'update' | 'patch' | 'touch' | 'mutate', concurrency: number): Promise<Operation> {
+async function ownSessionOperation(
+  store: SessionStore,
+  op: 'update' | 'patch' | 'touch' | 'mutate',
+  concurrency: number,
+): Promise<Operation> {
   const generations = await createSessions(store, 'w', concurrency);
   switch (op) {
     case 'update':
@@ -85,7 +90,12 @@ async function ownSessionOperation(store: SessionStore, op: 'update' | 'patch' |
 }
 
 /** Creates `<tag>0..<tag>n-1` with `metadata` (the vMCP payload by default); returns their generations. */
-export async function createSessions(store: SessionStore, tag: string, n: number, metadata: Metadata = PAYLOAD): Promise<number[]> {
+export async function createSessions(
+  store: SessionStore,
+  tag: string,
+  n: number,
+  metadata: Metadata = PAYLOAD,
+): Promise<number[]> {
   const generations = new Array<number>(n).fill(0);
   await forEachLimited(n, SETUP_CONCURRENCY, async (i) => {
     const r = await store.create(`${tag}${i}`, metadata);

@@ -19,7 +19,13 @@
 import type { Metadata, SessionStore } from '../../src/index.js';
 import { bareCas, bareGet, createPlainRecord, fieldArgs } from '../baselines.js';
 import {
-  type BenchContext, BENCH_TTL_MS, type Scenario, type ServerCostCalibration, type ServerCostData, type Slice, requireRedis,
+  type BenchContext,
+  BENCH_TTL_MS,
+  type Scenario,
+  type ServerCostCalibration,
+  type ServerCostData,
+  type Slice,
+  requireRedis,
   sharedClient,
 } from '../harness.js';
 import { type CommandMonitor, type MonitoredCommand, type RedisEnv, openStatsWindow } from '../env.js';
@@ -29,7 +35,15 @@ import { READ_POOL, createSessions, readPoolId, readPoolIndex } from './operatio
 
 /** Every session-cas operation with a script of its own, update also with events on. */
 export const SERVER_COST_SCRIPTS = [
-  'update', 'patch', 'touch', 'get', 'terminate', 'create', 'peek', 'exists', 'update+events',
+  'update',
+  'patch',
+  'touch',
+  'get',
+  'terminate',
+  'create',
+  'peek',
+  'exists',
+  'update+events',
 ] as const;
 export type ServerCostScript = (typeof SERVER_COST_SCRIPTS)[number];
 
@@ -40,12 +54,26 @@ export type ServerCostSubject = ServerCostScript | BareScript;
 
 /** Issue #11: server usec per call at most this many times the bare CAS with the same payload. */
 export const SERVER_COST_TARGETS: Readonly<Partial<Record<ServerCostScript, number>>> = {
-  update: 1.5, patch: 1.5, touch: 1.5, get: 1.5, terminate: 2,
+  update: 1.5,
+  patch: 1.5,
+  touch: 1.5,
+  get: 1.5,
+  terminate: 2,
 };
 
 /** Window order within a payload's group (each round): the bare CAS first, the targeted scripts next to it. */
 const WINDOW_ORDER: readonly ServerCostSubject[] = [
-  'bare-cas', 'update', 'patch', 'touch', 'get', 'bare-get', 'terminate', 'create', 'peek', 'exists', 'update+events',
+  'bare-cas',
+  'update',
+  'patch',
+  'touch',
+  'get',
+  'bare-get',
+  'terminate',
+  'create',
+  'peek',
+  'exists',
+  'update+events',
 ];
 
 /** The commands a script or function call shows up as in commandstats (EVAL* today, FCALL* with Redis Functions). */
@@ -61,13 +89,15 @@ export function serverCostId(fields: number, subject: ServerCostSubject): string
 }
 
 export function serverCostScenarios(): Scenario[] {
-  return PAYLOAD_FIELD_COUNTS.flatMap((fields) => WINDOW_ORDER.map((subject) => ({
-    id: serverCostId(fields, subject),
-    section: 'server-cost' as const,
-    group: `server-cost:${fields}-fields`,
-    redisOnly: 'INFO commandstats is a Redis figure',
-    run: serverCostMeasurement(subject, fields),
-  })));
+  return PAYLOAD_FIELD_COUNTS.flatMap((fields) =>
+    WINDOW_ORDER.map((subject) => ({
+      id: serverCostId(fields, subject),
+      section: 'server-cost' as const,
+      group: `server-cost:${fields}-fields`,
+      redisOnly: 'INFO commandstats is a Redis figure',
+      run: serverCostMeasurement(subject, fields),
+    })),
+  );
 }
 
 /** One subject's windows, one per round, summed. */
@@ -82,14 +112,20 @@ function serverCostMeasurement(subject: ServerCostSubject, fields: FieldCount) {
     const redis = requireRedis(ctx);
     const calls = Math.ceil(ctx.budgets.serverCostCalls / slice.rounds);
     if (!call) {
-      call = await prepareSubject(ctx, subject, metadataOf(fields), calls * slice.rounds + WARMUP_CALLS + CALIBRATION_CALLS);
+      call = await prepareSubject(
+        ctx,
+        subject,
+        metadataOf(fields),
+        calls * slice.rounds + WARMUP_CALLS + CALIBRATION_CALLS,
+      );
       await callsOrThrow(subject, call, WARMUP_CALLS);
       calibration = await calibrate(redis, ctx.runPrefix, subject, call);
     }
     const closeWindow = await openStatsWindow(redis);
     const result = await runLoad(call, WINDOW_CONCURRENCY, { maxMs: 60_000, maxOps: calls, warmupMs: 0, warmupOps: 0 });
     const delta = await closeWindow();
-    if (result.errors > 0) throw new Error(`server-cost ${subject}: ${result.errors} failed calls (${result.firstError})`);
+    if (result.errors > 0)
+      throw new Error(`server-cost ${subject}: ${result.errors} failed calls (${result.firstError})`);
     clientCalls += result.ops;
     for (const name of calibration!.counted) {
       const d = delta.get(name);
@@ -116,7 +152,8 @@ function serverCostMeasurement(subject: ServerCostSubject, fields: FieldCount) {
 
 async function callsOrThrow(subject: ServerCostSubject, call: Operation, n: number): Promise<void> {
   const r = await runLoad(call, WINDOW_CONCURRENCY, { maxMs: 30_000, maxOps: n, warmupMs: 0, warmupOps: 0 });
-  if (r.errors > 0 || r.ops < n) throw new Error(`server-cost ${subject}: ${r.ops} of ${n} setup calls worked (${r.firstError ?? 'out of time'})`);
+  if (r.errors > 0 || r.ops < n)
+    throw new Error(`server-cost ${subject}: ${r.ops} of ${n} setup calls worked (${r.firstError ?? 'out of time'})`);
 }
 
 /**
@@ -126,14 +163,22 @@ async function callsOrThrow(subject: ServerCostSubject, call: Operation, n: numb
  * nothing else of the run is in flight, but a given server has other clients) (a command both sent and run by scripts
  * cannot be told apart in commandstats: that is reported as a problem).
  */
-async function calibrate(redis: RedisEnv, runPrefix: string, subject: ServerCostSubject, call: Operation): Promise<ServerCostCalibration> {
+async function calibrate(
+  redis: RedisEnv,
+  runPrefix: string,
+  subject: ServerCostSubject,
+  call: Operation,
+): Promise<ServerCostCalibration> {
   let monitor: CommandMonitor;
   try {
     monitor = await redis.admin.monitor();
   } catch (err) {
     await callsOrThrow(subject, call, CALIBRATION_CALLS);
     return {
-      calls: CALIBRATION_CALLS, topLevelPerCall: null, nestedCommands: null, counted: [...SCRIPT_COMMANDS],
+      calls: CALIBRATION_CALLS,
+      topLevelPerCall: null,
+      nestedCommands: null,
+      counted: [...SCRIPT_COMMANDS],
       note: `MONITOR refused (${err instanceof Error ? err.message : String(err)}): only script commands are counted`,
     };
   }
@@ -153,10 +198,13 @@ async function calibrate(redis: RedisEnv, runPrefix: string, subject: ServerCost
   const others = [...topLevel.keys()].filter((n) => !SCRIPT_COMMANDS.includes(n));
   const mixed = others.filter((n) => nested.has(n));
   const problems: string[] = [];
-  if (topLevel.size === 0) problems.push(`MONITOR showed no command on keys under ${runPrefix} in ${CALIBRATION_CALLS} calls`);
+  if (topLevel.size === 0)
+    problems.push(`MONITOR showed no command on keys under ${runPrefix} in ${CALIBRATION_CALLS} calls`);
   if (mixed.length > 0) {
-    problems.push(`the client sends ${mixed.join(', ')} and scripts run ${mixed.length === 1 ? 'it' : 'them'} too; `
-      + 'commandstats cannot tell the two apart, so their time is left out');
+    problems.push(
+      `the client sends ${mixed.join(', ')} and scripts run ${mixed.length === 1 ? 'it' : 'them'} too; ` +
+        'commandstats cannot tell the two apart, so their time is left out',
+    );
   }
   return {
     calls: CALIBRATION_CALLS,
@@ -167,9 +215,18 @@ async function calibrate(redis: RedisEnv, runPrefix: string, subject: ServerCost
   };
 }
 
-async function prepareSubject(ctx: BenchContext, subject: ServerCostSubject, metadata: Metadata, total: number): Promise<Operation> {
+async function prepareSubject(
+  ctx: BenchContext,
+  subject: ServerCostSubject,
+  metadata: Metadata,
+  total: number,
+): Promise<Operation> {
   if (subject === 'bare-cas' || subject === 'bare-get') return prepareBare(ctx, subject, metadata);
-  const store = ctx.makeStore(PIPELINING, `cost-${subject}`, subject === 'update+events' ? { eventsChannel: `${ctx.keyPrefix('events')}channel` } : {});
+  const store = ctx.makeStore(
+    PIPELINING,
+    `cost-${subject}`,
+    subject === 'update+events' ? { eventsChannel: `${ctx.keyPrefix('events')}channel` } : {},
+  );
   return storeCall(store, subject, metadata, total);
 }
 
@@ -177,7 +234,10 @@ async function prepareBare(ctx: BenchContext, subject: BareScript, metadata: Met
   const client = sharedClient(ctx, PIPELINING);
   const keyPrefix = ctx.keyPrefix(`cost-${subject}`);
   const fields = fieldArgs(metadata);
-  const keys = Array.from({ length: subject === 'bare-cas' ? WINDOW_CONCURRENCY : READ_POOL }, (_, i) => `${keyPrefix}{r${i}}`);
+  const keys = Array.from(
+    { length: subject === 'bare-cas' ? WINDOW_CONCURRENCY : READ_POOL },
+    (_, i) => `${keyPrefix}{r${i}}`,
+  );
   await forEachLimited(keys.length, 64, (i) => createPlainRecord(client, keys[i]!, BENCH_TTL_MS, fields));
   if (subject === 'bare-get') {
     const expected = 2 * (Object.keys(metadata).length + 1);
@@ -196,7 +256,12 @@ async function prepareBare(ctx: BenchContext, subject: BareScript, metadata: Met
  * take an expected generation take one (the CAS form, as the bare CAS), so
  * each worker keeps its own session and its generation.
  */
-async function storeCall(store: SessionStore, script: ServerCostScript, metadata: Metadata, total: number): Promise<Operation> {
+async function storeCall(
+  store: SessionStore,
+  script: ServerCostScript,
+  metadata: Metadata,
+  total: number,
+): Promise<Operation> {
   const n = Object.keys(metadata).length;
   switch (script) {
     case 'create': {
@@ -229,9 +294,10 @@ async function storeCall(store: SessionStore, script: ServerCostScript, metadata
     case 'patch': {
       const generations = await createSessions(store, 'w', WINDOW_CONCURRENCY, metadata);
       return async (w) => {
-        const r = script === 'patch'
-          ? await store.patch(`w${w}`, { set: metadata }, { expectedGeneration: generations[w]! })
-          : await store.update(`w${w}`, generations[w]!, metadata);
+        const r =
+          script === 'patch'
+            ? await store.patch(`w${w}`, { set: metadata }, { expectedGeneration: generations[w]! })
+            : await store.update(`w${w}`, generations[w]!, metadata);
         if (!r.ok) return false;
         generations[w] = r.session.generation;
         return true;

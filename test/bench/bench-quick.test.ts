@@ -23,17 +23,34 @@ const BARE_THROUGHPUT_RATIOS = ['on', 'off'].flatMap((p) => [
 ]);
 /** Server-cost windows, in run order per payload; the targets issue #11 sets on their ratio to the bare CAS. */
 const FIELDS = [1, 10, 100];
-const COST_SUBJECTS = ['bare-cas', 'update', 'patch', 'touch', 'get', 'bare-get', 'terminate', 'create', 'peek', 'exists', 'update+events'];
+const COST_SUBJECTS = [
+  'bare-cas',
+  'update',
+  'patch',
+  'touch',
+  'get',
+  'bare-get',
+  'terminate',
+  'create',
+  'peek',
+  'exists',
+  'update+events',
+];
 const COST_TARGETS: Record<string, number> = { update: 1.5, patch: 1.5, touch: 1.5, get: 1.5, terminate: 2 };
 const SCRIPTS = ['update', 'patch', 'touch', 'get', 'terminate', 'create', 'peek', 'exists', 'update+events'];
 const SCRIPT_COMMANDS = ['evalsha', 'eval', 'evalsha_ro', 'eval_ro', 'fcall', 'fcall_ro'];
 const serverCostIds = () => FIELDS.flatMap((n) => COST_SUBJECTS.map((s) => `server-cost:${n}-fields:${s}`));
-const SERVER_USEC_RATIOS = SCRIPTS.flatMap((s) => (s === 'get' ? ['bare-cas', 'bare-get'] : ['bare-cas'])
-  .flatMap((bare) => FIELDS.map((n) => `server-usec:${n}-fields:${s}/${bare}`)));
+const SERVER_USEC_RATIOS = SCRIPTS.flatMap((s) =>
+  (s === 'get' ? ['bare-cas', 'bare-get'] : ['bare-cas']).flatMap((bare) =>
+    FIELDS.map((n) => `server-usec:${n}-fields:${s}/${bare}`),
+  ),
+);
 const CONCURRENCIES = [1, 64];
 /** Server-cost calls per subject in a quick run (bench/harness.ts BUDGETS.quick.serverCostCalls, over 2 rounds). */
 const QUICK_SERVER_COST_CALLS = 300;
-const CONTENTION = ['mutate', 'watch-multi-cas', 'naive'].flatMap((s) => ['on', 'off'].map((p) => `contention:${s}:ap-${p}`));
+const CONTENTION = ['mutate', 'watch-multi-cas', 'naive'].flatMap((s) =>
+  ['on', 'off'].map((p) => `contention:${s}:ap-${p}`),
+);
 
 const loadIds = (subjects: string[], modes: string[]) =>
   subjects.flatMap((s) => CONCURRENCIES.flatMap((c) => modes.map((p) => `${s}:c${c}:ap-${p}`)));
@@ -49,27 +66,45 @@ const RATIOS = [
   ]),
   ...BARE_THROUGHPUT_RATIOS,
   ...SERVER_USEC_RATIOS,
-  ...[1, 10, 100].flatMap((n) => [`memory:${n}-fields:session-cas/json`, `memory:${n}-fields:session-cas-ring-full/json`]),
+  ...[1, 10, 100].flatMap((n) => [
+    `memory:${n}-fields:session-cas/json`,
+    `memory:${n}-fields:session-cas-ring-full/json`,
+  ]),
 ];
 /** SessionCache hits vs store.get, per pipelining mode of the run. */
-const cacheRatios = (modes: string[]) => modes.flatMap((p) => CONCURRENCIES.flatMap((c) => [
-  `cache:cache-hit-always@${c}/uncached-get@${c}:ap-${p}`,
-  `cache:cache-hit-events@${c}/uncached-get@${c}:ap-${p}`,
-]));
+const cacheRatios = (modes: string[]) =>
+  modes.flatMap((p) =>
+    CONCURRENCIES.flatMap((c) => [
+      `cache:cache-hit-always@${c}/uncached-get@${c}:ap-${p}`,
+      `cache:cache-hit-events@${c}/uncached-get@${c}:ap-${p}`,
+    ]),
+  );
 const TARGETED = [
-  'throughput:update@64/watch-multi-cas@64:ap-on', 'contention:mutate/watch-multi-cas:ap-on', ...BARE_THROUGHPUT_RATIOS,
-  ...SERVER_USEC_RATIOS.filter((id) => id.endsWith('/bare-cas') && COST_TARGETS[/:([^:/]+)\/bare-cas$/.exec(id)![1]!] !== undefined),
+  'throughput:update@64/watch-multi-cas@64:ap-on',
+  'contention:mutate/watch-multi-cas:ap-on',
+  ...BARE_THROUGHPUT_RATIOS,
+  ...SERVER_USEC_RATIOS.filter(
+    (id) => id.endsWith('/bare-cas') && COST_TARGETS[/:([^:/]+)\/bare-cas$/.exec(id)![1]!] !== undefined,
+  ),
 ];
 
-interface Result { id: string; kind: string; [k: string]: unknown }
+interface Result {
+  id: string;
+  kind: string;
+  [k: string]: unknown;
+}
 interface Report {
   command: string;
   mode: string;
   store: string;
   redis: { source: string; version: string } | null;
   cluster: {
-    primaries: number; replicasPerPrimary: number; nodes: string[]; version: string;
-    throughputScaling: { c1: number | null; c64: number | null }; limits: string[];
+    primaries: number;
+    replicasPerPrimary: number;
+    nodes: string[];
+    version: string;
+    throughputScaling: { c1: number | null; c64: number | null };
+    limits: string[];
   } | null;
   machine: Record<string, unknown>;
   results: Result[];
@@ -79,12 +114,19 @@ interface Report {
 }
 
 interface Ratio {
-  id: string; value: number | null; target?: { op: '>=' | '<='; value: number }; meetsTarget?: boolean | null; note?: string;
-  numerator: { scenario: string; value: number | null }; denominator: { scenario: string; value: number | null };
+  id: string;
+  value: number | null;
+  target?: { op: '>=' | '<='; value: number };
+  meetsTarget?: boolean | null;
+  note?: string;
+  numerator: { scenario: string; value: number | null };
+  denominator: { scenario: string; value: number | null };
 }
 
 const dirs: string[] = [];
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 async function quickRun(extra: string[], timeoutMs = 150_000): Promise<{ stdout: string; report: Report }> {
   const dir = mkdtempSync(join(tmpdir(), 'scas-bench-'));
@@ -126,7 +168,11 @@ function expectCacheCounters(r: Result): void {
 }
 
 interface Calibration {
-  calls: number; topLevelPerCall: Record<string, number> | null; nestedCommands: string[] | null; counted: string[]; problem?: string;
+  calls: number;
+  topLevelPerCall: Record<string, number> | null;
+  nestedCommands: string[] | null;
+  counted: string[];
+  problem?: string;
 }
 
 /**
@@ -146,17 +192,23 @@ function expectServerCost(r: Result, calls: number): void {
   expect(cal.problem, r.id).toBeUndefined();
   expect(cal.counted, r.id).toEqual(expect.arrayContaining(SCRIPT_COMMANDS));
   const topLevel = cal.topLevelPerCall!;
-  expect(Object.values(topLevel).reduce((a, v) => a + v, 0), `${r.id}: commands per call`).toBeGreaterThanOrEqual(1);
+  expect(
+    Object.values(topLevel).reduce((a, v) => a + v, 0),
+    `${r.id}: commands per call`,
+  ).toBeGreaterThanOrEqual(1);
   for (const name of Object.keys(topLevel)) expect(cal.counted, `${r.id} counts ${name}`).toContain(name);
   expect(cal.nestedCommands!.length, r.id).toBeGreaterThan(0);
   const commands = Object.entries(r.commands as Record<string, { calls: number; usec: number }>);
   expect(commands.length, r.id).toBeGreaterThan(0);
   for (const [name] of commands) expect(cal.counted, r.id).toContain(name);
   const usecSum = commands.reduce((a, [, c]) => a + c.usec, 0);
-  expect(Math.abs(usecSum / calls - usec), `${r.id}: usecPerCall is the counted usec per call`).toBeLessThanOrEqual(0.0051);
+  expect(Math.abs(usecSum / calls - usec), `${r.id}: usecPerCall is the counted usec per call`).toBeLessThanOrEqual(
+    0.0051,
+  );
   if (subject === 'bare-cas') expect(cal.nestedCommands, r.id).toEqual(['hget', 'hset', 'pexpire']);
   if (subject === 'bare-get') expect(cal.nestedCommands, r.id).toEqual(['hgetall', 'pexpire']);
-  if (subject!.startsWith('bare-')) for (const name of Object.keys(topLevel)) expect(SCRIPT_COMMANDS, r.id).toContain(name);
+  if (subject!.startsWith('bare-'))
+    for (const name of Object.keys(topLevel)) expect(SCRIPT_COMMANDS, r.id).toContain(name);
 }
 
 /** A ratio with a value that is its two sides divided, and a verdict that matches its target. */
@@ -171,7 +223,8 @@ function expectRatio(report: Report, id: string): void {
     return (res.kind === 'server-cost' ? res.usecPerCall : res.opsPerSec) as number;
   };
   expect([num.value, den.value], id).toEqual([pick(num.scenario), pick(den.scenario)]);
-  if (r!.target) expect(r!.meetsTarget, id).toBe(r!.target.op === '>=' ? value! >= r!.target.value : value! <= r!.target.value);
+  if (r!.target)
+    expect(r!.meetsTarget, id).toBe(r!.target.op === '>=' ? value! >= r!.target.value : value! <= r!.target.value);
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -182,7 +235,10 @@ function expectIssue11Tables(stdout: string, label = ''): void {
   expect(stdout).toContain('### Throughput vs the bare scripts (one-field metadata, 64 in flight, one client)');
   for (const id of SERVER_USEC_RATIOS) {
     const [, n, script, bare] = /^server-usec:(\d+)-fields:(.+)\/(bare-\w+)$/.exec(id)!;
-    const target = bare === 'bare-cas' && COST_TARGETS[script!] !== undefined ? `<= ${COST_TARGETS[script!]}x \\| +(yes|NO)` : '\\| +';
+    const target =
+      bare === 'bare-cas' && COST_TARGETS[script!] !== undefined
+        ? `<= ${COST_TARGETS[script!]}x \\| +(yes|NO)`
+        : '\\| +';
     const row = `^\\| ${escape(label + script!)} +\\| +${n} \\| +[\\d,]+ \\| +[\\d.]+ \\| ${bare} \\| +[\\d.]+ \\| +[\\d.]+x \\| +${target} *\\|$`;
     expect(stdout, id).toMatch(new RegExp(row, 'm'));
   }
@@ -199,9 +255,15 @@ function listening(hostPort: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: host!, port: Number(port) });
     socket.setTimeout(2_000);
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
-    socket.once('timeout', () => { socket.destroy(); resolve(false); });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -250,7 +312,13 @@ describe('npm run bench -- --quick', () => {
     for (const id of contention) {
       const c = byId.get(id)!;
       expect(c).toMatchObject({ kind: 'contention', writers: 16 });
-      for (const k of ['successesPerSec', 'conflictsPerSuccess', 'lostUpdates', 'acknowledgedIncrements', 'finalCounter']) {
+      for (const k of [
+        'successesPerSec',
+        'conflictsPerSuccess',
+        'lostUpdates',
+        'acknowledgedIncrements',
+        'finalCounter',
+      ]) {
         expect(typeof c[k], `${id}.${k}`).toBe('number');
       }
       // lostUpdates is counted exactly: acknowledged increments minus the final counter.
@@ -275,7 +343,13 @@ describe('npm run bench -- --quick', () => {
       expect(typeof r.meetsTarget, id).toBe('boolean');
     }
 
-    for (const heading of ['### Throughput and latency', '### Contention', '### Server-side cost', '### Memory per session', '### Ratios']) {
+    for (const heading of [
+      '### Throughput and latency',
+      '### Contention',
+      '### Server-side cost',
+      '### Memory per session',
+      '### Ratios',
+    ]) {
       expect(stdout).toContain(heading);
     }
     for (const id of [...RATIOS, ...cacheRatios(['on', 'off'])]) expect(stdout).toContain(`| ${id} `);
@@ -296,10 +370,16 @@ describe('npm run bench -- --quick', () => {
     expect(report.results.at(-1)).toMatchObject({ kind: 'contention', lostUpdates: 0 });
 
     const skipped = report.skipped.map((s) => s.id);
-    expect(skipped).toEqual(expect.arrayContaining([
-      ...loadIds(BASELINES, ['on', 'off']), ...bareThroughputIds(), 'contention:watch-multi-cas:ap-on', 'contention:naive:ap-off',
-      ...serverCostIds(), 'memory:100-fields',
-    ]));
+    expect(skipped).toEqual(
+      expect.arrayContaining([
+        ...loadIds(BASELINES, ['on', 'off']),
+        ...bareThroughputIds(),
+        'contention:watch-multi-cas:ap-on',
+        'contention:naive:ap-off',
+        ...serverCostIds(),
+        'memory:100-fields',
+      ]),
+    );
     for (const s of report.skipped) expect(s.reason.length).toBeGreaterThan(0);
     expect(stdout).toMatch(/Skipped \d+ scenarios on the memory store: /);
     expect(report.ratios.map((r) => r.id)).toEqual([...RATIOS, ...cacheRatios(['n/a'])]);
@@ -318,7 +398,9 @@ describe('npm run bench -- --quick', () => {
   it('with --cluster: runs each scenario on a 3-primary cluster it starts and kills, and compares it with the single node', async () => {
     const sections = ['baselines', 'bare-throughput', 'cache', 'contention', 'server-cost', 'memory'];
     const { stdout, report } = await quickRun(['--cluster', '--only', sections.join(',')], 170_000);
-    expect(stdout).toMatch(/\[bench\] Redis Cluster started by the bench: 3 primaries, 0 replica\(s\) each, on 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ /);
+    expect(stdout).toMatch(
+      /\[bench\] Redis Cluster started by the bench: 3 primaries, 0 replica\(s\) each, on 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ /,
+    );
     expect(report).toMatchObject({ mode: 'quick', store: 'redis', problems: [], skipped: [] });
     expect(report.cluster).toMatchObject({ primaries: 3, replicasPerPrimary: 0, version: report.redis!.version });
     expect(report.cluster!.nodes).toHaveLength(3);
@@ -359,16 +441,22 @@ describe('npm run bench -- --quick', () => {
     for (const r of report.ratios.filter((x) => ran.has(x.numerator.scenario) && ran.has(x.denominator.scenario))) {
       expect(typeof r.value, r.id).toBe('number');
     }
-    expect(report.ratios.map((r) => r.id)).toEqual(expect.arrayContaining([
-      'cluster:contention:mutate/watch-multi-cas:ap-on',
-      ...[...BARE_THROUGHPUT_RATIOS, ...SERVER_USEC_RATIOS, ...cacheRatios(['on', 'off'])].map((id) => `cluster:${id}`),
-    ]));
+    expect(report.ratios.map((r) => r.id)).toEqual(
+      expect.arrayContaining([
+        'cluster:contention:mutate/watch-multi-cas:ap-on',
+        ...[...BARE_THROUGHPUT_RATIOS, ...SERVER_USEC_RATIOS, ...cacheRatios(['on', 'off'])].map(
+          (id) => `cluster:${id}`,
+        ),
+      ]),
+    );
     for (const id of [...BARE_THROUGHPUT_RATIOS, ...SERVER_USEC_RATIOS]) expectRatio(report, `cluster:${id}`);
     expectIssue11Tables(stdout, 'cluster: ');
     expect(report.cluster!.throughputScaling).toEqual({ c1: expect.any(Number), c64: expect.any(Number) });
 
     expect(stdout).toContain('### Redis Cluster (3 primaries, 0 replica(s) each) vs the single node');
-    expect(stdout).toMatch(/Throughput, cluster \/ single node \(geometric mean .+\): [\d.]+x at concurrency 1, [\d.]+x at concurrency 64\./);
+    expect(stdout).toMatch(
+      /Throughput, cluster \/ single node \(geometric mean .+\): [\d.]+x at concurrency 1, [\d.]+x at concurrency 64\./,
+    );
     expect(report.cluster!.limits.length).toBeGreaterThan(0);
     for (const limit of report.cluster!.limits) expect(stdout).toContain(`- ${limit}`);
 

@@ -19,9 +19,19 @@ describe('npm run demo', () => {
     const sessions = 60;
     const writerSessions = 6;
     const removals = 8;
-    const run = await runNpm('demo', [
-      '--sessions', String(sessions), '--writer-sessions', String(writerSessions), '--removals', String(removals), '--json',
-    ], 90_000);
+    const run = await runNpm(
+      'demo',
+      [
+        '--sessions',
+        String(sessions),
+        '--writer-sessions',
+        String(writerSessions),
+        '--removals',
+        String(removals),
+        '--json',
+      ],
+      90_000,
+    );
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
     expect(run.stdout).toContain('[demo] Redis from REDIS_URL: ');
     const line = run.stdout.split('\n').find((l) => l.startsWith('DEMO_RESULT '));
@@ -40,6 +50,7 @@ describe('npm run demo', () => {
     expect(sessionCas.updatesAcknowledged + sessionCas.gaveUp).toBe(2 * removals * writerSessions);
     expect(sessionCas.conflictsRetried).toBeGreaterThan(0);
 
-    for (const label of ['sessions resurrected', 'updates lost', 'conflicts retried']) expect(run.stdout).toContain(label);
+    for (const label of ['sessions resurrected', 'updates lost', 'conflicts retried'])
+      expect(run.stdout).toContain(label);
   }, 120_000);
 });

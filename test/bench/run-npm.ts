@@ -17,7 +17,12 @@ export function runNpm(script: string, args: readonly string[], timeoutMs: numbe
     execFile(
       'npm',
       ['run', '--silent', script, '--', ...args],
-      { cwd: ROOT, env: { ...process.env, REDIS_URL: inject('redisUrl') }, timeout: timeoutMs, maxBuffer: 16 * 2 ** 20 },
+      {
+        cwd: ROOT,
+        env: { ...process.env, REDIS_URL: inject('redisUrl') },
+        timeout: timeoutMs,
+        maxBuffer: 16 * 2 ** 20,
+      },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         resolve({ code, stdout, stderr });

@@ -4,7 +4,12 @@ import { MemorySessionStore, type Session, SessionCache, type SessionStore } fro
 import { sleep } from '../support/clients.js';
 import { cluster, eventMessage, evictions, publishEvent, uid, waitFor } from './helpers.js';
 
-async function created(store: SessionStore, id: string, m: Record<string, string> = {}, ttlMs?: number): Promise<Session> {
+async function created(
+  store: SessionStore,
+  id: string,
+  m: Record<string, string> = {},
+  ttlMs?: number,
+): Promise<Session> {
   const r = await store.create(id, m, ttlMs === undefined ? undefined : { ttlMs });
   if (!r.ok) throw new Error(`create ${id} failed`);
   return r.session;

@@ -6,13 +6,21 @@ import { expect, inject, it } from 'vitest';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 it('examples/vmcp.ts runs end to end and all its checks pass', async () => {
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'examples/vmcp.ts'], {
-      cwd: root,
-      env: { ...process.env, REDIS_URL: inject('redisUrl') },
-      timeout: 60_000,
-    }, (err, out, errOut) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: out, stderr: errOut }));
-  });
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'examples/vmcp.ts'],
+        {
+          cwd: root,
+          env: { ...process.env, REDIS_URL: inject('redisUrl') },
+          timeout: 60_000,
+        },
+        (err, out, errOut) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: out, stderr: errOut }),
+      );
+    },
+  );
   expect(stderr).toBe('');
   expect(stdout).not.toContain('FAIL');
   expect(stdout).toContain('vMCP example: all checks passed');

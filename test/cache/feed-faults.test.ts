@@ -14,9 +14,14 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type ChangeEvent, type FeedStatus, RedisSessionStore, type RedisSessionStoreOptions, type Session, SessionCache,
+  type ChangeEvent,
+  type FeedStatus,
+  RedisSessionStore,
+  type RedisSessionStoreOptions,
+  type Session,
+  SessionCache,
 } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { sleep, uniquePrefix } from '../support/clients.js';
 import { type FaultProxy, startProxy } from '../support/proxy.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
@@ -56,14 +61,18 @@ function feedSpy() {
   return {
     events,
     statuses,
-    listener: (e: ChangeEvent) => { events.push(e); },
-    onStatus: (status: FeedStatus) => { statuses.push({ status, at: performance.now() }); },
+    listener: (e: ChangeEvent) => {
+      events.push(e);
+    },
+    onStatus: (status: FeedStatus) => {
+      statuses.push({ status, at: performance.now() });
+    },
     count: (status: FeedStatus) => statuses.filter((s) => s.status === status).length,
   };
 }
 
 describe('finding 3: events carry the full key; other namespaces are ignored', () => {
-  it('two stores with different prefixes on one channel: a terminate in one never evicts the other\'s live session', async () => {
+  it("two stores with different prefixes on one channel: a terminate in one never evicts the other's live session", async () => {
     const channel = `${uniquePrefix('ns')}events`;
     const p1 = uniquePrefix('p1');
     const p2 = uniquePrefix('p2');
@@ -123,12 +132,16 @@ describe('finding 5: heartbeat', () => {
   it('rejects a bad eventsHeartbeatMs at construction; 0 (off) and 10 are accepted', () => {
     const c = client({ lazyConnect: true });
     for (const bad of [-1, 5, 9, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '100', 2 ** 31, null]) {
-      expect(() => new RedisSessionStore(c, { eventsChannel: 'x', eventsHeartbeatMs: bad as number }), String(bad)).toThrow(
-        expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'options.eventsHeartbeatMs' }),
-      );
+      expect(
+        () => new RedisSessionStore(c, { eventsChannel: 'x', eventsHeartbeatMs: bad as number }),
+        String(bad),
+      ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'options.eventsHeartbeatMs' }));
     }
-    for (const ok of [0, 10, 1_000]) expect(() => new RedisSessionStore(c, { eventsChannel: 'x', eventsHeartbeatMs: ok })).not.toThrow();
-    expect(() => new RedisSessionStore(c, { eventsHeartbeatMs: -1 })).toThrow(expect.objectContaining({ argument: 'options.eventsHeartbeatMs' }));
+    for (const ok of [0, 10, 1_000])
+      expect(() => new RedisSessionStore(c, { eventsChannel: 'x', eventsHeartbeatMs: ok })).not.toThrow();
+    expect(() => new RedisSessionStore(c, { eventsHeartbeatMs: -1 })).toThrow(
+      expect.objectContaining({ argument: 'options.eventsHeartbeatMs' }),
+    );
   });
 
   it('a half-open subscriber connection (blackhole, no FIN) is reported interrupted within two beats, then resubscribed; the cache re-validates', async () => {
@@ -220,12 +233,21 @@ describe('subscriber connections killed during a load', () => {
     for (const id of ids) start.set(id, (await created(writer, id)).generation);
     const admin = client();
     const r = await runFeedLoad({
-      writer, reader, ids, start,
+      writer,
+      reader,
+      ids,
+      start,
       kill: async () => Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')),
-      durationMs: 3_000, writeGapMs: 8, maxGets: 100_000, killEveryMs: 400, boundMs: 1_000,
+      durationMs: 3_000,
+      writeGapMs: 8,
+      maxGets: 100_000,
+      killEveryMs: 400,
+      boundMs: 1_000,
     });
-    console.log(`[cache] single node, kills during load: ${r.writes} writes, ${r.gets} gets (${r.hits} from memory), ` +
-      `${r.kills} kills (${r.killed} connections), ${spy.count('interrupted')} interrupted, ${r.violations.length} violations`);
+    console.log(
+      `[cache] single node, kills during load: ${r.writes} writes, ${r.gets} gets (${r.hits} from memory), ` +
+        `${r.kills} kills (${r.killed} connections), ${spy.count('interrupted')} interrupted, ${r.violations.length} violations`,
+    );
     expect(r.violations.slice(0, 5)).toEqual([]);
     expect(r.kills).toBeGreaterThanOrEqual(3);
     expect(spy.count('interrupted')).toBeGreaterThanOrEqual(3);

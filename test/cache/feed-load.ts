@@ -84,7 +84,9 @@ export async function runFeedLoad(o: FeedLoadOptions): Promise<FeedLoadResult> {
     let needed = 0;
     for (const a of acks.get(g.id)!) if (a.at < g.at - o.boundMs) needed = Math.max(needed, a.generation);
     if (g.generation === null || g.generation < needed) {
-      violations.push(`get ${g.id} at ${g.at.toFixed(1)} ms returned ${g.generation ?? 'null'}, but ${needed} was acknowledged more than ${o.boundMs} ms before`);
+      violations.push(
+        `get ${g.id} at ${g.at.toFixed(1)} ms returned ${g.generation ?? 'null'}, but ${needed} was acknowledged more than ${o.boundMs} ms before`,
+      );
     }
   }
   return { writes, gets: gets.length, kills, killed, hits: o.reader.stats().hits - hits0, violations };

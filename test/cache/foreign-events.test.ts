@@ -9,7 +9,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ChangeEvent, MemorySessionStore, type Session, SessionCache, type SessionStore } from '../../src/index.js';
+import {
+  type ChangeEvent,
+  MemorySessionStore,
+  type Session,
+  SessionCache,
+  type SessionStore,
+} from '../../src/index.js';
 import { cluster, counting, evictions, gated, uid, waitFor } from './helpers.js';
 
 async function created(store: SessionStore, id: string, m: Record<string, string> = {}): Promise<Session> {
@@ -21,7 +27,9 @@ async function created(store: SessionStore, id: string, m: Record<string, string
 /** A promise and its resolver: `fn` of a mutate waits on it. */
 function latch(): { promise: Promise<void>; open(): void } {
   let open!: () => void;
-  const promise = new Promise<void>((resolve) => { open = resolve; });
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   return { promise, open };
 }
 
@@ -37,7 +45,18 @@ async function setup() {
   const spy = await A.store.subscribe((e) => seen.push(e));
   const arrived = (kind: string, id: string, generation: number) =>
     waitFor(() => seen.some((e) => e.kind === kind && e.id === id && e.generation === generation));
-  return { A, B, cache, ev, calls, arrived, close: async () => { await spy.unsubscribe(); await cache.close(); } };
+  return {
+    A,
+    B,
+    cache,
+    ev,
+    calls,
+    arrived,
+    close: async () => {
+      await spy.unsubscribe();
+      await cache.close();
+    },
+  };
 }
 
 describe("'events' cache: other writers' events during this node's write", () => {
@@ -66,7 +85,7 @@ describe("'events' cache: other writers' events during this node's write", () =>
     await t.close();
   });
 
-  it('B updates X while A runs mutate(X) with a slow fn: A serves B\'s version once the event arrives; A\'s retry lands on top', async () => {
+  it("B updates X while A runs mutate(X) with a slow fn: A serves B's version once the event arrives; A's retry lands on top", async () => {
     const t = await setup();
     const id = uid('mut-upd');
     const s0 = await created(t.B.store, id, { v: '0' });
@@ -103,7 +122,11 @@ describe("'events' cache: other writers' events during this node's write", () =>
     const B = c.node('B');
     const ev = evictions();
     const g = gated(A.store, ['update']);
-    const cache = new SessionCache(g.store as SessionStore, { validate: 'events', maxStaleMs: 600_000, onEvict: ev.onEvict });
+    const cache = new SessionCache(g.store as SessionStore, {
+      validate: 'events',
+      maxStaleMs: 600_000,
+      onEvict: ev.onEvict,
+    });
     await cache.ready;
     const seen: ChangeEvent[] = [];
     const spy = await A.store.subscribe((e) => seen.push(e));
@@ -159,8 +182,13 @@ describe("'events' cache: other writers' events during this node's write", () =>
 });
 
 describe("property (fast-check scheduler, memory store): 'events' cache with own writes in flight", () => {
-  type Op = { kind: 'own-patch' } | { kind: 'own-mutate' } | { kind: 'own-update' } | { kind: 'foreign-patch' } |
-    { kind: 'foreign-terminate' } | { kind: 'get' };
+  type Op =
+    | { kind: 'own-patch' }
+    | { kind: 'own-mutate' }
+    | { kind: 'own-update' }
+    | { kind: 'foreign-patch' }
+    | { kind: 'foreign-terminate' }
+    | { kind: 'get' };
   it("a get that starts after another writer's event reached the cache never returns an older session", async () => {
     const op: fc.Arbitrary<Op> = fc.oneof(
       { weight: 2, arbitrary: fc.constant<Op>({ kind: 'own-patch' }) },
@@ -182,7 +210,9 @@ describe("property (fast-check scheduler, memory store): 'events' cache with own
             const value = Reflect.get(target, prop, receiver) as unknown;
             if (typeof value !== 'function') return value;
             const bound = (value as (...a: unknown[]) => Promise<unknown>).bind(target);
-            return ['get', 'generationOf', 'patch', 'update', 'mutate'].includes(String(prop)) ? s.scheduleFunction(bound) : bound;
+            return ['get', 'generationOf', 'patch', 'update', 'mutate'].includes(String(prop))
+              ? s.scheduleFunction(bound)
+              : bound;
           },
         });
         const cache = new SessionCache(scheduledStore as SessionStore, { validate: 'events', maxStaleMs: 600_000 });
@@ -190,49 +220,70 @@ describe("property (fast-check scheduler, memory store): 'events' cache with own
         await s.waitFor(cache.get('x'));
         // Events delivered (the cache's listener runs before this one), and the generations other writers wrote.
         const delivered: ChangeEvent[] = [];
-        await store.subscribe((e) => { delivered.push(e); });
+        await store.subscribe((e) => {
+          delivered.push(e);
+        });
         const foreignGens = new Set<number>();
         /** What the cache has been told of other writers: the newest generation, and whether one terminated. */
         const known = () => {
           let floor = created.session.generation;
           let dead = false;
           for (const e of delivered) {
-            if (e.kind === 'terminated') dead = true; // only other writers terminate here
+            if (e.kind === 'terminated')
+              dead = true; // only other writers terminate here
             else if (foreignGens.has(e.generation)) floor = Math.max(floor, e.generation);
           }
           return { floor, dead };
         };
         const violations: string[] = [];
-        const tasks = ops.map((o, i) => s.schedule(Promise.resolve(), `${o.kind} #${i}`).then(async () => {
-          switch (o.kind) {
-            case 'own-patch': await cache.patch('x', { set: { own: String(i) } }); break;
-            case 'own-update': {
-              const cur = await store.peek('x');
-              if (cur) await cache.update('x', cur.generation, { own: String(i) });
-              break;
+        const tasks = ops.map((o, i) =>
+          s.schedule(Promise.resolve(), `${o.kind} #${i}`).then(async () => {
+            switch (o.kind) {
+              case 'own-patch':
+                await cache.patch('x', { set: { own: String(i) } });
+                break;
+              case 'own-update': {
+                const cur = await store.peek('x');
+                if (cur) await cache.update('x', cur.generation, { own: String(i) });
+                break;
+              }
+              case 'own-mutate':
+                await cache.mutate('x', (sess) => ({ ...sess.metadata, m: String(i) }), { maxAttempts: 3 });
+                break;
+              case 'foreign-patch': {
+                const r = await store.patch('x', { set: { f: String(i) } });
+                if (r.ok) foreignGens.add(r.session.generation);
+                break;
+              }
+              case 'foreign-terminate': {
+                await store.terminate('x');
+                break;
+              }
+              case 'get': {
+                const { floor, dead } = known();
+                const got = await cache.get('x');
+                checkedGets++;
+                if (dead && got !== null)
+                  violations.push(
+                    `#${i}: generation ${got.generation} after another writer's terminate reached the cache`,
+                  );
+                if (got !== null && got.generation < floor)
+                  violations.push(
+                    `#${i}: generation ${got.generation} < ${floor}, another writer's, already delivered`,
+                  );
+              }
             }
-            case 'own-mutate': await cache.mutate('x', (sess) => ({ ...sess.metadata, m: String(i) }), { maxAttempts: 3 }); break;
-            case 'foreign-patch': {
-              const r = await store.patch('x', { set: { f: String(i) } });
-              if (r.ok) foreignGens.add(r.session.generation);
-              break;
-            }
-            case 'foreign-terminate': {
-              await store.terminate('x');
-              break;
-            }
-            case 'get': {
-              const { floor, dead } = known();
-              const got = await cache.get('x');
-              checkedGets++;
-              if (dead && got !== null) violations.push(`#${i}: generation ${got.generation} after another writer's terminate reached the cache`);
-              if (got !== null && got.generation < floor) violations.push(`#${i}: generation ${got.generation} < ${floor}, another writer's, already delivered`);
-            }
-          }
-        }));
+          }),
+        );
         await s.waitFor(Promise.all(tasks));
         await cache.close();
-        if (violations.length > 0) throw new Error(`${violations.join('; ')}\n${s.report().map((r) => r.label).join(' | ')}`);
+        if (violations.length > 0)
+          throw new Error(
+            `${violations.join('; ')}\n${s
+              .report()
+              .map((r) => r.label)
+              .join(' | ')}`,
+          );
       }),
       { numRuns: 150 },
     );

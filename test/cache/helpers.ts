@@ -3,11 +3,16 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, RedisOptions } from 'ioredis';
 import { afterAll } from 'vitest';
 import {
-  type EvictionReason, RedisSessionStore, type RedisSessionStoreOptions, type Session, type SessionStore, keySlot,
+  type EvictionReason,
+  RedisSessionStore,
+  type RedisSessionStoreOptions,
+  type Session,
+  type SessionStore,
+  keySlot,
   sessionKey,
 } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
-import { shardChannel } from '../../src/shard-channels.js';
+import type { Client } from '../../src/redis/scripts.js';
+import { shardChannel } from '../../src/redis/shard-channels.js';
 import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
 
 /** Wraps a store so every method call is counted by name (`calls.get`, `calls.generationOf`...). */
@@ -34,7 +39,9 @@ export function evictions(): {
 } {
   const list: Array<{ id: string; generation: number; reason: EvictionReason }> = [];
   return {
-    onEvict: (s, reason) => { list.push({ id: s.id, generation: s.generation, reason }); },
+    onEvict: (s, reason) => {
+      list.push({ id: s.id, generation: s.generation, reason });
+    },
     list,
     count: (id) => list.filter((e) => e.id === id).length,
   };
@@ -57,7 +64,13 @@ export interface Node {
 }
 
 /** A change event as the write scripts publish it: `<kind>:<generation>:<full Redis key>`. */
-export function eventMessage(kind: string, generation: number | string, id: string, prefix: string, keyPrefix = ''): string {
+export function eventMessage(
+  kind: string,
+  generation: number | string,
+  id: string,
+  prefix: string,
+  keyPrefix = '',
+): string {
   return `${kind}:${generation}:${keyPrefix}${sessionKey(id, prefix)}`;
 }
 
@@ -88,7 +101,9 @@ export function cluster(major: IoredisMajor = 5) {
   const clients: Client[] = [];
   const prefix = uniquePrefix('cache');
   const channel = `${prefix}events`;
-  afterAll(() => { for (const c of clients) c.disconnect(); });
+  afterAll(() => {
+    for (const c of clients) c.disconnect();
+  });
   return {
     prefix,
     channel,
@@ -104,10 +119,17 @@ export function cluster(major: IoredisMajor = 5) {
 /** CLIENT LIST entries as maps. */
 export async function clientList(client: Client): Promise<Array<Record<string, string>>> {
   const raw = (await (client as unknown as { call(...a: string[]): Promise<string> }).call('CLIENT', 'LIST')) as string;
-  return raw.trim().split('\n').map((line) => Object.fromEntries(line.split(' ').map((kv) => {
-    const i = kv.indexOf('=');
-    return [kv.slice(0, i), kv.slice(i + 1)];
-  })));
+  return raw
+    .trim()
+    .split('\n')
+    .map((line) =>
+      Object.fromEntries(
+        line.split(' ').map((kv) => {
+          const i = kv.indexOf('=');
+          return [kv.slice(0, i), kv.slice(i + 1)];
+        }),
+      ),
+    );
 }
 
 /**
@@ -118,10 +140,18 @@ export async function clientList(client: Client): Promise<Array<Record<string, s
 export async function killConnection(admin: Client, name: string): Promise<number> {
   const servers = (admin as { isCluster?: boolean }).isCluster === true ? (admin as Cluster).nodes('all') : [admin];
   // Find them all first, then kill them together, so a Cluster feed loses its connections at one moment.
-  const victims = (await Promise.all(servers.map(async (server) =>
-    (await clientList(server)).filter((c) => c.name === name).map((c) => ({ server, id: c.id! }))))).flat();
-  await Promise.all(victims.map(({ server, id }) =>
-    (server as unknown as { call(...a: string[]): Promise<unknown> }).call('CLIENT', 'KILL', 'ID', id)));
+  const victims = (
+    await Promise.all(
+      servers.map(async (server) =>
+        (await clientList(server)).filter((c) => c.name === name).map((c) => ({ server, id: c.id! })),
+      ),
+    )
+  ).flat();
+  await Promise.all(
+    victims.map(({ server, id }) =>
+      (server as unknown as { call(...a: string[]): Promise<unknown> }).call('CLIENT', 'KILL', 'ID', id),
+    ),
+  );
   return victims.length;
 }
 
@@ -137,7 +167,9 @@ export function gated<S extends object>(store: S, methods: readonly string[]) {
   const state = {
     holding: false,
     /** Calls currently held. */
-    get held(): number { return waiters.length; },
+    get held(): number {
+      return waiters.length;
+    },
     release(): void {
       const w = waiters;
       waiters = [];

@@ -36,36 +36,53 @@ describe('property: no stale reads in always mode', () => {
     );
     let gets = 0;
     await fc.assert(
-      fc.asyncProperty(fc.scheduler(), fc.array(op, { minLength: 2, maxLength: 14 }), fc.boolean(), async (s, ops, warm) => {
-        const id = uid('prop');
-        const created = await A.store.create(id, { n: '0' });
-        if (!created.ok) throw new Error('create');
-        const writer = scheduled(A.store, ['patch', 'terminate'], s);
-        const cache = new SessionCache(scheduled(B.store, ['generationOf', 'get'], s) as SessionStore, { validate: 'always' });
-        if (warm) await s.waitFor(cache.get(id));
-        let ackedGeneration = created.session.generation;
-        let terminateAcked = false;
-        const violations: string[] = [];
-        const tasks = ops.map((o, i) => s.schedule(Promise.resolve(), `start ${o.kind} #${i}`).then(async () => {
-          if (o.kind === 'write') {
-            const r = await writer.patch(id, { set: { n: String(i) } });
-            if (r.ok) ackedGeneration = Math.max(ackedGeneration, r.session.generation);
-          } else if (o.kind === 'terminate') {
-            const r = await writer.terminate(id);
-            if (r.ok) terminateAcked = true;
-          } else {
-            const floor = ackedGeneration;
-            const dead = terminateAcked;
-            const got = await cache.get(id);
-            gets++;
-            if (dead && got !== null) violations.push(`#${i}: got generation ${got.generation} after an acknowledged terminate`);
-            if (got !== null && got.generation < floor) violations.push(`#${i}: got generation ${got.generation} < acknowledged ${floor}`);
-          }
-        }));
-        await s.waitFor(Promise.all(tasks));
-        await cache.close();
-        if (violations.length > 0) throw new Error(`${violations.join('; ')}\n${s.report().map((r) => r.label).join(' | ')}`);
-      }),
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.array(op, { minLength: 2, maxLength: 14 }),
+        fc.boolean(),
+        async (s, ops, warm) => {
+          const id = uid('prop');
+          const created = await A.store.create(id, { n: '0' });
+          if (!created.ok) throw new Error('create');
+          const writer = scheduled(A.store, ['patch', 'terminate'], s);
+          const cache = new SessionCache(scheduled(B.store, ['generationOf', 'get'], s) as SessionStore, {
+            validate: 'always',
+          });
+          if (warm) await s.waitFor(cache.get(id));
+          let ackedGeneration = created.session.generation;
+          let terminateAcked = false;
+          const violations: string[] = [];
+          const tasks = ops.map((o, i) =>
+            s.schedule(Promise.resolve(), `start ${o.kind} #${i}`).then(async () => {
+              if (o.kind === 'write') {
+                const r = await writer.patch(id, { set: { n: String(i) } });
+                if (r.ok) ackedGeneration = Math.max(ackedGeneration, r.session.generation);
+              } else if (o.kind === 'terminate') {
+                const r = await writer.terminate(id);
+                if (r.ok) terminateAcked = true;
+              } else {
+                const floor = ackedGeneration;
+                const dead = terminateAcked;
+                const got = await cache.get(id);
+                gets++;
+                if (dead && got !== null)
+                  violations.push(`#${i}: got generation ${got.generation} after an acknowledged terminate`);
+                if (got !== null && got.generation < floor)
+                  violations.push(`#${i}: got generation ${got.generation} < acknowledged ${floor}`);
+              }
+            }),
+          );
+          await s.waitFor(Promise.all(tasks));
+          await cache.close();
+          if (violations.length > 0)
+            throw new Error(
+              `${violations.join('; ')}\n${s
+                .report()
+                .map((r) => r.label)
+                .join(' | ')}`,
+            );
+        },
+      ),
       { numRuns: 60 },
     );
     expect(gets).toBeGreaterThan(100); // the property was exercised, not vacuous

@@ -4,7 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  type ChangeEvent, type FeedStatus, MemorySessionStore, RedisSessionStore, isInvalidArgument, parseChangeMessage, sessionKey,
+  type ChangeEvent,
+  type FeedStatus,
+  MemorySessionStore,
+  RedisSessionStore,
+  isInvalidArgument,
+  parseChangeMessage,
+  sessionKey,
 } from '../../src/index.js';
 import { createClient, sleep } from '../support/clients.js';
 import { clientList, cluster, uid, waitFor } from './helpers.js';
@@ -12,23 +18,53 @@ import { clientList, cluster, uid, waitFor } from './helpers.js';
 describe('parseChangeMessage', () => {
   it('parses kind, generation and the id out of the full key; ids with colons, braces and % round-trip', () => {
     expect(parseChangeMessage('updated:42:scas:{a:b::c}:s')).toEqual({ kind: 'updated', generation: 42, id: 'a:b::c' });
-    expect(parseChangeMessage('terminated:1712345678901234:scas:{x}:s')).toEqual({ kind: 'terminated', generation: 1712345678901234, id: 'x' });
+    expect(parseChangeMessage('terminated:1712345678901234:scas:{x}:s')).toEqual({
+      kind: 'terminated',
+      generation: 1712345678901234,
+      id: 'x',
+    });
     for (const id of ['{tag}', '%7B', '}{', '100%', 'ü:{}:s', 'scas:{x}:s']) {
-      expect(parseChangeMessage(`created:7:app:${sessionKey(id, 'p:')}`, 'app:p:'), id).toEqual({ kind: 'created', generation: 7, id });
+      expect(parseChangeMessage(`created:7:app:${sessionKey(id, 'p:')}`, 'app:p:'), id).toEqual({
+        kind: 'created',
+        generation: 7,
+        id,
+      });
     }
     const ns = 'app:scas:';
     for (const id of ['{', '}', '%7B', '}:s', 'a{b}c', '%']) {
-      expect(parseChangeMessage(`created:1:${ns}${sessionKey(id, '')}`, ns), id).toEqual({ kind: 'created', generation: 1, id });
+      expect(parseChangeMessage(`created:1:${ns}${sessionKey(id, '')}`, ns), id).toEqual({
+        kind: 'created',
+        generation: 1,
+        id,
+      });
     }
   });
   it('rejects messages this library does not publish', () => {
-    for (const m of ['', 'updated', 'updated:1', 'updated:1:', 'touched:1:scas:{x}:s', 'updated:0:scas:{x}:s',
-      'updated:01:scas:{x}:s', 'updated:-1:scas:{x}:s', 'updated:1.5:scas:{x}:s', 'updated:99999999999999999:scas:{x}:s']) {
+    for (const m of [
+      '',
+      'updated',
+      'updated:1',
+      'updated:1:',
+      'touched:1:scas:{x}:s',
+      'updated:0:scas:{x}:s',
+      'updated:01:scas:{x}:s',
+      'updated:-1:scas:{x}:s',
+      'updated:1.5:scas:{x}:s',
+      'updated:99999999999999999:scas:{x}:s',
+    ]) {
       expect(parseChangeMessage(m), m).toBeNull();
     }
     const ns = 'app:scas:';
-    for (const m of ['updated:1:x', 'updated:1:other:{x}:s', `updated:1:${ns}x:s`, `updated:1:${ns}{x}:t`, `updated:1:${ns}{}:s`,
-      `updated:1:${ns}{a}b}:s`, `updated:1:app:{x}:s`, `updated:1:xapp:scas:{x}:s`]) {
+    for (const m of [
+      'updated:1:x',
+      'updated:1:other:{x}:s',
+      `updated:1:${ns}x:s`,
+      `updated:1:${ns}{x}:t`,
+      `updated:1:${ns}{}:s`,
+      `updated:1:${ns}{a}b}:s`,
+      `updated:1:app:{x}:s`,
+      `updated:1:xapp:scas:{x}:s`,
+    ]) {
       expect(parseChangeMessage(m, ns), m).toBeNull();
     }
   });
@@ -36,15 +72,28 @@ describe('parseChangeMessage', () => {
     for (const m of [
       'updated:5:x', // old format
       'updated:5:scas:x', // old format, an id that starts with the prefix
-      'updated:5:other:{x}:s', 'updated:5:scasx{x}:s', 'updated:5:app:scas:{x}:s', // another namespace
-      'updated:5:scas:{x}:t', 'updated:5:scas:{x}', 'updated:5:scas:{}:s', 'updated:5:scas:{x}y}:s', 'updated:5:scas:{x{y}:s',
-      'updated:5:scas:{x}:s:', 'updated:5:scas:{%7b}:s', 'updated:5:scas:{%41}:s', 'updated:5:scas:{\ud800}:s', // not encodeId's
+      'updated:5:other:{x}:s',
+      'updated:5:scasx{x}:s',
+      'updated:5:app:scas:{x}:s', // another namespace
+      'updated:5:scas:{x}:t',
+      'updated:5:scas:{x}',
+      'updated:5:scas:{}:s',
+      'updated:5:scas:{x}y}:s',
+      'updated:5:scas:{x{y}:s',
+      'updated:5:scas:{x}:s:',
+      'updated:5:scas:{%7b}:s',
+      'updated:5:scas:{%41}:s',
+      'updated:5:scas:{\ud800}:s', // not encodeId's
       `updated:5:scas:{${'x'.repeat(1025)}}:s`, // over MAX_ID_LENGTH
     ]) {
       expect(parseChangeMessage(m), m).toBeNull();
     }
     expect(parseChangeMessage('updated:5:scas:{x}:s', 'app:scas:')).toBeNull();
-    expect(parseChangeMessage('updated:5:app:scas:{x}:s', 'app:scas:')).toEqual({ kind: 'updated', generation: 5, id: 'x' });
+    expect(parseChangeMessage('updated:5:app:scas:{x}:s', 'app:scas:')).toEqual({
+      kind: 'updated',
+      generation: 5,
+      id: 'x',
+    });
   });
 });
 
@@ -57,7 +106,10 @@ describe('generationOf', () => {
     if (!created.ok) throw new Error('create failed');
     const pttl = () => (client as unknown as { pttl(k: string): Promise<number> }).pttl(store.keyFor(id));
     expect(await pttl()).toBeLessThanOrEqual(5_000);
-    expect(await store.generationOf(id, { touch: false })).toEqual({ ok: true, generation: created.session.generation });
+    expect(await store.generationOf(id, { touch: false })).toEqual({
+      ok: true,
+      generation: created.session.generation,
+    });
     expect(await pttl()).toBeLessThanOrEqual(5_000);
     expect(await store.generationOf(id)).toEqual({ ok: true, generation: created.session.generation });
     expect(await pttl()).toBeGreaterThan(5_000); // touchOnGet (default): slid to ttlMs
@@ -88,7 +140,10 @@ describe('generationOf', () => {
     const created = await store.create('m', {}, { ttlMs: 100 });
     if (!created.ok) throw new Error('create failed');
     now = 90;
-    expect(await store.generationOf('m', { touch: false })).toEqual({ ok: true, generation: created.session.generation });
+    expect(await store.generationOf('m', { touch: false })).toEqual({
+      ok: true,
+      generation: created.session.generation,
+    });
     now = 101;
     expect(await store.generationOf('m')).toEqual({ ok: false, reason: 'not_found' });
     await store.create('n', {}, { ttlMs: 100 });
@@ -122,7 +177,9 @@ describe('subscribe', () => {
       if (!created.ok) throw new Error('create failed');
       const g = created.session.generation;
       const gens: number[] = [g];
-      const record = (r: { ok: boolean; session?: { generation: number } }) => { if (r.ok) gens.push(r.session!.generation); };
+      const record = (r: { ok: boolean; session?: { generation: number } }) => {
+        if (r.ok) gens.push(r.session!.generation);
+      };
       record(await a.store.update(id, g, { a: '2' }));
       record(await a.store.patch(id, { set: { b: '1' } }));
       record(await a.store.mutate(id, (s) => ({ ...s.metadata, c: '1' })));
@@ -220,7 +277,11 @@ describe('subscribe', () => {
     await store.touch('m');
     await store.terminate('m');
     await sleep(0);
-    expect(events.map((e) => `${e.kind}:${e.generation - created.session.generation}`)).toEqual(['created:0', 'updated:1', 'terminated:1']);
+    expect(events.map((e) => `${e.kind}:${e.generation - created.session.generation}`)).toEqual([
+      'created:0',
+      'updated:1',
+      'terminated:1',
+    ]);
     expect(statuses).toEqual(['subscribed']);
     await sub.unsubscribe();
     await store.create('m2');

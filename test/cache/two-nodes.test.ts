@@ -9,13 +9,18 @@ import { type ChangeEvent, type FeedStatus, type Session, SessionCache } from '.
 import { createClient } from '../support/clients.js';
 import { cluster, eventMessage, evictions, killConnection, publishEvent, uid, waitFor } from './helpers.js';
 
-async function created(store: { create(id: string, m?: Record<string, string>): Promise<{ ok: boolean; session?: Session }> }, id: string, m: Record<string, string> = {}): Promise<Session> {
+async function created(
+  store: { create(id: string, m?: Record<string, string>): Promise<{ ok: boolean; session?: Session }> },
+  id: string,
+  m: Record<string, string> = {},
+): Promise<Session> {
   const r = await store.create(id, m);
   if (!r.ok || !r.session) throw new Error(`create ${id} failed`);
   return r.session;
 }
 
-const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+const quantile = (xs: number[], q: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 describe("'always' mode", () => {
   it('an update or terminate on node A is seen by node B at its next get', async () => {
@@ -58,7 +63,10 @@ describe("'events' mode", () => {
     const cacheB = new SessionCache(B.store, {
       validate: 'events',
       maxStaleMs: 600_000, // only the event can tell B
-      onEvict: (s, r) => { ev.onEvict(s, r); onEvicted?.(); },
+      onEvict: (s, r) => {
+        ev.onEvict(s, r);
+        onEvicted?.();
+      },
     });
     await cacheB.ready;
     const delays: number[] = [];
@@ -67,9 +75,12 @@ describe("'events' mode", () => {
     expect(await cacheB.get(id)).toEqual(current);
     const rounds = 30;
     for (let i = 1; i <= rounds; i++) {
-      const evicted = new Promise<void>((resolve) => { onEvicted = resolve; });
+      const evicted = new Promise<void>((resolve) => {
+        onEvicted = resolve;
+      });
       const t0 = performance.now();
-      const r = i < rounds ? await A.store.update(id, current.generation, { v: String(i) }) : await A.store.terminate(id);
+      const r =
+        i < rounds ? await A.store.update(id, current.generation, { v: String(i) }) : await A.store.terminate(id);
       expect(r.ok).toBe(true);
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 5_000));
       expect(await Promise.race([evicted, timeout])).not.toBe('timeout');
@@ -86,8 +97,10 @@ describe("'events' mode", () => {
     expect(ev.list.slice(0, -1).every((e) => e.reason === 'stale')).toBe(true);
     expect(ev.list.at(-1)?.reason).toBe('terminated');
     expect(await cacheB.get(id)).toBeNull();
-    console.log(`[cache] events-mode propagation A write -> B eviction over ${rounds} writes: ` +
-      `median ${quantile(delays, 0.5).toFixed(2)} ms, p90 ${quantile(delays, 0.9).toFixed(2)} ms, max ${Math.max(...delays).toFixed(2)} ms`);
+    console.log(
+      `[cache] events-mode propagation A write -> B eviction over ${rounds} writes: ` +
+        `median ${quantile(delays, 0.5).toFixed(2)} ms, p90 ${quantile(delays, 0.9).toFixed(2)} ms, max ${Math.max(...delays).toFixed(2)} ms`,
+    );
     await cacheB.close();
   });
 
@@ -186,7 +199,9 @@ describe('no eviction storm', () => {
       const ev = evictions();
       const cacheB = new SessionCache(B.store, { validate: mode, maxStaleMs: 600_000, onEvict: ev.onEvict });
       await cacheB.ready;
-      const shared = await Promise.all(Array.from({ length: 20 }, (_, i) => created(A.store, uid(`shared${i}`), { owner: 'app' })));
+      const shared = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => created(A.store, uid(`shared${i}`), { owner: 'app' })),
+      );
       for (const s of shared) await cacheB.get(s.id);
       const loads0 = cacheB.stats().loads;
       // A's node-local traffic: reads, TTL slides, and writes of node-specific fields on its own sessions.

@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  InvalidArgumentError, MemorySessionStore, type Session, SessionCache, type SessionStore, isRedisFault,
+  InvalidArgumentError,
+  MemorySessionStore,
+  type Session,
+  SessionCache,
+  type SessionStore,
+  isRedisFault,
 } from '../../src/index.js';
 import { RedisSessionStore } from '../../src/index.js';
 import { createClient, sleep } from '../support/clients.js';
@@ -122,8 +127,10 @@ describe('pass-through writes (real Redis)', () => {
     expect(() => new SessionCache(store, { staleIfErrorMs: 1.5 })).toThrow(InvalidArgumentError);
     expect(() => new SessionCache({} as SessionStore)).toThrow(InvalidArgumentError);
     const { subscribe: _omit, ...noFeed } = Object.fromEntries(
-      ['create', 'get', 'peek', 'exists', 'update', 'patch', 'touch', 'terminate', 'mutate']
-        .map((m) => [m, (store as unknown as Record<string, (...a: unknown[]) => unknown>)[m]!.bind(store)]),
+      ['create', 'get', 'peek', 'exists', 'update', 'patch', 'touch', 'terminate', 'mutate'].map((m) => [
+        m,
+        (store as unknown as Record<string, (...a: unknown[]) => unknown>)[m]!.bind(store),
+      ]),
     ) as Record<string, unknown>;
     expect(() => new SessionCache(noFeed as unknown as SessionStore, { validate: 'events' })).toThrow(/subscribe/);
     const client = createClient(5);
@@ -137,9 +144,15 @@ describe('pass-through writes (real Redis)', () => {
   it('works over a store without generationOf (validates with get)', async () => {
     const mem = new MemorySessionStore();
     const plain: SessionStore = {
-      create: (...a) => mem.create(...a), get: (id) => mem.get(id), peek: (id) => mem.peek(id), exists: (id) => mem.exists(id),
-      update: (...a) => mem.update(...a), patch: (...a) => mem.patch(...a), touch: (...a) => mem.touch(...a),
-      terminate: (...a) => mem.terminate(...a), mutate: (...a) => mem.mutate(...a),
+      create: (...a) => mem.create(...a),
+      get: (id) => mem.get(id),
+      peek: (id) => mem.peek(id),
+      exists: (id) => mem.exists(id),
+      update: (...a) => mem.update(...a),
+      patch: (...a) => mem.patch(...a),
+      touch: (...a) => mem.touch(...a),
+      terminate: (...a) => mem.terminate(...a),
+      mutate: (...a) => mem.mutate(...a),
     };
     const ev = evictions();
     const cache = new SessionCache(plain, { onEvict: ev.onEvict });
@@ -195,7 +208,8 @@ describe('close while Redis is unreachable', () => {
     try {
       const errors: unknown[] = [];
       const cache = new SessionCache(new RedisSessionStore(client, { eventsChannel: 'down' }), {
-        validate: 'events', onError: (e) => errors.push(e),
+        validate: 'events',
+        onError: (e) => errors.push(e),
       });
       await sleep(50);
       const closed = await Promise.race([cache.close().then(() => 'closed'), sleep(3_000).then(() => 'timeout')]);

@@ -8,8 +8,12 @@ import { contractSuite } from '../contract/contract-suite.js';
 import { clusterTarget } from '../contract/targets.js';
 
 let cluster: RedisCluster | undefined;
-beforeAll(async () => { cluster = await startRedisCluster(); });
-afterAll(async () => { await cluster?.stop(); });
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
 
 const nodes = () => {
   if (!cluster) throw new Error('cluster not started');

@@ -24,8 +24,12 @@ import { History, checkHistory, runWorkload } from './history.js';
 import { commandCount, idsInSlot, resetStats } from './slot-helpers.js';
 
 let cluster: RedisCluster;
-beforeAll(async () => { cluster = await startRedisCluster(); });
-afterAll(async () => { await cluster?.stop(); });
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
 
 const WAIT = { replicas: 1, timeoutMs: 2_000 };
 
@@ -45,7 +49,10 @@ describe('terminateWait on a Cluster client', () => {
   });
 
   it('includes the ioredis keyPrefix in the slot (a prefix with a hash tag moves every session)', async () => {
-    const store = new RedisSessionStore(cluster.client(5, { keyPrefix: '{tenant7}:' }), { prefix: uniquePrefix('wait'), terminateWait: WAIT });
+    const store = new RedisSessionStore(cluster.client(5, { keyPrefix: '{tenant7}:' }), {
+      prefix: uniquePrefix('wait'),
+      terminateWait: WAIT,
+    });
     const tagSlot = keySlot('tenant7');
     const id = 'x'; // its own tag would pick another slot
     expect(keySlot(store.keyFor(id))).not.toBe(tagSlot);
@@ -70,7 +77,10 @@ describe('CLUSTER FAILOVER under load', () => {
 
     const ids = [...idsInSlot(slot, 6, 'fo'), ...idsInSlot(6000, 3, 'fo'), ...idsInSlot(11000, 3, 'fo')];
     const options = { prefix: uniquePrefix('failover'), ttlMs: 120_000, tombstoneTtlMs: 300 };
-    const stores = [new RedisSessionStore(cluster.client(5), options), new RedisSessionStore(cluster.client(6), options)];
+    const stores = [
+      new RedisSessionStore(cluster.client(5), options),
+      new RedisSessionStore(cluster.client(6), options),
+    ];
     const history = new History();
     let stop = false;
     const load = runWorkload({ stores, ids, workersPerStore: 6, running: () => !stop, history });
@@ -86,9 +96,13 @@ describe('CLUSTER FAILOVER under load', () => {
     const violations = checkHistory(history);
     const errors = history.errors();
     const slotIds = new Set(ids.slice(0, 6));
-    const resumed = history.ops.filter((o) => slotIds.has(o.id) && o.kind === 'update' && o.status === 'ok' && o.start > promotedAt);
-    console.info(`[failover] ${history.ops.length} ops, ${history.count('update', 'ok')} updates acknowledged, ` +
-      `${resumed.length} on the failed-over slot after promotion, ${errors.length} errors: ${errors.map((e) => e.reason).join(',')}`);
+    const resumed = history.ops.filter(
+      (o) => slotIds.has(o.id) && o.kind === 'update' && o.status === 'ok' && o.start > promotedAt,
+    );
+    console.info(
+      `[failover] ${history.ops.length} ops, ${history.count('update', 'ok')} updates acknowledged, ` +
+        `${resumed.length} on the failed-over slot after promotion, ${errors.length} errors: ${errors.map((e) => e.reason).join(',')}`,
+    );
     expect(violations).toEqual([]);
     expect(errors.length).toBeLessThanOrEqual(10);
     expect(resumed.length).toBeGreaterThan(10);
@@ -127,7 +141,11 @@ describe('the loss asynchronous replication allows', () => {
     const primary = await cluster.ownerOf(slot);
     const replica = (await cluster.replicaOf(primary))!;
     const client = cluster.client(5);
-    const store = new RedisSessionStore(client, { prefix: uniquePrefix('loss'), ttlMs: 120_000, terminateWait: { replicas: 1, timeoutMs: 500 } });
+    const store = new RedisSessionStore(client, {
+      prefix: uniquePrefix('loss'),
+      ttlMs: 120_000,
+      terminateWait: { replicas: 1, timeoutMs: 500 },
+    });
     const [lost, kept] = idsInSlot(slot, 2, 'loss') as [string, string];
     const created = await store.create(lost, { user: 'ada' });
     if (!created.ok) throw new Error('setup create failed');
@@ -139,7 +157,11 @@ describe('the loss asynchronous replication allows', () => {
 
     await loseToFailover(primary, replica, async () => {
       const t = await store.terminate(lost);
-      expect(t).toEqual({ ok: true, generation: created.session.generation, replication: { acknowledged: 0, requested: 1, durable: false } });
+      expect(t).toEqual({
+        ok: true,
+        generation: created.session.generation,
+        replication: { acknowledged: 0, requested: 1, durable: false },
+      });
       expect(await store.peek(lost)).toBeNull(); // applied on the primary, which dies before the replica hears of it
     });
 
@@ -156,7 +178,11 @@ describe('the loss asynchronous replication allows', () => {
 
     // The old primary restarts (same port, same nodes.conf, empty data) and rejoins as a replica.
     await primary.start();
-    await waitUntil('the restarted node to follow the new primary', async () => (await primary.role()) === 'slave', 30_000);
+    await waitUntil(
+      'the restarted node to follow the new primary',
+      async () => (await primary.role()) === 'slave',
+      30_000,
+    );
     await cluster.waitForOk();
     expect(await store.peek(lost)).toEqual(created.session);
   });
@@ -185,7 +211,13 @@ describe('the loss asynchronous replication allows', () => {
     let back: unknown;
     await waitUntil('the clients to read from the new primary', async () => {
       back = await writer.peek(id).catch(() => 'error');
-      return back !== 'error' && (await reader.peek(id).then(() => true, () => false));
+      return (
+        back !== 'error' &&
+        (await reader.peek(id).then(
+          () => true,
+          () => false,
+        ))
+      );
     });
     expect(back).toEqual(created.session); // the update is gone
 
@@ -199,7 +231,11 @@ describe('the loss asynchronous replication allows', () => {
     await cache.close();
 
     await primary.start();
-    await waitUntil('the restarted node to follow the new primary', async () => (await primary.role()) === 'slave', 30_000);
+    await waitUntil(
+      'the restarted node to follow the new primary',
+      async () => (await primary.role()) === 'slave',
+      30_000,
+    );
     await cluster.waitForOk();
   });
 });

@@ -17,11 +17,19 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type ChangeEvent, type FeedStatus, RedisSessionStore, type RedisSessionStoreOptions, SLOT_COUNT, type Session,
-  SessionCache, encodeId, keySlot, sessionKey,
+  type ChangeEvent,
+  type FeedStatus,
+  RedisSessionStore,
+  type RedisSessionStoreOptions,
+  SLOT_COUNT,
+  type Session,
+  SessionCache,
+  encodeId,
+  keySlot,
+  sessionKey,
 } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
-import { shardChannel } from '../../src/shard-channels.js';
+import type { Client } from '../../src/redis/scripts.js';
+import { shardChannel } from '../../src/redis/shard-channels.js';
 import { runFeedLoad } from '../cache/feed-load.js';
 import { idsInSlot } from './slot-helpers.js';
 import { eventMessage, evictions, publishEvent, uid, waitFor } from '../cache/helpers.js';
@@ -31,7 +39,9 @@ import { type FaultProxy, startProxy } from '../support/proxy.js';
 
 let cluster: RedisCluster;
 const extra: Array<{ disconnect(): void }> = [];
-beforeAll(async () => { cluster = await startRedisCluster({ primaries: 3, replicas: 1 }); });
+beforeAll(async () => {
+  cluster = await startRedisCluster({ primaries: 3, replicas: 1 });
+});
 afterAll(async () => {
   for (const c of extra) c.disconnect();
   await cluster?.stop();
@@ -45,8 +55,12 @@ function feedSpy() {
   return {
     events,
     statuses,
-    listener: (e: ChangeEvent) => { events.push(e); },
-    onStatus: (status: FeedStatus) => { statuses.push({ status, at: performance.now() }); },
+    listener: (e: ChangeEvent) => {
+      events.push(e);
+    },
+    onStatus: (status: FeedStatus) => {
+      statuses.push({ status, at: performance.now() });
+    },
     count: (status: FeedStatus) => statuses.filter((s) => s.status === status).length,
     last: () => statuses.at(-1)?.status,
   };
@@ -61,7 +75,8 @@ function nodes(major: Major = 5, options: RedisSessionStoreOptions = {}) {
   const A = new RedisSessionStore(cluster.client(major), opts);
   const B = new RedisSessionStore(cluster.client(major, { redisOptions: { connectionName: name } }), opts);
   const pub = cluster.client(5);
-  const publish = (kind: string, generation: number, id: string) => publishEvent(pub, channel, eventMessage(kind, generation, id, prefix));
+  const publish = (kind: string, generation: number, id: string) =>
+    publishEvent(pub, channel, eventMessage(kind, generation, id, prefix));
   return { prefix, channel, name, A, B, pub, publish };
 }
 
@@ -76,7 +91,9 @@ async function clientsNamed(name: string): Promise<Array<{ port: number; ssub: n
   for (const n of cluster.live()) {
     const list = (await n.admin.call('CLIENT', 'LIST')) as string;
     for (const line of list.trim().split('\n')) {
-      const f = Object.fromEntries(line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      const f = Object.fromEntries(
+        line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
       if (f.name === name) out.push({ port: n.port, ssub: Number(f.ssub ?? 0), flags: f.flags ?? '' });
     }
   }
@@ -90,9 +107,14 @@ async function killPubsubEverywhere(): Promise<number> {
 }
 
 describe('what Redis 7.0 does with SPUBLISH from scripts (the ground the Cluster feed stands on)', () => {
-  const FN = "#!lua name=scasfeedlab\nredis.register_function('scas_feed_lab_pub', function(keys, args) return redis.call('SPUBLISH', args[1], args[2]) end)";
+  const FN =
+    "#!lua name=scasfeedlab\nredis.register_function('scas_feed_lab_pub', function(keys, args) return redis.call('SPUBLISH', args[1], args[2]) end)";
   const SRC = "return redis.call('SPUBLISH', ARGV[1], ARGV[2])";
-  const refusal = (p: Promise<unknown>) => p.then(() => 'ok', (e: Error) => e.message);
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (e: Error) => e.message,
+    );
 
   it('SPUBLISH from EVAL (plain and #!lua) and FCALL, key in KEYS, to the channel of its slot reaches an SSUBSCRIBEr; another slot is refused', async () => {
     const key = sessionKey(uid('lab'), 'lab:');
@@ -116,14 +138,24 @@ describe('what Redis 7.0 does with SPUBLISH from scripts (the ground the Cluster
     const sameNode = slot + 1 < SLOT_COUNT && (await cluster.ownerOf(slot + 1)).id === owner.id ? slot + 1 : slot - 1;
     expect((await cluster.ownerOf(sameNode)).id).toBe(owner.id);
     const near = shardChannel('lab', sameNode);
-    expect(await refusal(owner.admin.call('EVAL', `#!lua\n${SRC}`, 1, key, near, 'x'))).toMatch(/^ERR Script attempted to access keys that do not hash to the same slot/);
-    expect(await refusal(owner.admin.call('FCALL', 'scas_feed_lab_pub', 1, key, near, 'x'))).toMatch(/^ERR Script attempted to access keys that do not hash to the same slot/);
+    expect(await refusal(owner.admin.call('EVAL', `#!lua\n${SRC}`, 1, key, near, 'x'))).toMatch(
+      /^ERR Script attempted to access keys that do not hash to the same slot/,
+    );
+    expect(await refusal(owner.admin.call('FCALL', 'scas_feed_lab_pub', 1, key, near, 'x'))).toMatch(
+      /^ERR Script attempted to access keys that do not hash to the same slot/,
+    );
     expect(await owner.admin.call('EVAL', SRC, 1, key, near, 'x')).toBe(0); // a script without #!lua may (allow-cross-slot-keys)
     // A slot of another node.
     let farSlot = -1;
     for (let s = 0; s < SLOT_COUNT && farSlot < 0; s += 97) if ((await cluster.ownerOf(s)).id !== owner.id) farSlot = s;
-    for (const cmd of [['EVAL', SRC], ['EVAL', `#!lua\n${SRC}`], ['FCALL', 'scas_feed_lab_pub']] as const) {
-      expect(await refusal(owner.admin.call(cmd[0], cmd[1], 1, key, shardChannel('lab', farSlot), 'x'))).toMatch(/^ERR Script attempted to access a non local key in a cluster node/);
+    for (const cmd of [
+      ['EVAL', SRC],
+      ['EVAL', `#!lua\n${SRC}`],
+      ['FCALL', 'scas_feed_lab_pub'],
+    ] as const) {
+      expect(await refusal(owner.admin.call(cmd[0], cmd[1], 1, key, shardChannel('lab', farSlot), 'x'))).toMatch(
+        /^ERR Script attempted to access a non local key in a cluster node/,
+      );
     }
     for (const p of primaries) await p.admin.call('FUNCTION', 'DELETE', 'scasfeedlab');
     sub.disconnect();
@@ -165,7 +197,9 @@ describe('Cluster feed: sharded subscriptions', () => {
         expect(spy.events.filter(onThisShard)).toEqual(expected.filter(onThisShard));
       }
       expect(owners.size).toBe(3);
-      console.log(`[cluster feed] ioredis ${major}: subscribe() covered ${SLOT_COUNT} slots on 3 primaries in ${subscribeMs.toFixed(0)} ms`);
+      console.log(
+        `[cluster feed] ioredis ${major}: subscribe() covered ${SLOT_COUNT} slots on 3 primaries in ${subscribeMs.toFixed(0)} ms`,
+      );
       await sub.unsubscribe();
       expect(await waitFor(async () => (await clientsNamed(`${n.name}:events`)).length === 0)).toBe(true);
     });
@@ -186,10 +220,12 @@ describe('Cluster feed: sharded subscriptions', () => {
     await sub.unsubscribe();
   });
 
-  it('an eventsChannel with { or } is refused on a Cluster client (it would move the shard channels\' slot)', () => {
+  it("an eventsChannel with { or } is refused on a Cluster client (it would move the shard channels' slot)", () => {
     const c = cluster.client(5, { lazyConnect: true });
     for (const ch of ['a{b}', 'x{', '}']) {
-      expect(() => new RedisSessionStore(c, { eventsChannel: ch })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'options.eventsChannel' }));
+      expect(() => new RedisSessionStore(c, { eventsChannel: ch })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'options.eventsChannel' }),
+      );
     }
     expect(() => new RedisSessionStore(c, { eventsChannel: 'plain:events' })).not.toThrow();
   });
@@ -270,7 +306,9 @@ describe('Cluster feed: gaps are reported', () => {
         break;
       } catch (err) {
         if (attempt >= 50 || !/READONLY/.test(String(err))) throw err;
-        await new Promise<void>((resolve) => (n.A.client as unknown as { refreshSlotsCache(cb: () => void): void }).refreshSlotsCache(() => resolve()));
+        await new Promise<void>((resolve) =>
+          (n.A.client as unknown as { refreshSlotsCache(cb: () => void): void }).refreshSlotsCache(() => resolve()),
+        );
         await sleep(100);
       }
     }
@@ -278,7 +316,12 @@ describe('Cluster feed: gaps are reported', () => {
     // Right after the failover the slot map ioredis refreshed may still name the demoted primary, now a
     // replica of the new one: SSUBSCRIBE works there too, and the shard's messages reach it by
     // replication. Once the client's map names the new primary, the feed moves there.
-    expect(await waitFor(async () => ((await clientsNamed(`${n.name}:events`)).find((c) => c.port === replica.port)?.ssub ?? 0) > 0, 15_000)).toBe(true);
+    expect(
+      await waitFor(
+        async () => ((await clientsNamed(`${n.name}:events`)).find((c) => c.port === replica.port)?.ssub ?? 0) > 0,
+        15_000,
+      ),
+    ).toBe(true);
     expect(await waitFor(() => spy.last() === 'subscribed', 10_000)).toBe(true);
     await cluster.waitForOk();
     await sub.unsubscribe();
@@ -291,14 +334,24 @@ describe('Cluster feed: finding 5, a silent primary connection', () => {
     const proxies = new Map<number, FaultProxy>();
     for (const node of cluster.nodes) proxies.set(node.port, await startProxy({ port: node.port }));
     try {
-      const natMap = Object.fromEntries([...proxies].map(([port, p]) => [`127.0.0.1:${port}`, { host: '127.0.0.1', port: p.port }]));
+      const natMap = Object.fromEntries(
+        [...proxies].map(([port, p]) => [`127.0.0.1:${port}`, { host: '127.0.0.1', port: p.port }]),
+      );
       const startupNodes = [...proxies.values()].map((p) => ({ host: '127.0.0.1', port: p.port }));
-      const viaProxies = new Cluster(startupNodes, { natMap, redisOptions: { maxRetriesPerRequest: 3 }, slotsRefreshTimeout: 500 });
+      const viaProxies = new Cluster(startupNodes, {
+        natMap,
+        redisOptions: { maxRetriesPerRequest: 3 },
+        slotsRefreshTimeout: 500,
+      });
       viaProxies.on('error', () => undefined);
       extra.push(viaProxies);
       const prefix = uniquePrefix('cfhb');
       const channel = `${prefix}events`;
-      const B = new RedisSessionStore(viaProxies as unknown as Client, { prefix, eventsChannel: channel, eventsHeartbeatMs: heartbeatMs });
+      const B = new RedisSessionStore(viaProxies as unknown as Client, {
+        prefix,
+        eventsChannel: channel,
+        eventsHeartbeatMs: heartbeatMs,
+      });
       const A = new RedisSessionStore(cluster.client(5), { prefix, eventsChannel: channel }); // direct, no proxy
       const spy = feedSpy();
       const sub = await B.subscribe(spy.listener, { onStatus: spy.onStatus });
@@ -324,7 +377,9 @@ describe('Cluster feed: finding 5, a silent primary connection', () => {
       expect(spy.events).toEqual([{ kind: 'created', id, generation: s0.generation }]); // the terminate's was lost
       const next = await created(A, sameSlot!); // same slot, same primary: its events reach B again
       expect(await waitFor(() => spy.events.some((e) => e.id === next.id))).toBe(true);
-      console.log(`[cluster feed] silent primary connection noticed after ${noticedMs.toFixed(0)} ms (heartbeat ${heartbeatMs} ms)`);
+      console.log(
+        `[cluster feed] silent primary connection noticed after ${noticedMs.toFixed(0)} ms (heartbeat ${heartbeatMs} ms)`,
+      );
       await sub.unsubscribe();
     } finally {
       for (const p of proxies.values()) await p.close();
@@ -344,9 +399,13 @@ describe('Cluster feed: finding 1 and a load with kills', () => {
     const s0 = await created(n.B, id);
     expect(await cacheA.get(id)).toEqual(s0);
     let inFn!: () => void;
-    const entered = new Promise<void>((resolve) => { inFn = resolve; });
+    const entered = new Promise<void>((resolve) => {
+      inFn = resolve;
+    });
     let release!: () => void;
-    const released = new Promise<void>((resolve) => { release = resolve; });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const pending = cacheA.mutate(id, async (s) => {
       inFn();
       await released;
@@ -373,12 +432,21 @@ describe('Cluster feed: finding 1 and a load with kills', () => {
     const start = new Map<string, number>();
     for (const id of ids) start.set(id, (await created(n.A, id)).generation);
     const r = await runFeedLoad({
-      writer: n.A, reader, ids, start,
+      writer: n.A,
+      reader,
+      ids,
+      start,
       kill: killPubsubEverywhere,
-      durationMs: 3_000, writeGapMs: 12, maxGets: 100_000, killEveryMs: 500, boundMs: 1_000,
+      durationMs: 3_000,
+      writeGapMs: 12,
+      maxGets: 100_000,
+      killEveryMs: 500,
+      boundMs: 1_000,
     });
-    console.log(`[cluster feed] kills during load: ${r.writes} writes, ${r.gets} gets (${r.hits} from memory), ` +
-      `${r.kills} kills (${r.killed} connections), ${spy.count('interrupted')} interrupted, ${r.violations.length} violations`);
+    console.log(
+      `[cluster feed] kills during load: ${r.writes} writes, ${r.gets} gets (${r.hits} from memory), ` +
+        `${r.kills} kills (${r.killed} connections), ${spy.count('interrupted')} interrupted, ${r.violations.length} violations`,
+    );
     expect(r.violations.slice(0, 5)).toEqual([]);
     expect(r.kills).toBeGreaterThanOrEqual(3);
     expect(spy.count('interrupted')).toBeGreaterThanOrEqual(3);

@@ -81,8 +81,9 @@ describe('checkHistory', () => {
       { kind: 'update' as const, start: 2, end: 3, expected: 100, status: 'error' as const, reason: 'OUTCOME_UNKNOWN' },
     ];
     expect(checkHistory(historyOf([...base, { kind: 'peek', start: 4, end: 5, generation: 150 }]))).toEqual([]);
-    expect(checkHistory(historyOf([...base, { kind: 'peek', start: 4, end: 5, generation: 90 }])).join('\n'))
-      .toMatch(/saw generation 90 that no write produced/);
+    expect(checkHistory(historyOf([...base, { kind: 'peek', start: 4, end: 5, generation: 90 }])).join('\n')).toMatch(
+      /saw generation 90 that no write produced/,
+    );
   });
 
   it('does not count writes that failed, or were not confirmed replicated, as acknowledged', () => {

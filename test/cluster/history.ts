@@ -41,7 +41,13 @@ export class History {
   readonly ops: Op[] = [];
 
   /** Runs `fn`, recording its start, end and outcome; faults are recorded, not thrown. */
-  async run<T>(worker: string, id: string, kind: OpKind, fn: () => Promise<T>, expected?: number): Promise<{ value: T | undefined; op: Op }> {
+  async run<T>(
+    worker: string,
+    id: string,
+    kind: OpKind,
+    fn: () => Promise<T>,
+    expected?: number,
+  ): Promise<{ value: T | undefined; op: Op }> {
     const op: Op = { worker, id, kind, start: performance.now(), end: 0 };
     if (expected !== undefined) op.expected = expected;
     this.ops.push(op);
@@ -120,8 +126,13 @@ export function checkHistory(history: History): string[] {
     list.push(op);
   }
   for (const [id, ops] of byId) {
-    const show = (o: Op) => `${o.kind}@${o.worker}[${o.start.toFixed(1)}-${o.end.toFixed(1)}] ${o.status}${o.reason ? `:${o.reason}` : ''} g=${o.generation}${o.expected !== undefined ? ` exp=${o.expected}` : ''}`;
-    const produced = new Set(ops.filter((o) => isWrite(o) && mayHaveApplied(o) && typeof o.generation === 'number').map((o) => o.generation as number));
+    const show = (o: Op) =>
+      `${o.kind}@${o.worker}[${o.start.toFixed(1)}-${o.end.toFixed(1)}] ${o.status}${o.reason ? `:${o.reason}` : ''} g=${o.generation}${o.expected !== undefined ? ` exp=${o.expected}` : ''}`;
+    const produced = new Set(
+      ops
+        .filter((o) => isWrite(o) && mayHaveApplied(o) && typeof o.generation === 'number')
+        .map((o) => o.generation as number),
+    );
     // A write that failed with a fault may have written a generation nobody
     // saw: any above its expected one (generations are max(previous + 1, clock)).
     const unseenAbove = ops.filter((o) => isWrite(o) && o.status === 'error').map((o) => o.expected ?? 0);
@@ -130,18 +141,22 @@ export function checkHistory(history: History): string[] {
     // 1. No phantom state.
     for (const o of ops) {
       const seen = o.kind === 'peek' || o.reason === 'conflict' ? o.generation : undefined;
-      if (typeof seen === 'number' && !explained(seen)) violations.push(`${id}: saw generation ${seen} that no write produced: ${show(o)}`);
+      if (typeof seen === 'number' && !explained(seen))
+        violations.push(`${id}: saw generation ${seen} that no write produced: ${show(o)}`);
     }
     // 2. Updates raise the generation they matched, which existed.
     for (const o of ops.filter((x) => x.kind === 'update' && x.status === 'ok')) {
-      if (!((o.generation as number) > o.expected!)) violations.push(`${id}: update wrote ${o.generation}, not above expected ${o.expected}: ${show(o)}`);
-      if (!explained(o.expected!)) violations.push(`${id}: update from generation ${o.expected} that no write produced: ${show(o)}`);
+      if (!((o.generation as number) > o.expected!))
+        violations.push(`${id}: update wrote ${o.generation}, not above expected ${o.expected}: ${show(o)}`);
+      if (!explained(o.expected!))
+        violations.push(`${id}: update from generation ${o.expected} that no write produced: ${show(o)}`);
     }
     // 3. No two acknowledged writes of one generation.
     const writers = new Map<number, Op>();
     for (const o of ops.filter((x) => isWrite(x) && acked(x))) {
       const other = writers.get(o.generation as number);
-      if (other) violations.push(`${id}: two acknowledged writes of generation ${o.generation}: ${show(other)} and ${show(o)}`);
+      if (other)
+        violations.push(`${id}: two acknowledged writes of generation ${o.generation}: ${show(other)} and ${show(o)}`);
       else writers.set(o.generation as number, o);
     }
     // 4. No resurrection after an acknowledged terminate.
@@ -149,9 +164,14 @@ export function checkHistory(history: History): string[] {
       const g = t.generation as number;
       for (const o of ops) {
         if (o.start <= t.end || typeof o.generation !== 'number') continue;
-        if (o.kind === 'peek' && o.generation <= g) violations.push(`${id}: read generation ${o.generation} after terminate of ${g}: ${show(o)} after ${show(t)}`);
-        if (o.kind === 'update' && o.status === 'ok' && o.expected! <= g) violations.push(`${id}: update after terminate of ${g}: ${show(o)} after ${show(t)}`);
-        if (o.kind === 'create' && o.status === 'ok' && o.generation <= g) violations.push(`${id}: re-create at ${o.generation} <= terminated ${g}: ${show(o)}`);
+        if (o.kind === 'peek' && o.generation <= g)
+          violations.push(
+            `${id}: read generation ${o.generation} after terminate of ${g}: ${show(o)} after ${show(t)}`,
+          );
+        if (o.kind === 'update' && o.status === 'ok' && o.expected! <= g)
+          violations.push(`${id}: update after terminate of ${g}: ${show(o)} after ${show(t)}`);
+        if (o.kind === 'create' && o.status === 'ok' && o.generation <= g)
+          violations.push(`${id}: re-create at ${o.generation} <= terminated ${g}: ${show(o)}`);
       }
     }
     // 5. No lost acknowledged write.
@@ -162,7 +182,8 @@ export function checkHistory(history: History): string[] {
         if (r.kind !== 'peek' || r.status !== 'ok' || r.start <= w.end) continue;
         const terminatedBetween = terminates.some((t) => t.end > w.start && t.start < r.end);
         if (r.generation === null) {
-          if (!terminatedBetween) violations.push(`${id}: acknowledged write of ${h} vanished: ${show(r)} after ${show(w)}`);
+          if (!terminatedBetween)
+            violations.push(`${id}: acknowledged write of ${h} vanished: ${show(r)} after ${show(w)}`);
         } else if ((r.generation as number) < h && !terminatedBetween) {
           violations.push(`${id}: read ${r.generation} after acknowledged write of ${h}: ${show(r)} after ${show(w)}`);
         }
@@ -197,26 +218,32 @@ export async function runWorkload(o: WorkloadOptions): Promise<void> {
   o.stores.forEach((store, s) => {
     for (let w = 0; w < o.workersPerStore; w++) {
       const name = `s${s}w${w}`;
-      workers.push((async () => {
-        let n = 0;
-        const confirmed = async ({ op }: { op: Op }) => {
-          if (op.status !== 'ok' || !o.confirm) return;
-          op.durable = await o.confirm(store, op);
-        };
-        for (let step = 0; step < maxSteps && o.running(); step++) {
-          const id = o.ids[Math.floor(Math.random() * o.ids.length)]!;
-          const read = (await o.history.run(name, id, 'peek', () => store.peek(id))).value;
-          if (read === undefined) continue; // the read failed: try again
-          if (read === null) {
-            await confirmed(await o.history.run(name, id, 'create', () => store.create(id, { by: name, n: String(n++) })));
-          } else if (Math.random() < 0.85) {
-            const g = read.generation;
-            await confirmed(await o.history.run(name, id, 'update', () => store.update(id, g, { by: name, n: String(n++) }), g));
-          } else {
-            await confirmed(await o.history.run(name, id, 'terminate', () => store.terminate(id)));
+      workers.push(
+        (async () => {
+          let n = 0;
+          const confirmed = async ({ op }: { op: Op }) => {
+            if (op.status !== 'ok' || !o.confirm) return;
+            op.durable = await o.confirm(store, op);
+          };
+          for (let step = 0; step < maxSteps && o.running(); step++) {
+            const id = o.ids[Math.floor(Math.random() * o.ids.length)]!;
+            const read = (await o.history.run(name, id, 'peek', () => store.peek(id))).value;
+            if (read === undefined) continue; // the read failed: try again
+            if (read === null) {
+              await confirmed(
+                await o.history.run(name, id, 'create', () => store.create(id, { by: name, n: String(n++) })),
+              );
+            } else if (Math.random() < 0.85) {
+              const g = read.generation;
+              await confirmed(
+                await o.history.run(name, id, 'update', () => store.update(id, g, { by: name, n: String(n++) }), g),
+              );
+            } else {
+              await confirmed(await o.history.run(name, id, 'terminate', () => store.terminate(id)));
+            }
           }
-        }
-      })());
+        })(),
+      );
     }
   });
   await Promise.all(workers);

@@ -12,14 +12,36 @@ import { type RedisCluster, startRedisCluster } from '../support/cluster.js';
 import { uniquePrefix } from '../support/clients.js';
 
 let cluster: RedisCluster;
-beforeAll(async () => { cluster = await startRedisCluster(); });
-afterAll(async () => { await cluster?.stop(); });
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
 
 /** Ids made of pieces that stress hash tags and the escaping, mixed with arbitrary code points. */
-const trickyPiece = fc.constantFrom('{', '}', '{}', '}{', '{{', '}}', '%', '%7B', '%7D', '%25', ':s', '{x}', 'a', 'é', '😀', '\u0000');
+const trickyPiece = fc.constantFrom(
+  '{',
+  '}',
+  '{}',
+  '}{',
+  '{{',
+  '}}',
+  '%',
+  '%7B',
+  '%7D',
+  '%25',
+  ':s',
+  '{x}',
+  'a',
+  'é',
+  '😀',
+  '\u0000',
+);
 const idArb = fc.oneof(
   fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
-  fc.array(fc.oneof(trickyPiece, fc.string({ unit: 'binary', maxLength: 4 })), { minLength: 1, maxLength: 12 })
+  fc
+    .array(fc.oneof(trickyPiece, fc.string({ unit: 'binary', maxLength: 4 })), { minLength: 1, maxLength: 12 })
     .map((parts) => parts.join(''))
     .filter((s) => s.length > 0),
 );
@@ -30,15 +52,18 @@ const ROLES = [':s', ':x', ':ops', ':events', ''];
 describe('key layout on Redis Cluster', () => {
   it('every key of a session lands in the slot of its encoded id, as CLUSTER KEYSLOT computes it', async () => {
     const store = new RedisSessionStore(cluster.client(5), { prefix: 'scas:' });
-    await fc.assert(fc.asyncProperty(idArb, async (id) => {
-      const key = store.keyFor(id);
-      const slot = await cluster.keySlot(key);
-      expect(keySlot(key)).toBe(slot);
-      // The tag is exactly the encoded id: the slot depends on the id alone.
-      expect(slot).toBe(await cluster.keySlot(encodeId(id)));
-      const tagged = `scas:{${encodeId(id)}}`;
-      for (const role of ROLES) expect(await cluster.keySlot(tagged + role)).toBe(slot);
-    }), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(idArb, async (id) => {
+        const key = store.keyFor(id);
+        const slot = await cluster.keySlot(key);
+        expect(keySlot(key)).toBe(slot);
+        // The tag is exactly the encoded id: the slot depends on the id alone.
+        expect(slot).toBe(await cluster.keySlot(encodeId(id)));
+        const tagged = `scas:{${encodeId(id)}}`;
+        for (const role of ROLES) expect(await cluster.keySlot(tagged + role)).toBe(slot);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('keySlot agrees with CLUSTER KEYSLOT for arbitrary keys, braces and ioredis keyPrefix included', async () => {
@@ -46,9 +71,12 @@ describe('key layout on Redis Cluster', () => {
       fc.string({ unit: 'binary', maxLength: 30 }),
       fc.array(fc.oneof(trickyPiece, fc.string({ maxLength: 3 })), { maxLength: 10 }).map((p) => p.join('')),
     );
-    await fc.assert(fc.asyncProperty(anyKey, async (key) => {
-      expect(keySlot(key)).toBe(await cluster.keySlot(key));
-    }), { numRuns: 200 });
+    await fc.assert(
+      fc.asyncProperty(anyKey, async (key) => {
+        expect(keySlot(key)).toBe(await cluster.keySlot(key));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('runs every operation on arbitrary ids without CROSSSLOT, and the record is on the owner of its slot', async () => {
@@ -56,30 +84,35 @@ describe('key layout on Redis Cluster', () => {
     const client = cluster.client(5, { keyPrefix: 'kp:' });
     const store = new RedisSessionStore(client, { prefix, ttlMs: 60_000 });
     const seen = new Set<string>();
-    await fc.assert(fc.asyncProperty(idArb, async (id) => {
-      if (seen.has(id)) return;
-      seen.add(id);
-      const created = await store.create(id, { a: '1' });
-      if (!created.ok) throw new Error(`create ${JSON.stringify(id)}: ${created.reason}`);
-      const updated = await store.update(id, created.session.generation, { a: '2' });
-      expect(updated.ok).toBe(true);
-      expect((await store.patch(id, { set: { b: '3' }, remove: ['a'] })).ok).toBe(true);
-      expect((await store.touch(id)).ok).toBe(true);
-      expect((await store.get(id))?.metadata).toEqual({ b: '3' });
-      expect(await store.exists(id)).toBe(true);
-      const fullKey = `kp:${store.keyFor(id)}`;
-      const owner = await cluster.ownerOf(keySlot(fullKey));
-      expect(await owner.admin.exists(fullKey)).toBe(1);
-      expect((await store.terminate(id)).ok).toBe(true);
-      expect(await store.peek(id)).toBeNull();
-      expect(await owner.admin.hexists(fullKey, 't')).toBe(1); // the tombstone stays in the same slot
-    }), { numRuns: 60 });
+    await fc.assert(
+      fc.asyncProperty(idArb, async (id) => {
+        if (seen.has(id)) return;
+        seen.add(id);
+        const created = await store.create(id, { a: '1' });
+        if (!created.ok) throw new Error(`create ${JSON.stringify(id)}: ${created.reason}`);
+        const updated = await store.update(id, created.session.generation, { a: '2' });
+        expect(updated.ok).toBe(true);
+        expect((await store.patch(id, { set: { b: '3' }, remove: ['a'] })).ok).toBe(true);
+        expect((await store.touch(id)).ok).toBe(true);
+        expect((await store.get(id))?.metadata).toEqual({ b: '3' });
+        expect(await store.exists(id)).toBe(true);
+        const fullKey = `kp:${store.keyFor(id)}`;
+        const owner = await cluster.ownerOf(keySlot(fullKey));
+        expect(await owner.admin.exists(fullKey)).toBe(1);
+        expect((await store.terminate(id)).ok).toBe(true);
+        expect(await store.peek(id)).toBeNull();
+        expect(await owner.admin.hexists(fullKey, 't')).toBe(1); // the tombstone stays in the same slot
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('spreads sessions over all primaries (the prefix is outside the hash tag)', async () => {
     const primaries = await cluster.primaries();
     expect(primaries).toHaveLength(3);
-    const ranges = (await cluster.nodes[0]!.admin.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, string]]>;
+    const ranges = (await cluster.nodes[0]!.admin.call('CLUSTER', 'SLOTS')) as Array<
+      [number, number, [string, number, string]]
+    >;
     const ownerOfSlot = (slot: number) => ranges.find(([lo, hi]) => slot >= lo && slot <= hi)![2][2];
     const counts = new Map<string, number>();
     const ids = fc.sample(idArb, { numRuns: 3000, seed: 42 });

@@ -21,8 +21,12 @@ async function firstSlotOf(node: ClusterNode): Promise<number> {
   if (!mine) throw new Error(`${node.key} owns no slot`);
   return mine[0];
 }
-beforeAll(async () => { cluster = await startRedisCluster(); });
-afterAll(async () => { await cluster?.stop(); });
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
 
 const LOAD_MS = 4_000;
 
@@ -33,7 +37,10 @@ describe('resharding under load', () => {
     const ids = slots.flatMap((slot) => idsInSlot(slot, 4, `rs${slot}`));
     const prefix = uniquePrefix('reshard');
     const options = { prefix, ttlMs: 120_000, tombstoneTtlMs: 300 };
-    const stores = [new RedisSessionStore(cluster.client(5), options), new RedisSessionStore(cluster.client(6), options)];
+    const stores = [
+      new RedisSessionStore(cluster.client(5), options),
+      new RedisSessionStore(cluster.client(6), options),
+    ];
     const history = new History();
     const deadline = Date.now() + LOAD_MS;
     const running = () => Date.now() < deadline;
@@ -56,8 +63,10 @@ describe('resharding under load', () => {
 
     const moved = await errorCount(cluster.nodes, 'MOVED');
     const asked = await errorCount(cluster.nodes, 'ASK');
-    console.info(`[resharding] ${history.ops.length} ops (${history.count('update', 'ok')} updates, ${history.count('terminate', 'ok')} terminates, ` +
-      `${history.count('create', 'ok')} creates acknowledged), ${moves} slot moves, ${moved} MOVED, ${asked} ASK, ${history.errors().length} errors`);
+    console.info(
+      `[resharding] ${history.ops.length} ops (${history.count('update', 'ok')} updates, ${history.count('terminate', 'ok')} terminates, ` +
+        `${history.count('create', 'ok')} creates acknowledged), ${moves} slot moves, ${moved} MOVED, ${asked} ASK, ${history.errors().length} errors`,
+    );
     expect(checkHistory(history)).toEqual([]);
     // ioredis resolved every redirection: no operation failed.
     expect(history.errors().map((o) => `${o.kind}:${o.reason}`)).toEqual([]);

@@ -1,7 +1,7 @@
 /** Shard channel names: one per slot, `<eventsChannel>{<smallest n in that slot>}`, and their inverse. No Redis. */
 import { describe, expect, it } from 'vitest';
 import { SLOT_COUNT, keySlot } from '../../src/index.js';
-import { shardChannel, shardTag, slotOfShardChannel } from '../../src/shard-channels.js';
+import { shardChannel, shardTag, slotOfShardChannel } from '../../src/redis/shard-channels.js';
 
 describe('shard channels', () => {
   it('the tag of each slot is the smallest non-negative integer in that slot; the table builds in well under a second', () => {
@@ -27,12 +27,23 @@ describe('shard channels', () => {
     for (const ch of ['events', 'scas:ev', '']) {
       for (let slot = 0; slot < SLOT_COUNT; slot++) {
         const name = shardChannel(ch, slot);
-        if (keySlot(name) !== slot || slotOfShardChannel(ch, name) !== slot) throw new Error(`${ch} slot ${slot}: ${name}`);
+        if (keySlot(name) !== slot || slotOfShardChannel(ch, name) !== slot)
+          throw new Error(`${ch} slot ${slot}: ${name}`);
       }
     }
     expect(shardChannel('events', keySlot('0'))).toBe('events{0}');
-    for (const other of ['events', 'events{}', 'events{01}', 'events{1', 'events{x}', 'other{0}', 'events{0}x', 'events{-1}',
-      `events{${Number(shardTag(5)) + SLOT_COUNT * 50}}`, 'events{9999999}']) {
+    for (const other of [
+      'events',
+      'events{}',
+      'events{01}',
+      'events{1',
+      'events{x}',
+      'other{0}',
+      'events{0}x',
+      'events{-1}',
+      `events{${Number(shardTag(5)) + SLOT_COUNT * 50}}`,
+      'events{9999999}',
+    ]) {
       expect(slotOfShardChannel('events', other), other).toBe(-1);
     }
     expect(slotOfShardChannel('events', `events{${shardTag(77)}}`)).toBe(77);

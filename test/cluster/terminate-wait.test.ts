@@ -42,16 +42,28 @@ async function withReplicaFrozen<T>(fn: () => Promise<T>): Promise<T> {
 
 describe('terminateWait (standalone primary + replica)', () => {
   const store = (major: 5 | 6, timeoutMs = 2_000) =>
-    new RedisSessionStore(createClient(major, primary.url), { prefix: uniquePrefix('tw'), terminateWait: { replicas: 1, timeoutMs } });
+    new RedisSessionStore(createClient(major, primary.url), {
+      prefix: uniquePrefix('tw'),
+      terminateWait: { replicas: 1, timeoutMs },
+    });
 
   it.each([5, 6] as const)('reports the replica that acknowledged (ioredis %i)', async (major) => {
     const s = store(major);
     expect((await s.create('a')).ok).toBe(true);
-    expect(await s.terminate('a')).toMatchObject({ ok: true, replication: { acknowledged: 1, requested: 1, durable: true } });
+    expect(await s.terminate('a')).toMatchObject({
+      ok: true,
+      replication: { acknowledged: 1, requested: 1, durable: true },
+    });
     // Asking for more replicas than exist: applied, not durable.
-    const greedy = new RedisSessionStore(s.client, { prefix: s.prefix, terminateWait: { replicas: 2, timeoutMs: 200 } });
+    const greedy = new RedisSessionStore(s.client, {
+      prefix: s.prefix,
+      terminateWait: { replicas: 2, timeoutMs: 200 },
+    });
     expect((await greedy.create('b')).ok).toBe(true);
-    expect(await greedy.terminate('b')).toMatchObject({ ok: true, replication: { acknowledged: 1, requested: 2, durable: false } });
+    expect(await greedy.terminate('b')).toMatchObject({
+      ok: true,
+      replication: { acknowledged: 1, requested: 2, durable: false },
+    });
     s.client.disconnect();
   });
 

@@ -4,7 +4,13 @@
  * across terminate and expiry, and each class of bad input.
  */
 import { describe, expect, it } from 'vitest';
-import { type GenerationReader, MAX_ID_LENGTH, type Session, type SessionStore, isInvalidArgument } from '../../src/index.js';
+import {
+  type GenerationReader,
+  MAX_ID_LENGTH,
+  type Session,
+  type SessionStore,
+  isInvalidArgument,
+} from '../../src/index.js';
 import { hostileInput } from './hostile-input.js';
 import type { ContractTarget } from './targets.js';
 
@@ -53,7 +59,10 @@ function utf8Size(m: Readonly<Record<string, string>>): number {
 }
 
 /** Same entries (order aside), without a deep-equality walk over 100k keys in the matcher. */
-function expectSameMetadata(got: Readonly<Record<string, string>> | undefined, want: Readonly<Record<string, string>>): void {
+function expectSameMetadata(
+  got: Readonly<Record<string, string>> | undefined,
+  want: Readonly<Record<string, string>>,
+): void {
   expect(got).toBeDefined();
   const keys = Object.keys(want);
   expect(Object.keys(got!).length).toBe(keys.length);
@@ -117,8 +126,15 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const metadata: Record<string, string> = {
           '': 'empty name',
-          g: 'looks like a control field', t: '1', x: 'x', o0: 'o', m: 'm', mm: 'mm',
-          constructor: 'c', toString: 'ts', hasOwnProperty: 'h',
+          g: 'looks like a control field',
+          t: '1',
+          x: 'x',
+          o0: 'o',
+          m: 'm',
+          mm: 'mm',
+          constructor: 'c',
+          toString: 'ts',
+          hasOwnProperty: 'h',
           'ünï cödé ☃ 🎉': 'astral 𝄞 value',
           'nul\u0000name': 'nul\u0000value',
           'crlf\r\n': 'line\r\nbreak',
@@ -126,7 +142,12 @@ export function contractSuite(target: ContractTarget): void {
           big: 'v'.repeat(100_000),
           emptyValue: '',
         };
-        Object.defineProperty(metadata, '__proto__', { value: 'proto', enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(metadata, '__proto__', {
+          value: 'proto',
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
         const s = await created(store, 'bytes', metadata);
         expect(s.metadata).toEqual(metadata);
         const read = await store.peek('bytes');
@@ -273,8 +294,11 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's', { a: '1' });
         const r = expectOk(await store.patch('s', { set: { b: '2' } }, { expectedGeneration: s.generation }));
-        expect(await store.patch('s', { set: { c: '3' } }, { expectedGeneration: s.generation }))
-          .toEqual({ ok: false, reason: 'conflict', session: r.session });
+        expect(await store.patch('s', { set: { c: '3' } }, { expectedGeneration: s.generation })).toEqual({
+          ok: false,
+          reason: 'conflict',
+          session: r.session,
+        });
         expect(await store.peek('s')).toEqual(r.session);
       });
 
@@ -282,7 +306,13 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's', { a: '1' });
         expectOk(await store.touch('s', { ttlMs: 10_000 }));
-        for (const empty of [{}, { set: {} }, { remove: [] }, { set: {}, remove: [] }, { set: undefined, remove: undefined }]) {
+        for (const empty of [
+          {},
+          { set: {} },
+          { remove: [] },
+          { set: {}, remove: [] },
+          { set: undefined, remove: undefined },
+        ]) {
           expect(await store.patch('s', empty)).toEqual({ ok: true, session: s });
           expect(await store.patch('s', empty, { ttlMs: 50_000 })).toEqual({ ok: true, session: s });
         }
@@ -296,11 +326,18 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's', { a: '1' });
         expect(await store.patch('s', {}, { expectedGeneration: s.generation })).toEqual({ ok: true, session: s });
-        expect(await store.patch('s', {}, { expectedGeneration: s.generation + 1 })).toEqual({ ok: false, reason: 'conflict', session: s });
+        expect(await store.patch('s', {}, { expectedGeneration: s.generation + 1 })).toEqual({
+          ok: false,
+          reason: 'conflict',
+          session: s,
+        });
         expect(await store.patch('none', {})).toEqual({ ok: false, reason: 'not_found' });
         expect(await target.pttl(store, 'none')).toBe(-2);
         expectOk(await store.terminate('s'));
-        expect(await store.patch('s', {}, { expectedGeneration: s.generation })).toEqual({ ok: false, reason: 'terminated' });
+        expect(await store.patch('s', {}, { expectedGeneration: s.generation })).toEqual({
+          ok: false,
+          reason: 'terminated',
+        });
       });
 
       it('returns not_found / terminated and writes nothing', async () => {
@@ -355,8 +392,15 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's');
         const cur = expectOk(await store.update('s', s.generation, { a: '1' })).session;
-        expect(await store.touch('s', { expectedGeneration: s.generation })).toEqual({ ok: false, reason: 'conflict', session: cur });
-        expect(await store.touch('s', { expectedGeneration: cur.generation })).toEqual({ ok: true, generation: cur.generation });
+        expect(await store.touch('s', { expectedGeneration: s.generation })).toEqual({
+          ok: false,
+          reason: 'conflict',
+          session: cur,
+        });
+        expect(await store.touch('s', { expectedGeneration: cur.generation })).toEqual({
+          ok: true,
+          generation: cur.generation,
+        });
       });
 
       it('returns not_found / terminated and never creates a key', async () => {
@@ -398,9 +442,16 @@ export function contractSuite(target: ContractTarget): void {
       it('with expectedGeneration: conflict with the current session on a mismatch', async () => {
         const store = mk();
         const s = await created(store, 's');
-        expect(await store.terminate('s', { expectedGeneration: s.generation + 5 })).toEqual({ ok: false, reason: 'conflict', session: s });
+        expect(await store.terminate('s', { expectedGeneration: s.generation + 5 })).toEqual({
+          ok: false,
+          reason: 'conflict',
+          session: s,
+        });
         expect(await store.exists('s')).toBe(true);
-        expect(await store.terminate('s', { expectedGeneration: s.generation })).toEqual({ ok: true, generation: s.generation });
+        expect(await store.terminate('s', { expectedGeneration: s.generation })).toEqual({
+          ok: true,
+          generation: s.generation,
+        });
       });
 
       it('returns not_found for an unknown or expired id', async () => {
@@ -452,7 +503,11 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's', { n: '1' });
         const r = await store.mutate('s', (cur) => ({ ...cur.metadata, n: String(Number(cur.metadata.n) + 1) }));
-        expect(r).toEqual({ ok: true, session: { id: 's', generation: expect.any(Number), metadata: { n: '2' } }, attempts: 1 });
+        expect(r).toEqual({
+          ok: true,
+          session: { id: 's', generation: expect.any(Number), metadata: { n: '2' } },
+          attempts: 1,
+        });
         expect(r.ok && r.session.generation).toBeGreaterThan(s.generation);
       });
 
@@ -483,11 +538,15 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         await created(store, 's');
         let calls = 0;
-        const r = await store.mutate('s', async (cur) => {
-          calls++;
-          expectOk(await store.update('s', cur.generation, { bump: String(calls) }));
-          return { mine: '1' };
-        }, { maxAttempts: 3 });
+        const r = await store.mutate(
+          's',
+          async (cur) => {
+            calls++;
+            expectOk(await store.update('s', cur.generation, { bump: String(calls) }));
+            return { mine: '1' };
+          },
+          { maxAttempts: 3 },
+        );
         expect(r).toMatchObject({ ok: false, reason: 'conflict', attempts: 3 });
         expect(calls).toBe(3);
         expect((await store.peek('s'))?.metadata).toEqual({ bump: '3' });
@@ -496,7 +555,10 @@ export function contractSuite(target: ContractTarget): void {
       it('returns not_found / terminated without calling fn', async () => {
         const store = mk();
         let called = false;
-        const fn = () => { called = true; return {}; };
+        const fn = () => {
+          called = true;
+          return {};
+        };
         expect(await store.mutate('none', fn)).toMatchObject({ ok: false, reason: 'not_found' });
         await created(store, 's');
         expectOk(await store.terminate('s'));
@@ -519,7 +581,11 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         await created(store, 's');
         const boom = new Error('boom');
-        await expect(store.mutate('s', () => { throw boom; })).rejects.toBe(boom);
+        await expect(
+          store.mutate('s', () => {
+            throw boom;
+          }),
+        ).rejects.toBe(boom);
       });
     });
 
@@ -540,8 +606,11 @@ export function contractSuite(target: ContractTarget): void {
       it('concurrent mutate increments lose nothing', async () => {
         const store = mk();
         await created(store, 's', { n: '0' });
-        const results = await Promise.all(Array.from({ length: 10 }, () =>
-          store.mutate('s', (cur) => ({ n: String(Number(cur.metadata.n) + 1) }), { maxAttempts: 100 })));
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            store.mutate('s', (cur) => ({ n: String(Number(cur.metadata.n) + 1) }), { maxAttempts: 100 }),
+          ),
+        );
         expect(results.every((r) => r.ok)).toBe(true);
         expect((await store.peek('s'))?.metadata.n).toBe('10');
       });
@@ -556,95 +625,172 @@ export function contractSuite(target: ContractTarget): void {
         expect(utf8Size(bytes)).toBe(CAP);
       });
 
-      for (const [shape, metadata] of [[`${MANY.toLocaleString('en-US')} fields`, fields], ['bytes (one value)', bytes]] as const) {
-        it(`size cap, ${shape}: create`, async () => {
-          const store = mk();
-          const s = await created(store, 's', metadata);
-          expectSameMetadata(s.metadata, metadata);
-          expectSameMetadata((await store.peek('s'))?.metadata, metadata);
-        }, CAP_TEST_MS);
+      for (const [shape, metadata] of [
+        [`${MANY.toLocaleString('en-US')} fields`, fields],
+        ['bytes (one value)', bytes],
+      ] as const) {
+        it(
+          `size cap, ${shape}: create`,
+          async () => {
+            const store = mk();
+            const s = await created(store, 's', metadata);
+            expectSameMetadata(s.metadata, metadata);
+            expectSameMetadata((await store.peek('s'))?.metadata, metadata);
+          },
+          CAP_TEST_MS,
+        );
 
-        it(`size cap, ${shape}: update`, async () => {
-          const store = mk();
-          const s = await created(store, 's', { a: '1' });
-          const u = expectOk(await store.update('s', s.generation, metadata)).session;
-          expect(u.generation).toBeGreaterThan(s.generation);
-          expectSameMetadata((await store.peek('s'))?.metadata, metadata);
-        }, CAP_TEST_MS);
+        it(
+          `size cap, ${shape}: update`,
+          async () => {
+            const store = mk();
+            const s = await created(store, 's', { a: '1' });
+            const u = expectOk(await store.update('s', s.generation, metadata)).session;
+            expect(u.generation).toBeGreaterThan(s.generation);
+            expectSameMetadata((await store.peek('s'))?.metadata, metadata);
+          },
+          CAP_TEST_MS,
+        );
 
-        it(`size cap, ${shape}: patch sets every entry, then removes every entry`, async () => {
-          const store = mk();
-          const s = await created(store, 's');
-          const p = expectOk(await store.patch('s', { set: metadata }, { expectedGeneration: s.generation })).session;
-          expectSameMetadata(p.metadata, metadata);
-          expectSameMetadata((await store.peek('s'))?.metadata, metadata);
-          const r = expectOk(await store.patch('s', { remove: Object.keys(metadata) })).session;
-          expect(r).toEqual({ id: 's', generation: expect.any(Number), metadata: {} });
-          expect(r.generation).toBeGreaterThan(p.generation);
-          expect(p.generation).toBeGreaterThan(s.generation);
-          expect((await store.peek('s'))?.metadata).toEqual({});
-        }, CAP_TEST_MS);
+        it(
+          `size cap, ${shape}: patch sets every entry, then removes every entry`,
+          async () => {
+            const store = mk();
+            const s = await created(store, 's');
+            const p = expectOk(await store.patch('s', { set: metadata }, { expectedGeneration: s.generation })).session;
+            expectSameMetadata(p.metadata, metadata);
+            expectSameMetadata((await store.peek('s'))?.metadata, metadata);
+            const r = expectOk(await store.patch('s', { remove: Object.keys(metadata) })).session;
+            expect(r).toEqual({ id: 's', generation: expect.any(Number), metadata: {} });
+            expect(r.generation).toBeGreaterThan(p.generation);
+            expect(p.generation).toBeGreaterThan(s.generation);
+            expect((await store.peek('s'))?.metadata).toEqual({});
+          },
+          CAP_TEST_MS,
+        );
 
-        it(`size cap, ${shape}: mutate reads a session at the cap and writes one at the cap`, async () => {
-          const store = mk();
-          const s = await created(store, 's', metadata);
-          // Same size, every value changed: the whole record is rewritten.
-          const next = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, v.replace(/^./u, (c) => (c === 'é' ? 'ü' : 'u'))]));
-          const r = await store.mutate('s', (cur) => {
-            expectSameMetadata(cur.metadata, metadata);
-            return next;
-          });
-          expect(r.ok && r.session.generation).toBeGreaterThan(s.generation);
-          expectSameMetadata((await store.peek('s'))?.metadata, next);
-        }, CAP_TEST_MS);
+        it(
+          `size cap, ${shape}: mutate reads a session at the cap and writes one at the cap`,
+          async () => {
+            const store = mk();
+            const s = await created(store, 's', metadata);
+            // Same size, every value changed: the whole record is rewritten.
+            const next = Object.fromEntries(
+              Object.entries(metadata).map(([k, v]) => [k, v.replace(/^./u, (c) => (c === 'é' ? 'ü' : 'u'))]),
+            );
+            const r = await store.mutate('s', (cur) => {
+              expectSameMetadata(cur.metadata, metadata);
+              return next;
+            });
+            expect(r.ok && r.session.generation).toBeGreaterThan(s.generation);
+            expectSameMetadata((await store.peek('s'))?.metadata, next);
+          },
+          CAP_TEST_MS,
+        );
       }
 
-      it('size cap: one byte more is INVALID_ARGUMENT on every write, before any I/O', async () => {
-        const store = mk();
-        const s = await created(store, 's');
-        const first = Object.keys(fields)[0]!;
-        const over = { ...fields, [first]: `${fields[first]}v` };
-        expect(utf8Size(over)).toBe(CAP + 1);
-        const before = target.commandsSent();
-        for (const call of [() => store.create('n', over), () => store.update('s', s.generation, over), () => store.patch('s', { set: over })]) {
-          const err = await call().then(() => undefined, (e: unknown) => e);
-          expect(isInvalidArgument(err), String(err)).toBe(true);
-        }
-        expect(target.commandsSent()).toBe(before);
-        // mutate reads first; its write is refused before it is sent.
-        expect(isInvalidArgument(await store.mutate('s', () => over).catch((e: unknown) => e))).toBe(true);
-        expect(await store.peek('s')).toEqual(s);
-      }, CAP_TEST_MS);
+      it(
+        'size cap: one byte more is INVALID_ARGUMENT on every write, before any I/O',
+        async () => {
+          const store = mk();
+          const s = await created(store, 's');
+          const first = Object.keys(fields)[0]!;
+          const over = { ...fields, [first]: `${fields[first]}v` };
+          expect(utf8Size(over)).toBe(CAP + 1);
+          const before = target.commandsSent();
+          for (const call of [
+            () => store.create('n', over),
+            () => store.update('s', s.generation, over),
+            () => store.patch('s', { set: over }),
+          ]) {
+            const err = await call().then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+            expect(isInvalidArgument(err), String(err)).toBe(true);
+          }
+          expect(target.commandsSent()).toBe(before);
+          // mutate reads first; its write is refused before it is sent.
+          expect(isInvalidArgument(await store.mutate('s', () => over).catch((e: unknown) => e))).toBe(true);
+          expect(await store.peek('s')).toEqual(s);
+        },
+        CAP_TEST_MS,
+      );
     });
 
     hostileInput(target, mk);
 
     describe('bad input is rejected before any I/O, naming the argument', () => {
       const badIds: Array<[string, unknown]> = [
-        ['empty', ''], ['number', 42], ['null', null], ['undefined', undefined], ['object', {}],
-        ['lone high surrogate', 'a\uD800b'], ['lone low surrogate', '\uDC00'], ['lone surrogates, swapped pair', '\uDC00\uD800'],
-        ['lone surrogate at the end', 'abc\uD83D'], ['boolean', true], ['Buffer', Buffer.from('id')], ['String object', new String('id')],
-        ['over the length cap', 'x'.repeat(MAX_ID_LENGTH + 1)], ['1 MB', 'x'.repeat(1_000_000)],
+        ['empty', ''],
+        ['number', 42],
+        ['null', null],
+        ['undefined', undefined],
+        ['object', {}],
+        ['lone high surrogate', 'a\uD800b'],
+        ['lone low surrogate', '\uDC00'],
+        ['lone surrogates, swapped pair', '\uDC00\uD800'],
+        ['lone surrogate at the end', 'abc\uD83D'],
+        ['boolean', true],
+        ['Buffer', Buffer.from('id')],
+        ['String object', new String('id')],
+        ['over the length cap', 'x'.repeat(MAX_ID_LENGTH + 1)],
+        ['1 MB', 'x'.repeat(1_000_000)],
       ];
       const badTtls: Array<[string, unknown]> = [
-        ['0', 0], ['-1', -1], ['-0', -0], ['1.5', 1.5], ['NaN', NaN], ['Infinity', Infinity],
-        ['-Infinity', -Infinity], ['"10"', '10'], ['2^53', 2 ** 53], ['1e21', 1e21], ['null', null],
+        ['0', 0],
+        ['-1', -1],
+        ['-0', -0],
+        ['1.5', 1.5],
+        ['NaN', NaN],
+        ['Infinity', Infinity],
+        ['-Infinity', -Infinity],
+        ['"10"', '10'],
+        ['2^53', 2 ** 53],
+        ['1e21', 1e21],
+        ['null', null],
       ];
       const badMetadata: Array<[string, unknown]> = [
-        ['null', null], ['array', ['a']], ['string', 'a'], ['number value', { a: 1 }], ['undefined value', { a: undefined }],
-        ['bigint value', { a: 1n }], ['Date value', { a: new Date(0) }], ['Buffer value', { a: Buffer.from('x') }],
-        ['nested object', { a: { b: 'c' } }], ['Date', new Date()], ['Map', new Map([['a', 'b']])],
-        ['class instance', new (class X { a = '1'; })()], ['lone surrogate value', { a: '\uD800' }],
-        ['lone surrogate name', { '\uDFFF': 'v' }], ['symbol key', { [Symbol('s')]: 'v' }],
-        ['number', 42], ['boolean', true], ['empty array', []], ['function', () => ({})], ['Set', new Set(['a'])],
-        ['null value', { a: null }], ['boolean value', { a: true }], ['symbol value', { a: Symbol('v') }],
-        ['array value', { a: ['x'] }], ['function value', { a: () => 'x' }], ['String object value', { a: new String('x') }],
+        ['null', null],
+        ['array', ['a']],
+        ['string', 'a'],
+        ['number value', { a: 1 }],
+        ['undefined value', { a: undefined }],
+        ['bigint value', { a: 1n }],
+        ['Date value', { a: new Date(0) }],
+        ['Buffer value', { a: Buffer.from('x') }],
+        ['nested object', { a: { b: 'c' } }],
+        ['Date', new Date()],
+        ['Map', new Map([['a', 'b']])],
+        [
+          'class instance',
+          new (class X {
+            a = '1';
+          })(),
+        ],
+        ['lone surrogate value', { a: '\uD800' }],
+        ['lone surrogate name', { '\uDFFF': 'v' }],
+        ['symbol key', { [Symbol('s')]: 'v' }],
+        ['number', 42],
+        ['boolean', true],
+        ['empty array', []],
+        ['function', () => ({})],
+        ['Set', new Set(['a'])],
+        ['null value', { a: null }],
+        ['boolean value', { a: true }],
+        ['symbol value', { a: Symbol('v') }],
+        ['array value', { a: ['x'] }],
+        ['function value', { a: () => 'x' }],
+        ['String object value', { a: new String('x') }],
         ['null-prototype object with a number value', Object.assign(Object.create(null) as object, { a: 1 })],
       ];
 
       async function expectInvalid(store: SessionStore, argument: RegExp, call: () => Promise<unknown>) {
         const before = target.commandsSent();
-        const err = await call().then(() => undefined, (e: unknown) => e);
+        const err = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(isInvalidArgument(err), String(err)).toBe(true);
         expect((err as { argument: string }).argument).toMatch(argument);
         expect((err as Error).message).toContain(`\`${(err as { argument: string }).argument}\``);
@@ -704,11 +850,11 @@ export function contractSuite(target: ContractTarget): void {
 
       it('metadata: accepts exactly maxMetadataBytes and rejects one byte more', async () => {
         const store = mk({ maxMetadataBytes: 64 });
-        const exact = { 'é': 'x'.repeat(62) }; // 2 + 62 bytes
+        const exact = { é: 'x'.repeat(62) }; // 2 + 62 bytes
         expectOk(await store.create('s', exact));
         expect((await store.peek('s'))?.metadata).toEqual(exact);
-        await expectInvalid(store, /^metadata$/, () => store.create('t', { 'é': 'x'.repeat(63) }));
-        await expectInvalid(store, /^metadata$/, () => store.update('s', 1, { 'é': 'x'.repeat(63) }));
+        await expectInvalid(store, /^metadata$/, () => store.create('t', { é: 'x'.repeat(63) }));
+        await expectInvalid(store, /^metadata$/, () => store.update('s', 1, { é: 'x'.repeat(63) }));
       });
 
       it('metadata: a null-prototype object is accepted', async () => {
@@ -736,7 +882,7 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's', { undefined: 'keep', a: '1' });
         // eslint-disable-next-line no-sparse-arrays
-        await expectInvalid(store, /^changes\.remove$/, () => store.patch('s', { remove: ['a', , ] as never }));
+        await expectInvalid(store, /^changes\.remove$/, () => store.patch('s', { remove: ['a', ,] as never }));
         expect(await store.peek('s')).toEqual(s);
       });
 
@@ -752,12 +898,20 @@ export function contractSuite(target: ContractTarget): void {
         await expectInvalid(store, /^opts\.ttlMS$/, () => store.create('n', {}, typo({ ttlMS: 1000 })));
         await expectInvalid(store, /^opts\.ttl$/, () => store.update('s', s.generation, {}, typo({ ttl: 1000 })));
         await expectInvalid(store, /^changes\.sett$/, () => store.patch('s', typo({ sett: { a: '2' } })));
-        await expectInvalid(store, /^changes\.delete$/, () => store.patch('s', typo({ set: { a: '2' }, delete: ['a'] })));
-        await expectInvalid(store, /^opts\.expectedGen$/, () => store.patch('s', { set: { a: '2' } }, typo({ expectedGen: 1 })));
+        await expectInvalid(store, /^changes\.delete$/, () =>
+          store.patch('s', typo({ set: { a: '2' }, delete: ['a'] })),
+        );
+        await expectInvalid(store, /^opts\.expectedGen$/, () =>
+          store.patch('s', { set: { a: '2' } }, typo({ expectedGen: 1 })),
+        );
         await expectInvalid(store, /^opts\.expected$/, () => store.touch('s', typo({ expected: s.generation })));
         await expectInvalid(store, /^opts\.force$/, () => store.terminate('s', typo({ force: true })));
-        await expectInvalid(store, /^opts\.maxAttempt$/, () => store.mutate('s', () => ({ b: '2' }), typo({ maxAttempt: 3 })));
-        await expectInvalid(store, /^opts\.touched$/, () => (store as SessionStore & GenerationReader).generationOf('s', typo({ touched: false })));
+        await expectInvalid(store, /^opts\.maxAttempt$/, () =>
+          store.mutate('s', () => ({ b: '2' }), typo({ maxAttempt: 3 })),
+        );
+        await expectInvalid(store, /^opts\.touched$/, () =>
+          (store as SessionStore & GenerationReader).generationOf('s', typo({ touched: false })),
+        );
         // An unknown key is a typo even when its value is undefined.
         await expectInvalid(store, /^opts\.ttlMS$/, () => store.touch('s', typo({ ttlMS: undefined })));
         expect(await store.peek('s')).toEqual(s);
@@ -767,10 +921,17 @@ export function contractSuite(target: ContractTarget): void {
       });
 
       it('unknown keys: store constructor options (for JavaScript callers)', () => {
-        for (const [options, argument] of [[{ ttlMS: 1000 }, 'options.ttlMS'], [{ tombstoneTtl: 1000 }, 'options.tombstoneTtl'],
-          [{ maxMetadataBytes: 10, extra: undefined }, 'options.extra']] as const) {
+        for (const [options, argument] of [
+          [{ ttlMS: 1000 }, 'options.ttlMS'],
+          [{ tombstoneTtl: 1000 }, 'options.tombstoneTtl'],
+          [{ maxMetadataBytes: 10, extra: undefined }, 'options.extra'],
+        ] as const) {
           let err: unknown;
-          try { target.makeStore(options as never); } catch (e) { err = e; }
+          try {
+            target.makeStore(options as never);
+          } catch (e) {
+            err = e;
+          }
           expect(isInvalidArgument(err), String(err)).toBe(true);
           expect((err as { argument: string }).argument).toBe(argument);
         }

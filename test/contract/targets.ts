@@ -7,7 +7,7 @@ import { Cluster as Cluster5, type ClusterOptions, type RedisOptions } from 'ior
 import { Cluster as Cluster6 } from 'ioredis6';
 import { afterAll, inject } from 'vitest';
 import { MemorySessionStore, RedisSessionStore, type SessionStore, type SessionStoreOptions } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
 
 export interface ContractTarget {
@@ -31,7 +31,9 @@ export function memoryTarget(): ContractTarget {
     name: 'MemorySessionStore',
     realTime: false,
     makeStore: (options) => new MemorySessionStore({ ...options, now: () => now }),
-    advance: async (ms) => { now += ms; },
+    advance: async (ms) => {
+      now += ms;
+    },
     async pttl(store, id) {
       const rec = (store as unknown as { records: Map<string, { expiresAt: number }> }).records.get(id);
       if (!rec || rec.expiresAt <= now) return -2;
@@ -57,7 +59,9 @@ function ioredisTarget(name: string, makeClient: () => Client, keyPrefix = ''): 
     }
     return client;
   };
-  afterAll(() => { client?.disconnect(); });
+  afterAll(() => {
+    client?.disconnect();
+  });
   return {
     name,
     realTime: true,
@@ -96,7 +100,10 @@ export function clusterTarget(
     `RedisSessionStore (Cluster, ioredis ${major}${clusterOptions.keyPrefix ? ', keyPrefix' : ''})`,
     () => {
       const Ctor = (major === 5 ? Cluster5 : Cluster6) as unknown as new (n: unknown, o: ClusterOptions) => Client;
-      const client = new Ctor(getNodes(), { ...clusterOptions, redisOptions: { maxRetriesPerRequest: 3, ...clusterOptions.redisOptions } });
+      const client = new Ctor(getNodes(), {
+        ...clusterOptions,
+        redisOptions: { maxRetriesPerRequest: 3, ...clusterOptions.redisOptions },
+      });
       client.on('error', () => undefined);
       return client;
     },

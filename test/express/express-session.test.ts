@@ -12,7 +12,10 @@ const pttl = (sessions: RedisSessionStore, sid: string): Promise<number> => targ
 
 describe('express-session expectations (CasSessionStore on Redis)', () => {
   let app: App | undefined;
-  afterEach(async () => { await app?.close(); app = undefined; });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
 
   it('regenerate: new id and cookie, the old id is destroyed, data set after regenerate persists', async () => {
     const { store, sessions } = target.make();
@@ -49,7 +52,7 @@ describe('express-session expectations (CasSessionStore on Redis)', () => {
     expect((await sessions.peek(newSid))!.metadata.user).toBe('"ada"');
   });
 
-  it('reload: picks up another request\'s change, and a save after reload keeps both', async () => {
+  it("reload: picks up another request's change, and a save after reload keeps both", async () => {
     const { store } = target.make();
     app = await startApp(store);
     const tab = new Browser(app.url);

@@ -15,11 +15,16 @@ export interface Deferred<T = void> {
 
 export function deferred<T = void>(): Deferred<T> {
   let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => { resolve = r; });
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }
 
-interface Gate { readonly loaded: Deferred; readonly release: Deferred }
+interface Gate {
+  readonly loaded: Deferred;
+  readonly release: Deferred;
+}
 
 /** Named gates a request passes through after its session is loaded. */
 export class Gates {
@@ -61,7 +66,9 @@ function view(req: Request): SessionView {
 
 function fail(res: Response, err: unknown, status = 500): void {
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
-  res.status(status).json({ error: { code: e?.code ?? null, name: e?.name ?? null, message: String(e?.message ?? err) } });
+  res
+    .status(status)
+    .json({ error: { code: e?.code ?? null, name: e?.name ?? null, message: String(e?.message ?? err) } });
 }
 
 export interface App {
@@ -91,7 +98,8 @@ export async function startApp(
   const gates = new Gates();
   const app = express();
   app.use(session({ store, secret: 'test secret', resave: false, saveUninitialized: false, ...options }));
-  const q = (req: Request, k: string): string | undefined => (typeof req.query[k] === 'string' ? (req.query[k] as string) : undefined);
+  const q = (req: Request, k: string): string | undefined =>
+    typeof req.query[k] === 'string' ? (req.query[k] as string) : undefined;
   const sess = (req: Request): Sess => req.session as unknown as Sess;
 
   app.get('/login', (req, res) => {
@@ -150,10 +158,11 @@ export async function startApp(
   return {
     url: `http://127.0.0.1:${port}`,
     gates,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -161,7 +170,10 @@ export async function startApp(
 export class Browser {
   cookie: string | undefined;
 
-  constructor(private readonly base: string, private readonly name = 'connect.sid') {}
+  constructor(
+    private readonly base: string,
+    private readonly name = 'connect.sid',
+  ) {}
 
   /** A second browser holding the same cookie (another tab of one user). */
   clone(): Browser {

@@ -8,7 +8,7 @@ import { RedisStore } from 'connect-redis';
 import type { Store } from 'express-session';
 import { createClient as createNodeRedis } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isSessionConflict } from '../../src/express.js';
+import { isSessionConflict } from '../../src/express/index.js';
 import { uniquePrefix } from '../support/clients.js';
 import { type App, Browser, startApp } from './harness.js';
 import { type CasTarget, memoryCasTarget, redisCasTarget } from './targets.js';
@@ -43,7 +43,11 @@ async function parallelFields(app: App, names: [string, string] = ['a', 'b']): P
 }
 
 /** Two requests load the session and both set `x`; the first saves first. Explicit saves report errors. */
-async function sameField(app: App): Promise<{ first: { status: number; body: any }; second: { status: number; body: any }; data: Record<string, unknown> }> {
+async function sameField(app: App): Promise<{
+  first: { status: number; body: any };
+  second: { status: number; body: any };
+  data: Record<string, unknown>;
+}> {
   const tab = new Browser(app.url);
   await tab.get('/login?user=ada');
   const ga = app.gates.open('a');
@@ -62,7 +66,10 @@ const targets: CasTarget[] = [redisCasTarget(5), redisCasTarget(6), memoryCasTar
 
 describe.each(targets)('$name', (target) => {
   let app: App | undefined;
-  afterEach(async () => { await app?.close(); app = undefined; });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
 
   it('logout race: a save that lands after destroy is dropped; the old cookie gets a new empty session', async () => {
     const { store, sessions } = target.make();
@@ -158,9 +165,13 @@ describe('connect-redis 9 with node-redis (the comparison)', () => {
     await client.connect();
     prefix = uniquePrefix('connect-redis');
   });
-  afterEach(async () => { await app?.close(); app = undefined; });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
   afterAll(async () => {
-    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) if (keys.length) await client.del(keys);
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 }))
+      if (keys.length) await client.del(keys);
     await client.quit();
   });
   const store = (): Store => new RedisStore({ client, prefix }) as unknown as Store;

@@ -1,18 +1,20 @@
 /** CasSessionStore driven directly through express-session's Store API (callbacks), on real Redis. */
 import session from 'express-session';
 import { afterAll, describe, expect, it } from 'vitest';
-import DefaultExport, { CasSessionStore, type FieldSerializer } from '../../src/express.js';
+import DefaultExport, { CasSessionStore, type FieldSerializer } from '../../src/express/index.js';
 import { MemorySessionStore, RedisSessionStore, isInvalidArgument, isSessionStoreError } from '../../src/index.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
 import { call, redisCasTarget } from './targets.js';
 
 const target = redisCasTarget(5);
-const cookie = (maxAge?: number) => (maxAge === undefined
-  ? { originalMaxAge: null, httpOnly: true, path: '/' }
-  : { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge), httpOnly: true, path: '/' });
+const cookie = (maxAge?: number) =>
+  maxAge === undefined
+    ? { originalMaxAge: null, httpOnly: true, path: '/' }
+    : { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge), httpOnly: true, path: '/' };
 const get = (store: CasSessionStore, sid: string) => call<any>((cb) => store.get(sid, cb));
 const set = (store: CasSessionStore, sid: string, sess: object) => call((cb) => store.set(sid, sess as never, cb));
-const failure = (fn: (cb: (err?: unknown) => void) => void) => new Promise<unknown>((resolve) => fn((err) => resolve(err)));
+const failure = (fn: (cb: (err?: unknown) => void) => void) =>
+  new Promise<unknown>((resolve) => fn((err) => resolve(err)));
 
 describe('CasSessionStore construction', () => {
   it('builds a RedisSessionStore from an ioredis client and its options', () => {
@@ -25,8 +27,12 @@ describe('CasSessionStore construction', () => {
 
   it('passes every RedisSessionStore option through, evictionPolicyCheck included', () => {
     const client = target.client();
-    expect(() => new CasSessionStore(client, { evictionPolicyCheck: 'sometimes' as never })).toThrow(/options\.evictionPolicyCheck/);
-    expect(() => new CasSessionStore(new MemorySessionStore(), { evictionPolicyCheck: 'off' })).toThrow(/options\.evictionPolicyCheck/);
+    expect(() => new CasSessionStore(client, { evictionPolicyCheck: 'sometimes' as never })).toThrow(
+      /options\.evictionPolicyCheck/,
+    );
+    expect(() => new CasSessionStore(new MemorySessionStore(), { evictionPolicyCheck: 'off' })).toThrow(
+      /options\.evictionPolicyCheck/,
+    );
   });
 
   it('also takes one object, { client, ...options } or { store, ...options }, and is the default export', () => {
@@ -55,7 +61,11 @@ describe('CasSessionStore construction', () => {
       [new MemorySessionStore(), { scanCount: 0 }, /options\.scanCount/],
       [new MemorySessionStore(), { maxAttempts: 1.5 }, /options\.maxAttempts/],
       [new MemorySessionStore(), 'opts', /options/],
-      [new MemorySessionStore(), { samefield: 'error' }, /options\.samefield`: unknown option \(did you mean sameField\?\)/],
+      [
+        new MemorySessionStore(),
+        { samefield: 'error' },
+        /options\.samefield`: unknown option \(did you mean sameField\?\)/,
+      ],
       [target.client(), { prefx: 'app:' }, /options\.prefx`: unknown option \(did you mean prefix\?\)/],
       [{ client: target.client(), scancount: 10 }, undefined, /options\.scancount/],
     ];
@@ -171,12 +181,17 @@ describe('CasSessionStore through the Store API', () => {
     await store.set('sid', { cookie: cookie(), user: 'ada' } as never);
     expect(await store.get('sid')).toEqual({ cookie: cookie(), user: 'ada' });
     const seen = new Promise<unknown>((resolve) => store.once('error', resolve));
-    const rejected = await store.set('sid', { cookie: cookie(), bad: 1n } as never).then(() => 'resolved', (e: unknown) => e);
+    const rejected = await store.set('sid', { cookie: cookie(), bad: 1n } as never).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
     expect(isInvalidArgument(rejected)).toBe(true);
     expect(await seen).toBe(rejected);
     // With a callback the promise never rejects: the error went to the callback.
     let viaCallback: unknown;
-    await store.set('sid', { cookie: cookie(), bad: 1n } as never, (e) => { viaCallback = e; });
+    await store.set('sid', { cookie: cookie(), bad: 1n } as never, (e) => {
+      viaCallback = e;
+    });
     expect(isInvalidArgument(viaCallback)).toBe(true);
     await store.destroy('sid');
     expect(await store.get('sid')).toBeNull();
@@ -211,7 +226,11 @@ describe.each([5, 6] as const)('all, length and clear (SCAN, ioredis %i)', (majo
 
   it('on a store that cannot list its sessions, they fail through the callback', async () => {
     const store = new CasSessionStore(new MemorySessionStore());
-    for (const op of [(cb: (e?: unknown) => void) => store.all(cb), (cb: (e?: unknown) => void) => store.length(cb), (cb: (e?: unknown) => void) => store.clear(cb)]) {
+    for (const op of [
+      (cb: (e?: unknown) => void) => store.all(cb),
+      (cb: (e?: unknown) => void) => store.length(cb),
+      (cb: (e?: unknown) => void) => store.clear(cb),
+    ]) {
       const err = await failure(op);
       expect(isInvalidArgument(err)).toBe(true);
       expect((err as Error).message).toMatch(/needs a RedisSessionStore/);

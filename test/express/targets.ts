@@ -1,8 +1,8 @@
 /** The session-cas stores the express tests run CasSessionStore on, and raw access to their records. */
 import { afterAll } from 'vitest';
-import { CasSessionStore, type CasSessionStoreOptions } from '../../src/express.js';
+import { CasSessionStore, type CasSessionStoreOptions } from '../../src/express/index.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore, type SessionStoreOptions } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
 
 export type StoreOptions = Pick<CasSessionStoreOptions, 'serializer' | 'sameField' | 'maxAttempts' | 'scanCount'>;
@@ -18,7 +18,9 @@ export interface CasTarget {
 export function redisCasTarget(major: IoredisMajor): CasTarget & { client(): Client } {
   let client: Client | undefined;
   const getClient = (): Client => (client ??= createClient(major));
-  afterAll(() => { client?.disconnect(); });
+  afterAll(() => {
+    client?.disconnect();
+  });
   return {
     name: `CasSessionStore on RedisSessionStore (ioredis ${major})`,
     client: getClient,

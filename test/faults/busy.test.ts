@@ -12,17 +12,20 @@ import { expectRefused } from './refused.js';
 const env = useServerWithStore('busy');
 
 describe('busy', () => {
-  it.each(WRITE_OPS)('busy: %s is refused with BUSY and applies nothing; a retry afterwards applies once', async (op) => {
-    const p = await plan(op, env.store);
-    await env.store.exists('connected'); // the connection is up before the server turns busy
-    const busy = await startBusyScript(env.server.url);
-    try {
-      await expectRefused(p, env.store, 'BUSY', () => adminAfter(busy));
-    } finally {
-      await busy.stop();
-    }
-    await expectAppliedOnce(p, await settled(p.run(env.store)));
-  });
+  it.each(WRITE_OPS)(
+    'busy: %s is refused with BUSY and applies nothing; a retry afterwards applies once',
+    async (op) => {
+      const p = await plan(op, env.store);
+      await env.store.exists('connected'); // the connection is up before the server turns busy
+      const busy = await startBusyScript(env.server.url);
+      try {
+        await expectRefused(p, env.store, 'BUSY', () => adminAfter(busy));
+      } finally {
+        await busy.stop();
+      }
+      await expectAppliedOnce(p, await settled(p.run(env.store)));
+    },
+  );
 });
 
 /** The record can only be read once the script is gone. */

@@ -8,8 +8,13 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RedisSessionStore, type RedisSessionStoreOptions, isInvalidArgument, isSessionStoreError } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import {
+  RedisSessionStore,
+  type RedisSessionStoreOptions,
+  isInvalidArgument,
+  isSessionStoreError,
+} from '../../src/index.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
 import { freePort, type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, createAclUser } from '../support/server-faults.js';
@@ -19,7 +24,9 @@ let server: RedisServer;
 let admin: Redis;
 const clients: Client[] = [];
 const warnings: Error[] = [];
-const onWarning = (w: Error) => { warnings.push(w); };
+const onWarning = (w: Error) => {
+  warnings.push(w);
+};
 
 beforeAll(async () => {
   server = await startRedisServer();
@@ -53,11 +60,23 @@ async function ourWarnings(): Promise<Error[]> {
   return warnings.filter((w) => (w as { code?: string }).code === 'SESSION_CAS_EVICTION_POLICY');
 }
 
-const EVICTING = ['allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'];
+const EVICTING = [
+  'allkeys-lru',
+  'allkeys-lfu',
+  'allkeys-random',
+  'volatile-lru',
+  'volatile-lfu',
+  'volatile-random',
+  'volatile-ttl',
+];
 
 describe('eviction-policy', () => {
   it('eviction-policy: noeviction is safe: no warning in warn mode, calls work in error mode', async () => {
-    expect(await store().checkEvictionPolicy()).toEqual({ policy: 'noeviction', maxmemory: 0, canEvictTombstones: false });
+    expect(await store().checkEvictionPolicy()).toEqual({
+      policy: 'noeviction',
+      maxmemory: 0,
+      canEvictTombstones: false,
+    });
     const warn = store();
     expect((await warn.create('a')).ok).toBe(true);
     const strict = store({ evictionPolicyCheck: 'error' });
@@ -120,7 +139,11 @@ describe('eviction-policy', () => {
 
   it('eviction-policy: a connection failure during the check is a typed CONNECTION fault, checked again next call', async () => {
     const port = await freePort(); // nothing listens here
-    const c = client(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    const c = client(`redis://127.0.0.1:${port}`, {
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      lazyConnect: true,
+    });
     const s = store({ evictionPolicyCheck: 'error' }, c);
     for (let i = 0; i < 2; i++) {
       const err = await rejection(s.exists('a'));

@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, functionFlush, libraryLoaded } from '../support/server-faults.js';
@@ -55,17 +55,20 @@ describe.each(cases)('function-flush (ioredis %i, enableAutoPipelining %s)', (ma
     }
   }
 
-  it.each(WRITE_OPS)('function-flush: %s after FUNCTION FLUSH reloads the library and applies once', async (op: WriteOp) => {
-    const store = stores();
-    await warm(store);
-    const p = await plan(op, store);
-    await functionFlush(server.url);
-    expect(await libraryLoaded(admin)).toBe(false);
-    const before = await missedCalls();
-    await expectAppliedOnce(p, await settled(p.run(store)), admin);
-    expect(await missedCalls()).toBeGreaterThan(before); // the FCALL really met "Function not found"
-    expect(await libraryLoaded(admin)).toBe(true);
-  });
+  it.each(WRITE_OPS)(
+    'function-flush: %s after FUNCTION FLUSH reloads the library and applies once',
+    async (op: WriteOp) => {
+      const store = stores();
+      await warm(store);
+      const p = await plan(op, store);
+      await functionFlush(server.url);
+      expect(await libraryLoaded(admin)).toBe(false);
+      const before = await missedCalls();
+      await expectAppliedOnce(p, await settled(p.run(store)), admin);
+      expect(await missedCalls()).toBeGreaterThan(before); // the FCALL really met "Function not found"
+      expect(await libraryLoaded(admin)).toBe(true);
+    },
+  );
 
   it('function-flush: a batch of every write in flight (one pipeline when auto-pipelining) all apply once', async () => {
     const store = stores();

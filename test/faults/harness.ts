@@ -10,9 +10,14 @@ import { type FaultProxy, startProxy } from '../support/proxy.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient } from '../support/server-faults.js';
 import {
-  RedisSessionStore, type Session, type SessionStore, type SessionStoreErrorCode, isRedisFault, isSessionStoreError,
+  RedisSessionStore,
+  type Session,
+  type SessionStore,
+  type SessionStoreErrorCode,
+  isRedisFault,
+  isSessionStoreError,
 } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
 
 export const WRITE_OPS = ['create', 'update', 'patch', 'touch', 'terminate', 'mutate'] as const;
@@ -79,17 +84,28 @@ export async function plan(op: WriteOp, healthy: RedisSessionStore, label: strin
   const g = before?.generation ?? 0;
   const run = (store: SessionStore, armFault: () => void = () => undefined): Promise<unknown> => {
     let armed = false;
-    const arm = () => { if (!armed) armFault(); armed = true; }; // once, even if mutate retries
+    const arm = () => {
+      if (!armed) armFault();
+      armed = true;
+    }; // once, even if mutate retries
     if (op === 'mutate') {
-      return store.mutate(id, (cur) => { arm(); return { n: String(Number(cur.metadata.n) + 1) }; });
+      return store.mutate(id, (cur) => {
+        arm();
+        return { n: String(Number(cur.metadata.n) + 1) };
+      });
     }
     arm();
     switch (op) {
-      case 'create': return store.create(id, { n: 'new' });
-      case 'update': return store.update(id, g, { n: '1' });
-      case 'patch': return store.patch(id, { set: { n: '1' } }); // no expectedGeneration: a second apply would show
-      case 'touch': return store.touch(id, { ttlMs: LONG_TTL });
-      case 'terminate': return store.terminate(id);
+      case 'create':
+        return store.create(id, { n: 'new' });
+      case 'update':
+        return store.update(id, g, { n: '1' });
+      case 'patch':
+        return store.patch(id, { set: { n: '1' } }); // no expectedGeneration: a second apply would show
+      case 'touch':
+        return store.touch(id, { ttlMs: LONG_TTL });
+      case 'terminate':
+        return store.terminate(id);
     }
   };
   const expectSuccess = (result: unknown): void => {
@@ -104,7 +120,11 @@ export async function plan(op: WriteOp, healthy: RedisSessionStore, label: strin
         expect((result as { session: Session }).session.generation).toBeGreaterThan(g);
         return;
       case 'mutate':
-        expect(result).toEqual({ ok: true, session: { id, generation: expect.any(Number), metadata: { n: '1' } }, attempts: 1 });
+        expect(result).toEqual({
+          ok: true,
+          session: { id, generation: expect.any(Number), metadata: { n: '1' } },
+          attempts: 1,
+        });
         expect((result as { session: Session }).session.generation).toBeGreaterThan(g);
         return;
       case 'touch':
@@ -141,7 +161,10 @@ export async function plan(op: WriteOp, healthy: RedisSessionStore, label: strin
         return raw.pttl > SHORT_TTL ? 'once' : 'not';
       case 'terminate':
         expect(f.g, shown).toBe(String(g));
-        if (f.t === undefined) { expect(f.mn, shown).toBe('0'); return 'not'; }
+        if (f.t === undefined) {
+          expect(f.mn, shown).toBe('0');
+          return 'not';
+        }
         expect(f.t, shown).toBe('1');
         expect(f.mn, shown).toBeUndefined(); // a tombstone keeps no metadata
         return 'once';
@@ -157,7 +180,13 @@ export async function settled<T>(p: Promise<T>, ms = 20_000): Promise<{ value: T
     timer = setTimeout(() => reject(new Error(`promise still pending after ${ms} ms`)), ms);
   });
   try {
-    return await Promise.race([p.then((value) => ({ value }), (error: unknown) => ({ error })), hang]);
+    return await Promise.race([
+      p.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      hang,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -167,14 +196,23 @@ export async function settled<T>(p: Promise<T>, ms = 20_000): Promise<{ value: T
  * Asserts a settled call succeeded with exactly the outcome of one
  * application and, given `admin`, that the raw record shows it applied once.
  */
-export async function expectAppliedOnce(p: Plan, r: { value: unknown } | { error: unknown }, admin?: Redis): Promise<void> {
+export async function expectAppliedOnce(
+  p: Plan,
+  r: { value: unknown } | { error: unknown },
+  admin?: Redis,
+): Promise<void> {
   if ('error' in r) throw r.error;
   p.expectSuccess(r.value);
   if (admin) expect(await p.applied(admin)).toBe('once');
 }
 
 /** Asserts `err` is a RedisFaultError with this code and outcome, naming the operation and session. */
-export function expectFault(err: unknown, code: SessionStoreErrorCode, outcome: 'not_applied' | 'unknown', p?: Plan): void {
+export function expectFault(
+  err: unknown,
+  code: SessionStoreErrorCode,
+  outcome: 'not_applied' | 'unknown',
+  p?: Plan,
+): void {
   expect(isSessionStoreError(err), String(err)).toBe(true);
   expect(isRedisFault(err), String(err)).toBe(true);
   const e = err as { code: string; outcome: string; operation: string; sessionId: string; message: string };
@@ -198,7 +236,10 @@ export async function rejection(p: Promise<unknown>): Promise<unknown> {
  * can go out on the dying socket (ioredis still says 'ready') and, with
  * autoResendUnfulfilledCommands off, be dropped.
  */
-export async function resetAndReconnect(proxy: FaultProxy, client: { once(ev: 'ready', fn: () => void): unknown }): Promise<void> {
+export async function resetAndReconnect(
+  proxy: FaultProxy,
+  client: { once(ev: 'ready', fn: () => void): unknown },
+): Promise<void> {
   const ready = new Promise<void>((resolve) => client.once('ready', resolve));
   proxy.setMode('pass');
   proxy.resetConnections();

@@ -12,18 +12,21 @@ import { expectRefused } from './refused.js';
 const env = useServerWithStore('loading');
 
 describe('loading', () => {
-  it.each(WRITE_OPS)('loading: %s is refused with LOADING and applies nothing; after the load a retry applies once', async (op) => {
-    const p = await plan(op, env.store);
-    await env.store.exists('connected'); // connected before the load starts
-    const loading = await startLoading(env.server.url, { keys: 1_000, perKeyDelayUs: 1_000 });
-    try {
-      await expectRefused(p, env.store, 'LOADING', async () => {
+  it.each(WRITE_OPS)(
+    'loading: %s is refused with LOADING and applies nothing; after the load a retry applies once',
+    async (op) => {
+      const p = await plan(op, env.store);
+      await env.store.exists('connected'); // connected before the load starts
+      const loading = await startLoading(env.server.url, { keys: 1_000, perKeyDelayUs: 1_000 });
+      try {
+        await expectRefused(p, env.store, 'LOADING', async () => {
+          await loading.done;
+          return adminClient(env.server.url);
+        });
+      } finally {
         await loading.done;
-        return adminClient(env.server.url);
-      });
-    } finally {
-      await loading.done;
-    }
-    await expectAppliedOnce(p, await settled(p.run(env.store)));
-  });
+      }
+      await expectAppliedOnce(p, await settled(p.run(env.store)));
+    },
+  );
 });

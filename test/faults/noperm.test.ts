@@ -11,7 +11,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, createAclUser } from '../support/server-faults.js';
@@ -59,12 +59,15 @@ describe.each([5, 6] as IoredisMajor[])('noperm (ioredis %i)', (major) => {
     await expectRefused(p, store, 'NOPERM', () => adminClient(server.url));
   });
 
-  it.each(PUBLISHING)('noperm: %s with eventsChannel by a user who may not publish is refused whole with NOPERM', async (op) => {
-    // Redis 7 ACL users start with no channel permissions: no '&' pattern here.
-    const store = await storeAs(major, 'nopublish', ['~*', '+@all'], { eventsChannel: 'events' });
-    const p = await plan(op, healthy);
-    await expectRefused(p, store, 'NOPERM', () => adminClient(server.url));
-  });
+  it.each(PUBLISHING)(
+    'noperm: %s with eventsChannel by a user who may not publish is refused whole with NOPERM',
+    async (op) => {
+      // Redis 7 ACL users start with no channel permissions: no '&' pattern here.
+      const store = await storeAs(major, 'nopublish', ['~*', '+@all'], { eventsChannel: 'events' });
+      const p = await plan(op, healthy);
+      await expectRefused(p, store, 'NOPERM', () => adminClient(server.url));
+    },
+  );
 
   it.each(PUBLISHING)('noperm: %s by a user without PEXPIRE is refused whole: no key without a TTL', async (op) => {
     const store = await storeAs(major, 'nopexpire', ['~*', '&*', '+@all', '-pexpire']);
@@ -80,22 +83,44 @@ describe.each([5, 6] as IoredisMajor[])('noperm (ioredis %i)', (major) => {
   });
 
   it('noperm: a user with exactly the documented permissions can do everything', async () => {
-    const store = await storeAs(major, 'minimal', [
-      `~${prefix}*`, '&events', '+fcall', '+fcall_ro', '+hmget', '+hgetall', '+hkeys', '+hlen', '+hset', '+hdel', '+pexpire',
-      '+time', '+publish', '+info', '+wait',
-    ], { eventsChannel: 'events', terminateWait: { replicas: 1, timeoutMs: 10 } });
+    const store = await storeAs(
+      major,
+      'minimal',
+      [
+        `~${prefix}*`,
+        '&events',
+        '+fcall',
+        '+fcall_ro',
+        '+hmget',
+        '+hgetall',
+        '+hkeys',
+        '+hlen',
+        '+hset',
+        '+hdel',
+        '+pexpire',
+        '+time',
+        '+publish',
+        '+info',
+        '+wait',
+      ],
+      { eventsChannel: 'events', terminateWait: { replicas: 1, timeoutMs: 10 } },
+    );
     for (const op of WRITE_OPS) {
       const p = await plan(op, healthy, `minimal-${op}`);
       const r = await settled(p.run(store));
       if ('error' in r) throw r.error;
       if (op === 'terminate') {
         // No replica here: WAIT answers 0 within its timeout.
-        expect(r.value).toEqual({ ok: true, generation: p.before!.generation, replication: { acknowledged: 0, requested: 1, durable: false } });
+        expect(r.value).toEqual({
+          ok: true,
+          generation: p.before!.generation,
+          replication: { acknowledged: 0, requested: 1, durable: false },
+        });
       } else {
         p.expectSuccess(r.value);
       }
       expect(await p.applied(admin)).toBe('once');
     }
-    expect((await store.get('nobody'))).toBeNull();
+    expect(await store.get('nobody')).toBeNull();
   });
 });

@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, forceOom, infoField, setMaxmemory } from '../support/server-faults.js';
@@ -79,7 +79,10 @@ describe.each([5, 6] as IoredisMajor[])('oom (ioredis %i)', (major) => {
     let refused: unknown;
     for (let i = 0; i < 100 && refused === undefined; i++) {
       const id = `fill-${i}`;
-      const r = await store.create(id, { a: value, b: value }).catch((e: unknown) => { refused = e; return undefined; });
+      const r = await store.create(id, { a: value, b: value }).catch((e: unknown) => {
+        refused = e;
+        return undefined;
+      });
       if (r) {
         expect(r.ok).toBe(true);
         created.push(id);

@@ -15,7 +15,11 @@ async function viaProxy(options = {}): Promise<Redis> {
   return c;
 }
 
-const outcome = (p: Promise<unknown>) => p.then((v) => ({ v }), (e: Error) => ({ e: e.message }));
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    (v) => ({ v }),
+    (e: Error) => ({ e: e.message }),
+  );
 
 describe('fault proxy', () => {
   it('pass forwards both ways', async () => {

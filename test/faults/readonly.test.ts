@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, startReplica } from '../support/server-faults.js';

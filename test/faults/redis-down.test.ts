@@ -14,7 +14,7 @@ import { Redis as Redis5, type RedisOptions } from 'ioredis';
 import { Redis as Redis6 } from 'ioredis6';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { type GenerationReader, RedisSessionStore, type SessionStoreErrorCode, isRedisFault } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { type IoredisMajor, sleep } from '../support/clients.js';
 import { type RedisServer, freePort, startRedisServer } from '../support/redis-server.js';
 
@@ -24,7 +24,9 @@ afterAll(async () => {
   for (const c of clients) c.disconnect();
   for (const s of servers) await s.kill();
 });
-afterEach(() => { vi.restoreAllMocks(); });
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 /** A client without an error listener of its own (ioredis would print every error). */
 function client(major: IoredisMajor, port: number, options: RedisOptions): Client {
@@ -50,7 +52,13 @@ function expectRefusalFault(err: unknown, code: SessionStoreErrorCode, label = '
   expect(refused, `${label}: cause chain: ${causes(err).map(String).join(' <- ')}`).toBeDefined();
 }
 
-const failure = (p: Promise<unknown>): Promise<unknown> => p.then((v) => { throw new Error(`expected a fault, got ${JSON.stringify(v)}`); }, (e: unknown) => e);
+const failure = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    (v) => {
+      throw new Error(`expected a fault, got ${JSON.stringify(v)}`);
+    },
+    (e: unknown) => e,
+  );
 
 type Call = [name: string, run: (s: RedisSessionStore) => Promise<unknown>];
 const WRITES: Call[] = [
@@ -67,7 +75,10 @@ const READS: Call[] = [
   ['exists', (s) => s.exists('r')],
   ['mutate (its read fails first)', (s) => s.mutate('m', () => ({ a: '1' }))],
   ['generationOf ({ touch: false })', (s) => s.generationOf('g', { touch: false })],
-  ['get with touchOnGet: false', (s) => new RedisSessionStore(s.client, { touchOnGet: false, evictionPolicyCheck: 'off' }).get('g')],
+  [
+    'get with touchOnGet: false',
+    (s) => new RedisSessionStore(s.client, { touchOnGet: false, evictionPolicyCheck: 'off' }).get('g'),
+  ],
 ];
 
 describe.each([5, 6] as IoredisMajor[])('redis-down (ioredis %i)', (major) => {
@@ -106,8 +117,10 @@ describe.each([5, 6] as IoredisMajor[])('redis-down (ioredis %i)', (major) => {
     const c = client(major, storePort, { enableOfflineQueue: false });
     const store = new RedisSessionStore(c, { evictionPolicyCheck: 'off' });
     await sleep(400); // several reconnect attempts, each an error event
-    const unhandled = (port: number) => printed.mock.calls.filter((args) => String(args[0]).includes('Unhandled error event') &&
-      String(args[1]).includes(`:${port}`)).length;
+    const unhandled = (port: number) =>
+      printed.mock.calls.filter(
+        (args) => String(args[0]).includes('Unhandled error event') && String(args[1]).includes(`:${port}`),
+      ).length;
     expect(unhandled(barePort), 'the bare client printed its errors (the control)').toBeGreaterThanOrEqual(2);
     expect(unhandled(storePort), "the store's client printed nothing").toBe(0);
     bare.disconnect();

@@ -16,7 +16,10 @@ export async function planAll(healthy: RedisSessionStore, label: string): Promis
 
 /** Runs `p` on `store` under the fault and checks the refusal; `admin` reads the record afterwards. */
 export async function expectRefused(
-  p: Plan, store: RedisSessionStore, code: SessionStoreErrorCode, admin: () => Promise<Redis>,
+  p: Plan,
+  store: RedisSessionStore,
+  code: SessionStoreErrorCode,
+  admin: () => Promise<Redis>,
 ): Promise<void> {
   const err = await rejection(p.run(store));
   expectFault(err, code, 'not_applied', p);

@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
 import { expectAppliedOnce, plan, scriptRuns, settled, useProxiedServer, WRITE_OPS } from './harness.js';
 
@@ -23,7 +23,9 @@ describe.each([5, 6] as IoredisMajor[])('reply-lost (ioredis %i)', (major) => {
     clients.push(faulty, healthy);
     return { store: new RedisSessionStore(faulty, { prefix }), healthy: new RedisSessionStore(healthy, { prefix }) };
   };
-  afterAll(() => { for (const c of clients) c.disconnect(); });
+  afterAll(() => {
+    for (const c of clients) c.disconnect();
+  });
 
   it.each(WRITE_OPS)('reply-lost: %s applies exactly once and returns the original outcome', async (op) => {
     const { store, healthy } = stores();
@@ -38,13 +40,15 @@ describe.each([5, 6] as IoredisMajor[])('reply-lost (ioredis %i)', (major) => {
     env.proxy.resetConnections();
     await expectAppliedOnce(p, await settled(call), env.admin);
     // The write script really ran twice: once before the reset, once re-sent.
-    expect(await scriptRuns(env.admin) - runsBefore).toBe(p.scriptRuns + 1);
+    expect((await scriptRuns(env.admin)) - runsBefore).toBe(p.scriptRuns + 1);
   });
 
   it('reply-lost: several writes in flight on one auto-pipelined connection each apply once', async () => {
     const { store, healthy } = stores({ enableAutoPipelining: true });
     await store.exists('warm-up');
-    const plans = await Promise.all(WRITE_OPS.filter((op) => op !== 'mutate').map((op) => plan(op, healthy, `ap-${op}`)));
+    const plans = await Promise.all(
+      WRITE_OPS.filter((op) => op !== 'mutate').map((op) => plan(op, healthy, `ap-${op}`)),
+    );
     const dropped = env.proxy.stats.replyBytesDropped;
     env.proxy.setMode('drop-reply');
     const calls = plans.map((p) => p.run(store)); // one tick: one pipeline

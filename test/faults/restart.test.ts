@@ -10,7 +10,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, type Session, isSessionStoreError } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { createClient, sleep, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, libraryLoaded } from '../support/server-faults.js';
@@ -46,7 +46,6 @@ async function withAdmin<T>(s: RedisServer, fn: (a: Redis) => Promise<T>): Promi
   }
 }
 
-
 describe('restart', () => {
   it('restart: after SIGKILL and restart (appendfsync always) every write behaves per the contract and the library is back', async () => {
     const s = await server(PERSISTENT);
@@ -81,7 +80,11 @@ describe('restart', () => {
     let inFlightAtKill = 0;
     const track = async <T>(call: Promise<T>): Promise<T> => {
       inFlight++;
-      try { return await call; } finally { inFlight--; }
+      try {
+        return await call;
+      } finally {
+        inFlight--;
+      }
     };
     let restarted = false;
     const afterRestart: number[] = [];
@@ -111,8 +114,11 @@ describe('restart', () => {
         g = wrote(await store.update(id, g, { n: '1' }), { n: '1' });
         g = wrote(await store.patch(id, { set: { m: 'x' } }, { expectedGeneration: g }), { n: '1', m: 'x' });
         expect(await store.touch(id, { expectedGeneration: g })).toEqual({ ok: true, generation: g });
-        g = wrote(await store.mutate(id, (cur) => ({ ...cur.metadata, n: String(Number(cur.metadata.n) + 1) })),
-          { n: '2', m: 'x' }, { attempts: 1 });
+        g = wrote(
+          await store.mutate(id, (cur) => ({ ...cur.metadata, n: String(Number(cur.metadata.n) + 1) })),
+          { n: '2', m: 'x' },
+          { attempts: 1 },
+        );
         expect(await store.terminate(id, { expectedGeneration: g })).toEqual({ ok: true, generation: g });
         expect(await store.create(id)).toEqual({ ok: false, reason: 'terminated' });
         completed += 7;

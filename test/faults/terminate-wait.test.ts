@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, type TerminateResult, isRedisFault } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, createAclUser, startReplica } from '../support/server-faults.js';
@@ -32,7 +32,10 @@ function store(url: string, terminateWait: { replicas: number; timeoutMs: number
   return new RedisSessionStore(c, { prefix, terminateWait });
 }
 
-async function createAndTerminate(s: RedisSessionStore, id: string): Promise<{ generation: number; result: TerminateResult }> {
+async function createAndTerminate(
+  s: RedisSessionStore,
+  id: string,
+): Promise<{ generation: number; result: TerminateResult }> {
   const created = await s.create(id, { a: '1' });
   if (!created.ok) throw new Error(JSON.stringify(created));
   return { generation: created.session.generation, result: await s.terminate(id) };
@@ -62,7 +65,11 @@ describe('terminateWait', () => {
     const url = await createAclUser(primary, 'nowait', ['~*', '&*', '+@all', '-wait']);
     const s = store(url, { replicas: 1, timeoutMs: 1_000 });
     const { generation, result } = await createAndTerminate(s, 'nowait');
-    expect(result).toMatchObject({ ok: true, generation, replication: { acknowledged: 0, requested: 1, durable: false } });
+    expect(result).toMatchObject({
+      ok: true,
+      generation,
+      replication: { acknowledged: 0, requested: 1, durable: false },
+    });
     const error = (result as { replication: { error?: unknown } }).replication.error;
     expect(isRedisFault(error)).toBe(true);
     expect((error as { code: string }).code).toBe('NOPERM');

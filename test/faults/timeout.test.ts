@@ -20,10 +20,18 @@ const cases = ([5, 6] as IoredisMajor[]).flatMap((major) => RESEND.map((resend) 
 describe.each(cases)('timeout (ioredis %i, autoResendUnfulfilledCommands %s)', (major, resend) => {
   const prefix = uniquePrefix(`timeout-${major}-${resend}`);
   const stores = () => {
-    const faulty = createClient(major, env.proxy.url, { commandTimeout: 300, autoResendUnfulfilledCommands: resend, maxRetriesPerRequest: 5 });
+    const faulty = createClient(major, env.proxy.url, {
+      commandTimeout: 300,
+      autoResendUnfulfilledCommands: resend,
+      maxRetriesPerRequest: 5,
+    });
     const healthy = createClient(major, env.server.url);
     env.clients.push(faulty, healthy);
-    return { faulty, store: new RedisSessionStore(faulty, { prefix }), healthy: new RedisSessionStore(healthy, { prefix }) };
+    return {
+      faulty,
+      store: new RedisSessionStore(faulty, { prefix }),
+      healthy: new RedisSessionStore(healthy, { prefix }),
+    };
   };
 
   it.each(WRITE_OPS)('timeout: %s whose request never arrives: OUTCOME_UNKNOWN, not applied', async (op) => {
@@ -56,20 +64,27 @@ describe.each(cases)('timeout (ioredis %i, autoResendUnfulfilledCommands %s)', (
 
 describe('timeout (server stalled by DEBUG SLEEP)', () => {
   const prefix = uniquePrefix('timeout-stall');
-  it.each(WRITE_OPS)('timeout: %s queued behind a stalled server: OUTCOME_UNKNOWN, then applied once when it wakes', async (op) => {
-    const faulty = createClient(5, env.server.url, { commandTimeout: 300 });
-    const healthy = createClient(5, env.server.url);
-    env.clients.push(faulty, healthy);
-    const store = new RedisSessionStore(faulty, { prefix });
-    await store.exists('warm-up');
-    const p = await plan(op, new RedisSessionStore(healthy, { prefix }));
-    // On the same connection right before the write (for mutate: after its
-    // read), so the write surely waits behind the sleep.
-    let stall: Promise<unknown> = Promise.resolve();
-    const err = await rejection(p.run(store, () => { stall = faulty.call('DEBUG', 'SLEEP', '1').catch(() => undefined); }));
-    expectFault(err, 'OUTCOME_UNKNOWN', 'unknown', p);
-    await stall;
-    await env.admin.ping(); // answered once the server is awake and has run what was queued
-    expect(await p.applied(env.admin)).toBe('once');
-  });
+  it.each(WRITE_OPS)(
+    'timeout: %s queued behind a stalled server: OUTCOME_UNKNOWN, then applied once when it wakes',
+    async (op) => {
+      const faulty = createClient(5, env.server.url, { commandTimeout: 300 });
+      const healthy = createClient(5, env.server.url);
+      env.clients.push(faulty, healthy);
+      const store = new RedisSessionStore(faulty, { prefix });
+      await store.exists('warm-up');
+      const p = await plan(op, new RedisSessionStore(healthy, { prefix }));
+      // On the same connection right before the write (for mutate: after its
+      // read), so the write surely waits behind the sleep.
+      let stall: Promise<unknown> = Promise.resolve();
+      const err = await rejection(
+        p.run(store, () => {
+          stall = faulty.call('DEBUG', 'SLEEP', '1').catch(() => undefined);
+        }),
+      );
+      expectFault(err, 'OUTCOME_UNKNOWN', 'unknown', p);
+      await stall;
+      await env.admin.ping(); // answered once the server is awake and has run what was queued
+      expect(await p.applied(env.admin)).toBe('once');
+    },
+  );
 });

@@ -5,8 +5,13 @@
  * in time is still applied and reported, never thrown or undone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemorySessionStore, RedisSessionStore, type RedisSessionStoreOptions, isInvalidArgument } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import {
+  MemorySessionStore,
+  RedisSessionStore,
+  type RedisSessionStoreOptions,
+  isInvalidArgument,
+} from '../../src/index.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, startReplica } from '../support/server-faults.js';
@@ -65,7 +70,11 @@ describe('writeWait', () => {
     const c = await s.create('quiet', { a: '1' });
     if (!c.ok) throw new Error('create failed');
     expect(await s.create('quiet')).toEqual({ ok: false, reason: 'exists' });
-    expect(await s.update('quiet', c.session.generation + 7, {})).toEqual({ ok: false, reason: 'conflict', session: c.session });
+    expect(await s.update('quiet', c.session.generation + 7, {})).toEqual({
+      ok: false,
+      reason: 'conflict',
+      session: c.session,
+    });
     expect(await s.update('none', 1, {})).toEqual({ ok: false, reason: 'not_found' });
     expect(await s.patch('quiet', {})).toEqual({ ok: true, session: c.session });
   });
@@ -88,7 +97,10 @@ describe('writeWait', () => {
     expect(more).toMatchObject({ ok: true, replication: { acknowledged: 1, requested: 2, durable: false } });
     expect(await plain.terminate('o2', { wait: false })).toEqual({ ok: true, generation: expect.any(Number) });
     // terminateWait still decides for terminate when it is set, over writeWait.
-    const both = store({ writeWait: { replicas: 2, timeoutMs: 100 }, terminateWait: { replicas: 1, timeoutMs: 5_000 } });
+    const both = store({
+      writeWait: { replicas: 2, timeoutMs: 100 },
+      terminateWait: { replicas: 1, timeoutMs: 5_000 },
+    });
     expect(await both.terminate('o1')).toMatchObject({ ok: true, replication: ACKED });
   });
 
@@ -99,10 +111,18 @@ describe('writeWait', () => {
     const mem = new MemorySessionStore();
     for (const target of [s, mem]) {
       for (const bad of [true, null, { replicas: 1, timeoutMs: 1.5 }, { replicas: 1, timeoutMs: 10, extra: 1 }]) {
-        const err = await target.create('bad', {}, { wait: bad as never }).then(() => null, (e: unknown) => e);
+        const err = await target.create('bad', {}, { wait: bad as never }).then(
+          () => null,
+          (e: unknown) => e,
+        );
         expect(isInvalidArgument(err), String(bad)).toBe(true);
       }
-      const e2 = await target.mutate('bad', () => ({}), { wait: 'yes' as never }).then(() => null, (e: unknown) => e);
+      const e2 = await target
+        .mutate('bad', () => ({}), { wait: 'yes' as never })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect(isInvalidArgument(e2)).toBe(true);
     }
     expect(await s.exists('bad')).toBe(false);

@@ -8,7 +8,12 @@ import type { Metadata } from '../../src/index.js';
 import { type HistoryEntry, boundByConnectionOrder, checkSessionHistory } from '../support/history.js';
 import { type Operation, checkHistory } from '../support/linearizability.js';
 import {
-  EXACT_TIMING, type ModelConfig, REDIS_TIMING, type SessionOp, type SessionOutput, sessionModel,
+  EXACT_TIMING,
+  type ModelConfig,
+  REDIS_TIMING,
+  type SessionOp,
+  type SessionOutput,
+  sessionModel,
 } from '../support/model.js';
 
 const LONG = 1_000_000;
@@ -28,9 +33,19 @@ function unknown(call: number, input: SessionOp, partition = 'a'): Op {
 }
 
 const create = (metadata: Metadata = {}, ttlMs = LONG): SessionOp => ({ f: 'create', metadata, ttlMs });
-const update = (expected: number, metadata: Metadata = {}, ttlMs = LONG): SessionOp => ({ f: 'update', expected, metadata, ttlMs });
-const patch = (set: Metadata, expected?: number): SessionOp =>
-  ({ f: 'patch', set, remove: [], ttlMs: LONG, ...(expected ? { expected } : {}) });
+const update = (expected: number, metadata: Metadata = {}, ttlMs = LONG): SessionOp => ({
+  f: 'update',
+  expected,
+  metadata,
+  ttlMs,
+});
+const patch = (set: Metadata, expected?: number): SessionOp => ({
+  f: 'patch',
+  set,
+  remove: [],
+  ttlMs: LONG,
+  ...(expected ? { expected } : {}),
+});
 const PEEK: SessionOp = { f: 'peek' };
 const TERMINATE: SessionOp = { f: 'terminate' };
 const EXPIRE: SessionOp = { f: 'expire' };
@@ -42,18 +57,20 @@ const linearizable = (history: Op[], c?: ModelConfig) => check(history, c).ok;
 
 describe('linearizability checker', () => {
   it('accepts a sequential history that follows the model', () => {
-    expect(linearizable([
-      op(0, 1, create({ u: 'ada' }), ok(100, { u: 'ada' })),
-      op(2, 3, PEEK, s(100, { u: 'ada' })),
-      op(4, 5, update(100, { u: 'bob' }), ok(101, { u: 'bob' })),
-      op(6, 7, patch({ r: 'x' }), ok(102, { u: 'bob', r: 'x' })),
-      op(8, 9, { f: 'touch', ttlMs: LONG }, { ok: true, generation: 102 }),
-      op(10, 11, TERMINATE, { ok: true, generation: 102 }),
-      op(12, 13, PEEK, null),
-      op(14, 15, { f: 'exists' }, false),
-      op(16, 17, create(), fail('terminated')),
-      op(18, 19, update(102), fail('terminated')),
-    ])).toBe(true);
+    expect(
+      linearizable([
+        op(0, 1, create({ u: 'ada' }), ok(100, { u: 'ada' })),
+        op(2, 3, PEEK, s(100, { u: 'ada' })),
+        op(4, 5, update(100, { u: 'bob' }), ok(101, { u: 'bob' })),
+        op(6, 7, patch({ r: 'x' }), ok(102, { u: 'bob', r: 'x' })),
+        op(8, 9, { f: 'touch', ttlMs: LONG }, { ok: true, generation: 102 }),
+        op(10, 11, TERMINATE, { ok: true, generation: 102 }),
+        op(12, 13, PEEK, null),
+        op(14, 15, { f: 'exists' }, false),
+        op(16, 17, create(), fail('terminated')),
+        op(18, 19, update(102), fail('terminated')),
+      ]),
+    ).toBe(true);
   });
 
   it('rejects a reply the model never gives, even sequentially', () => {
@@ -61,7 +78,9 @@ describe('linearizability checker', () => {
     expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(100), ok(100))])).toBe(false);
     expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(100), ok(99))])).toBe(false);
     expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(100), ok(102))])).toBe(true);
-    expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(100), ok(102)), op(4, 5, update(102), ok(101))])).toBe(false);
+    expect(
+      linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(100), ok(102)), op(4, 5, update(102), ok(101))]),
+    ).toBe(false);
     expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, update(99), ok(100))])).toBe(false);
     expect(linearizable([op(0, 1, create(), ok(100)), op(2, 3, create(), ok(200))])).toBe(false);
     expect(linearizable([op(0, 1, update(1), ok(2))])).toBe(false);
@@ -69,20 +88,28 @@ describe('linearizability checker', () => {
 
   it('rejects two successful CAS writes from the same generation (a lost update), however they overlap', () => {
     const base = op(0, 1, create(), ok(100));
-    expect(linearizable([
-      base, op(2, 6, update(100, { w: '1' }), ok(101, { w: '1' })), op(3, 5, update(100, { w: '2' }), ok(101, { w: '2' })),
-    ])).toBe(false);
-    expect(linearizable([
-      base,
-      op(2, 6, { f: 'mutate', set: { w: '1' }, ttlMs: LONG }, { ...ok(101, { w: '1' }), attempts: 1 }),
-      op(3, 5, { f: 'mutate', set: { w: '2' }, ttlMs: LONG }, { ...ok(101, { w: '2' }), attempts: 1 }),
-    ])).toBe(false);
+    expect(
+      linearizable([
+        base,
+        op(2, 6, update(100, { w: '1' }), ok(101, { w: '1' })),
+        op(3, 5, update(100, { w: '2' }), ok(101, { w: '2' })),
+      ]),
+    ).toBe(false);
+    expect(
+      linearizable([
+        base,
+        op(2, 6, { f: 'mutate', set: { w: '1' }, ttlMs: LONG }, { ...ok(101, { w: '1' }), attempts: 1 }),
+        op(3, 5, { f: 'mutate', set: { w: '2' }, ttlMs: LONG }, { ...ok(101, { w: '2' }), attempts: 1 }),
+      ]),
+    ).toBe(false);
     // One wins, the other reports the winner's record: fine in either real-time order.
-    expect(linearizable([
-      base,
-      op(2, 6, update(100, { w: '1' }), ok(101, { w: '1' })),
-      op(3, 5, update(100, { w: '2' }), { ok: false, reason: 'conflict', session: s(101, { w: '1' }) }),
-    ])).toBe(true);
+    expect(
+      linearizable([
+        base,
+        op(2, 6, update(100, { w: '1' }), ok(101, { w: '1' })),
+        op(3, 5, update(100, { w: '2' }), { ok: false, reason: 'conflict', session: s(101, { w: '1' }) }),
+      ]),
+    ).toBe(true);
   });
 
   it('rejects a read that sees a terminated session after the terminate returned, accepts it while they overlap', () => {
@@ -114,11 +141,13 @@ describe('linearizability checker', () => {
     expect(linearizable([...base, op(3, 9, PEEK, s(101, { x: '1' }))])).toBe(true);
     expect(linearizable([...base, op(11, 12, PEEK, s(101, { x: '1' }))])).toBe(false);
     // Both patches claim to have been first.
-    expect(linearizable([
-      op(0, 1, create(), ok(100)),
-      op(2, 10, patch({ x: '1' }), ok(101, { x: '1' })),
-      op(2, 10, patch({ y: '1' }), ok(101, { y: '1' })),
-    ])).toBe(false);
+    expect(
+      linearizable([
+        op(0, 1, create(), ok(100)),
+        op(2, 10, patch({ x: '1' }), ok(101, { x: '1' })),
+        op(2, 10, patch({ y: '1' }), ok(101, { y: '1' })),
+      ]),
+    ).toBe(false);
   });
 
   it('lets an unknown-outcome write apply at any point after its invocation, or never', () => {
@@ -127,9 +156,13 @@ describe('linearizability checker', () => {
     expect(linearizable([...base, op(10, 11, PEEK, s(100))])).toBe(true);
     expect(linearizable([...base, op(10, 11, PEEK, s(100)), op(12, 13, PEEK, s(101, { v: 'u' }))])).toBe(true);
     // ...but never before it was invoked, and once seen it cannot be undone.
-    expect(linearizable([
-      op(0, 1, create(), ok(100)), op(1.5, 1.8, PEEK, s(101, { v: 'u' })), unknown(2, update(100, { v: 'u' })),
-    ])).toBe(false);
+    expect(
+      linearizable([
+        op(0, 1, create(), ok(100)),
+        op(1.5, 1.8, PEEK, s(101, { v: 'u' })),
+        unknown(2, update(100, { v: 'u' })),
+      ]),
+    ).toBe(false);
     expect(linearizable([...base, op(10, 11, PEEK, s(101, { v: 'u' })), op(12, 13, PEEK, s(100))])).toBe(false);
   });
 
@@ -140,11 +173,18 @@ describe('linearizability checker', () => {
     expect(linearizable([...base, bounded(5), op(10, 11, PEEK, s(101, { v: 'u' }))])).toBe(true);
     expect(linearizable([...base, bounded(5), op(10, 11, PEEK, s(100))])).toBe(true);
     // Seen unapplied after its bound, it cannot show up later.
-    expect(linearizable([...base, bounded(5), op(10, 11, PEEK, s(100)), op(12, 13, PEEK, s(101, { v: 'u' }))])).toBe(false);
+    expect(linearizable([...base, bounded(5), op(10, 11, PEEK, s(100)), op(12, 13, PEEK, s(101, { v: 'u' }))])).toBe(
+      false,
+    );
     // Without a bound it could.
-    expect(linearizable([
-      ...base, unknown(2, update(100, { v: 'u' })), op(10, 11, PEEK, s(100)), op(12, 13, PEEK, s(101, { v: 'u' })),
-    ])).toBe(true);
+    expect(
+      linearizable([
+        ...base,
+        unknown(2, update(100, { v: 'u' })),
+        op(10, 11, PEEK, s(100)),
+        op(12, 13, PEEK, s(101, { v: 'u' })),
+      ]),
+    ).toBe(true);
   });
 
   it('bounds unknown outcomes by connection order and leaves out faults that say "not applied"', () => {
@@ -179,7 +219,9 @@ describe('linearizability checker', () => {
     expect(linearizable([...base, op(5, 6, PEEK, s(77, { k: 'v' })), op(7, 8, update(77), ok(78))])).toBe(true);
     expect(linearizable([...base, op(5, 6, PEEK, s(77, { k: 'v' })), op(7, 8, PEEK, s(79, { k: 'v' }))])).toBe(false);
     expect(linearizable([...base, op(5, 6, PEEK, null)])).toBe(true);
-    expect(linearizable([...base, op(5, 6, update(50, {}), { ok: false, reason: 'conflict', session: s(60, { k: 'v' }) })])).toBe(true);
+    expect(
+      linearizable([...base, op(5, 6, update(50, {}), { ok: false, reason: 'conflict', session: s(60, { k: 'v' }) })]),
+    ).toBe(true);
   });
 
   it('generations: a re-create must exceed every generation the id had (no ABA)', () => {
@@ -226,7 +268,10 @@ describe('linearizability checker', () => {
       op(2, 3, PEEK, null, 'b'),
     ]);
     expect(v.ok).toBe(false);
-    expect(v.partitions.map((p) => [p.partition, p.ok])).toEqual([['a', true], ['b', false]]);
+    expect(v.partitions.map((p) => [p.partition, p.ok])).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
     const failed = v.partitions.find((p) => !p.ok)!;
     expect(failed.ok === false && failed.reason).toBe('illegal');
     expect(failed.ok === false && failed.longest).toEqual([1]);

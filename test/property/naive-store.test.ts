@@ -19,7 +19,12 @@ import { REDIS_TIMING, type ModelConfig } from '../support/model.js';
 import { NaiveRedisStore } from '../support/naive-store.js';
 import { naiveRaceTarget, scanKeys } from '../support/race.js';
 import {
-  PropertyViolation, type RaceOptions, casExclusive, generationMonotonic, noLostUpdate, noResurrectionAfterExpiry,
+  PropertyViolation,
+  type RaceOptions,
+  casExclusive,
+  generationMonotonic,
+  noLostUpdate,
+  noResurrectionAfterExpiry,
   noResurrectionAfterTerminate,
 } from '../support/race-properties.js';
 import { ALL_KINDS, runStress, stressPlan } from '../support/stress.js';
@@ -41,46 +46,87 @@ type Property = (target: ReturnType<typeof naiveRaceTarget>, numRuns: number, op
 async function expectCaught(property: Property, name: string, assertion: RegExp): Promise<void> {
   const target = naiveRaceTarget(() => conn(0));
   const quiet: RaceOptions = { expectFailure: true, fc: { endOnFailure: true } };
-  const byAssertions = await property(target, RUNS, { ...quiet, checks: 'assertions' }).then(() => undefined, (e: unknown) => e);
+  const byAssertions = await property(target, RUNS, { ...quiet, checks: 'assertions' }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(byAssertions, `${name}: the property's assertions passed on the naive store`).toBeInstanceOf(Error);
   const message = (byAssertions as Error).message;
   expect(message).toMatch(/seed: -?\d+, path: "[\d:]+"/); // replayable
   expect((byAssertions as Error).cause).toBeInstanceOf(PropertyViolation);
   expect(((byAssertions as Error).cause as Error).message).toMatch(new RegExp(`^${name}: ${assertion.source}`));
 
-  const byChecker = await property(target, RUNS, { ...quiet, checks: 'checker' }).then(() => undefined, (e: unknown) => e);
+  const byChecker = await property(target, RUNS, { ...quiet, checks: 'checker' }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(byChecker, `${name}: the checker accepted every naive-store history`).toBeInstanceOf(Error);
   expect(((byChecker as Error).cause as Error).message).toMatch(new RegExp(`^${name}: .*history is not linearizable`));
 }
 
 describe('naive store: the properties and the checker catch it', () => {
-  it('no-resurrection-after-terminate', () =>
-    expectCaught(noResurrectionAfterTerminate, 'no-resurrection-after-terminate', /resurrection/), T);
-  it('no-resurrection-after-expiry', () =>
-    expectCaught(noResurrectionAfterExpiry, 'no-resurrection-after-expiry', /.*after (the session )?expir/), T);
-  it('cas-exclusive', () => expectCaught(casExclusive, 'cas-exclusive', /\d+ of \d+ writers at generation \d+ succeeded/), T);
-  it('no-lost-update', () =>
-    expectCaught(noLostUpdate, 'no-lost-update', /(lost update|two acknowledged writes share a generation|\d+ writes acknowledged)/), T);
+  it(
+    'no-resurrection-after-terminate',
+    () => expectCaught(noResurrectionAfterTerminate, 'no-resurrection-after-terminate', /resurrection/),
+    T,
+  );
+  it(
+    'no-resurrection-after-expiry',
+    () => expectCaught(noResurrectionAfterExpiry, 'no-resurrection-after-expiry', /.*after (the session )?expir/),
+    T,
+  );
+  it(
+    'cas-exclusive',
+    () => expectCaught(casExclusive, 'cas-exclusive', /\d+ of \d+ writers at generation \d+ succeeded/),
+    T,
+  );
+  it(
+    'no-lost-update',
+    () =>
+      expectCaught(
+        noLostUpdate,
+        'no-lost-update',
+        /(lost update|two acknowledged writes share a generation|\d+ writes acknowledged)/,
+      ),
+    T,
+  );
   it('generation-monotonic', () => expectCaught(generationMonotonic, 'generation-monotonic', /.*generation/), T);
 
-  it('linearizability checker: real-concurrency histories of the naive store are not linearizable', async () => {
-    const cfg: ModelConfig = { ttlMs: 40, tombstoneTtlMs: 40, touchOnGet: true, ...REDIS_TIMING };
-    const clients = [conn(1), conn(2), conn(3), conn(4)];
-    let caught: string | undefined;
-    let tried = 0;
-    await fc.assert(fc.asyncProperty(stressPlan(ALL_KINDS, clients.length, 2, 2, 20, 40), async (plan) => {
-      tried++;
-      const prefix = uniquePrefix('naive-stress');
-      const run = await runStress({
-        clients, prefix, ids: ['a', 'b'], ttls: [20, 40], cfg,
-        makeStore: (c, p) => new NaiveRedisStore(c, { prefix: p, ttlMs: cfg.ttlMs, tombstoneTtlMs: cfg.tombstoneTtlMs }),
-      }, plan);
-      const keys = await scanKeys(conn(1), prefix);
-      if (keys.length) await conn(1).del(...keys);
-      const v = checkSessionHistory('naive-stress', run.history.entries, cfg, { quiet: true, artifact: false });
-      if (!v.ok) caught = v.message;
-      return v.ok;
-    }), fcParams(40, { endOnFailure: true })).catch(() => undefined);
-    expect(caught, `no naive-store history out of ${tried} was caught`).toMatch(/not linearizable/);
-  }, T);
+  it(
+    'linearizability checker: real-concurrency histories of the naive store are not linearizable',
+    async () => {
+      const cfg: ModelConfig = { ttlMs: 40, tombstoneTtlMs: 40, touchOnGet: true, ...REDIS_TIMING };
+      const clients = [conn(1), conn(2), conn(3), conn(4)];
+      let caught: string | undefined;
+      let tried = 0;
+      await fc
+        .assert(
+          fc.asyncProperty(stressPlan(ALL_KINDS, clients.length, 2, 2, 20, 40), async (plan) => {
+            tried++;
+            const prefix = uniquePrefix('naive-stress');
+            const run = await runStress(
+              {
+                clients,
+                prefix,
+                ids: ['a', 'b'],
+                ttls: [20, 40],
+                cfg,
+                makeStore: (c, p) =>
+                  new NaiveRedisStore(c, { prefix: p, ttlMs: cfg.ttlMs, tombstoneTtlMs: cfg.tombstoneTtlMs }),
+              },
+              plan,
+            );
+            const keys = await scanKeys(conn(1), prefix);
+            if (keys.length) await conn(1).del(...keys);
+            const v = checkSessionHistory('naive-stress', run.history.entries, cfg, { quiet: true, artifact: false });
+            if (!v.ok) caught = v.message;
+            return v.ok;
+          }),
+          fcParams(40, { endOnFailure: true }),
+        )
+        .catch(() => undefined);
+      expect(caught, `no naive-store history out of ${tried} was caught`).toMatch(/not linearizable/);
+    },
+    T,
+  );
 });

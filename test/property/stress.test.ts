@@ -33,61 +33,89 @@ const IDS = ['a', 'b'];
 const TTLS = [2, 5, 10];
 const cfg: ModelConfig = { ttlMs: 5, tombstoneTtlMs: 3, touchOnGet: true, ...REDIS_TIMING };
 
-const figures = { histories: 0, operations: 0, unknown: 0, notApplied: 0, expiredOrGone: 0, created: 0, casConflicts: 0, monitorPolls: 0 };
+const figures = {
+  histories: 0,
+  operations: 0,
+  unknown: 0,
+  notApplied: 0,
+  expiredOrGone: 0,
+  created: 0,
+  casConflicts: 0,
+  monitorPolls: 0,
+};
 
 const pool: Redis[] = [];
 afterAll(() => {
   for (const c of pool) c.disconnect();
-  console.log(`[stress] ${figures.histories} histories, ${figures.operations} operations ` +
-    `(${figures.unknown} with unknown outcome, ${figures.notApplied} failed and not applied, ${figures.created} successful creates, ` +
-    `${figures.expiredOrGone} replies finding no live session, ${figures.casConflicts} CAS conflicts), ` +
-    `${figures.monitorPolls} PTTL polls`);
+  console.log(
+    `[stress] ${figures.histories} histories, ${figures.operations} operations ` +
+      `(${figures.unknown} with unknown outcome, ${figures.notApplied} failed and not applied, ${figures.created} successful creates, ` +
+      `${figures.expiredOrGone} replies finding no live session, ${figures.casConflicts} CAS conflicts), ` +
+      `${figures.monitorPolls} PTTL polls`,
+  );
   console.log(checkerSummary('test/property/stress.test.ts'));
 });
 
 describe('stress: real concurrency on Redis, every history checked', () => {
-  it('K clients, short TTLs, unknown outcomes: every history is linearizable, monotonic and TTL-bounded', async () => {
-    const clients = Array.from({ length: CLIENTS }, () => createClient(5) as Redis);
-    // Times out under load: its operations then have unknown outcomes (the command may still run).
-    const impatient = createClient(5, undefined, { commandTimeout: 4 }) as Redis;
-    const monitor = createClient(5) as Redis;
-    pool.push(...clients, impatient, monitor);
-    const before = checkerStats.histories;
+  it(
+    'K clients, short TTLs, unknown outcomes: every history is linearizable, monotonic and TTL-bounded',
+    async () => {
+      const clients = Array.from({ length: CLIENTS }, () => createClient(5) as Redis);
+      // Times out under load: its operations then have unknown outcomes (the command may still run).
+      const impatient = createClient(5, undefined, { commandTimeout: 4 }) as Redis;
+      const monitor = createClient(5) as Redis;
+      pool.push(...clients, impatient, monitor);
+      const before = checkerStats.histories;
 
-    await fc.assert(fc.asyncProperty(stressPlan(ALL_KINDS, CLIENTS + 1, IDS.length, TTLS.length, 15, 40), async (plan) => {
-      const prefix = uniquePrefix('stress');
-      const run = await runStress({
-        clients: [...clients, impatient], prefix, ids: IDS, ttls: TTLS, cfg, monitor,
-        makeStore: (c, p) => new RedisSessionStore(c, { prefix: p, ttlMs: cfg.ttlMs, tombstoneTtlMs: cfg.tombstoneTtlMs }),
-      }, plan);
-      const entries = run.history.entries;
-      figures.histories++;
-      figures.operations += entries.length;
-      figures.monitorPolls += run.monitorPolls;
-      for (const e of entries) {
-        const o = e.output as { ok?: boolean; reason?: string } | null | undefined;
-        if (e.unknown) figures.unknown++;
-        else if (e.notApplied) figures.notApplied++;
-        else if (o === null || o?.reason === 'not_found' || o?.reason === 'terminated') figures.expiredOrGone++;
-        else if (e.op.f === 'create' && o?.ok === true) figures.created++;
-        else if (o?.reason === 'conflict') figures.casConflicts++;
-      }
-      const keys = await scanKeys(monitor, prefix);
-      if (keys.length) await monitor.del(...keys);
+      await fc.assert(
+        fc.asyncProperty(stressPlan(ALL_KINDS, CLIENTS + 1, IDS.length, TTLS.length, 15, 40), async (plan) => {
+          const prefix = uniquePrefix('stress');
+          const run = await runStress(
+            {
+              clients: [...clients, impatient],
+              prefix,
+              ids: IDS,
+              ttls: TTLS,
+              cfg,
+              monitor,
+              makeStore: (c, p) =>
+                new RedisSessionStore(c, { prefix: p, ttlMs: cfg.ttlMs, tombstoneTtlMs: cfg.tombstoneTtlMs }),
+            },
+            plan,
+          );
+          const entries = run.history.entries;
+          figures.histories++;
+          figures.operations += entries.length;
+          figures.monitorPolls += run.monitorPolls;
+          for (const e of entries) {
+            const o = e.output as { ok?: boolean; reason?: string } | null | undefined;
+            if (e.unknown) figures.unknown++;
+            else if (e.notApplied) figures.notApplied++;
+            else if (o === null || o?.reason === 'not_found' || o?.reason === 'terminated') figures.expiredOrGone++;
+            else if (e.op.f === 'create' && o?.ok === true) figures.created++;
+            else if (o?.reason === 'conflict') figures.casConflicts++;
+          }
+          const keys = await scanKeys(monitor, prefix);
+          if (keys.length) await monitor.del(...keys);
 
-      const verdict = checkSessionHistory('stress', entries, cfg, { extra: { plan } });
-      const breach = generationBreach(entries) ??
-        (run.ttlViolations.length ? `ttl-invariant: ${run.ttlViolations.join('; ')}` : undefined);
-      if (breach) {
-        const file = verdict.artifact ?? writeHistoryArtifact('stress', entries, cfg, verdict, { plan, breach });
-        throw new Error(`stress: ${breach}; history written to ${file}`);
-      }
-      if (!verdict.ok) throw new Error(verdict.message);
-    }), fcParams(80, { endOnFailure: true }));
+          const verdict = checkSessionHistory('stress', entries, cfg, { extra: { plan } });
+          const breach =
+            generationBreach(entries) ??
+            (run.ttlViolations.length ? `ttl-invariant: ${run.ttlViolations.join('; ')}` : undefined);
+          if (breach) {
+            const file = verdict.artifact ?? writeHistoryArtifact('stress', entries, cfg, verdict, { plan, breach });
+            throw new Error(`stress: ${breach}; history written to ${file}`);
+          }
+          if (!verdict.ok) throw new Error(verdict.message);
+        }),
+        fcParams(80, { endOnFailure: true }),
+      );
 
-    expect(checkerStats.histories - before).toBe(figures.histories);
-    // The run must have raced for real: sessions expired or were terminated under the clients.
-    expect(figures.expiredOrGone).toBeGreaterThan(0);
-    expect(figures.created).toBeGreaterThan(0);
-  }, PROPERTY_TIMEOUT_MS);
+      expect(checkerStats.histories - before).toBe(figures.histories);
+      // The run must have raced for real: sessions expired or were terminated under the clients.
+      expect(figures.expiredOrGone).toBeGreaterThan(0);
+      expect(figures.created).toBeGreaterThan(0);
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });

@@ -6,9 +6,9 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LIBRARY } from '../../src/generated/lua.js';
+import { LIBRARY } from '../../src/redis/generated/lua.js';
 import { RedisSessionStore, functionLibrary, isSessionStoreError } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { adminClient, createAclUser, libraryLoaded } from '../support/server-faults.js';
@@ -49,9 +49,12 @@ describe.each([5, 6] as IoredisMajor[])('function library (ioredis %i)', (major)
   it('another version of the library on the same server: both work, neither calls the other', async () => {
     const otherTag = (LIBRARY.tag as string) === 'aaaaaaaaaa' ? 'bbbbbbbbbb' : 'aaaaaaaaaa';
     // Another version: other names, and an update that refuses every call, so a mix-up would show.
-    const other = LIBRARY.source.replaceAll(LIBRARY.tag, otherTag)
-      .replace("local key = KEYS[1]\nlocal opId = parseOpId(ARGV[1])\nlocal ttl = parseTtl(ARGV[2])\nlocal expected = parseExpected(ARGV[3], false)",
-        "local key = KEYS[1]\nlocal opId = parseOpId(ARGV[1])\nlocal ttl = parseTtl(ARGV[2])\nlocal expected = parseExpected(ARGV[3], false)\nfail('other version')");
+    const other = LIBRARY.source
+      .replaceAll(LIBRARY.tag, otherTag)
+      .replace(
+        'local key = KEYS[1]\nlocal opId = parseOpId(ARGV[1])\nlocal ttl = parseTtl(ARGV[2])\nlocal expected = parseExpected(ARGV[3], false)',
+        "local key = KEYS[1]\nlocal opId = parseOpId(ARGV[1])\nlocal ttl = parseTtl(ARGV[2])\nlocal expected = parseExpected(ARGV[3], false)\nfail('other version')",
+      );
     expect(other).toContain("fail('other version')");
     await admin.call('FUNCTION', 'LOAD', 'REPLACE', other);
     try {
@@ -59,8 +62,9 @@ describe.each([5, 6] as IoredisMajor[])('function library (ioredis %i)', (major)
       const c = await store.create('s', { v: '1' });
       if (!c.ok) throw new Error('create failed');
       expect(await store.update('s', c.session.generation, { v: '2' })).toMatchObject({ ok: true });
-      await expect(admin.fcall(`sessioncas_${otherTag}_update`, 1, store.keyFor('s'), 'opid0001', '1000', '2', '', ''))
-        .rejects.toThrow(/other version/);
+      await expect(
+        admin.fcall(`sessioncas_${otherTag}_update`, 1, store.keyFor('s'), 'opid0001', '1000', '2', '', ''),
+      ).rejects.toThrow(/other version/);
       expect((await store.peek('s'))?.metadata).toEqual({ v: '2' });
     } finally {
       await admin.call('FUNCTION', 'DELETE', `sessioncas_${otherTag}`);
@@ -72,7 +76,10 @@ describe.each([5, 6] as IoredisMajor[])('function library (ioredis %i)', (major)
     const url = await createAclUser(server, `noload${major}`, ['~*', '&*', '+@all', '-function']);
     const prefix = uniquePrefix('noload');
     const limited = new RedisSessionStore(client(major, url), { prefix });
-    const err = await limited.create('a').then(() => null, (e: unknown) => e);
+    const err = await limited.create('a').then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isSessionStoreError(err) && err.code).toBe('NOPERM');
     expect((err as Error).message).toMatch(/FUNCTION LOAD refused[\s\S]*loadLibrary/);
     expect(await admin.exists(limited.keyFor('a'))).toBe(0);
@@ -81,7 +88,9 @@ describe.each([5, 6] as IoredisMajor[])('function library (ioredis %i)', (major)
   });
 
   it('a restart without persistence in the middle of a load: every call resolves or fails typed, the library comes back', async () => {
-    const store = new RedisSessionStore(client(major, server.url, { enableAutoPipelining: true }), { prefix: uniquePrefix('restart') });
+    const store = new RedisSessionStore(client(major, server.url, { enableAutoPipelining: true }), {
+      prefix: uniquePrefix('restart'),
+    });
     const untyped: unknown[] = [];
     let ok = 0;
     let faults = 0;
@@ -117,6 +126,8 @@ describe.each([5, 6] as IoredisMajor[])('function library (ioredis %i)', (major)
     expect(ok).toBeGreaterThan(0);
     expect(okAfterRestart).toBeGreaterThan(0);
     expect(await libraryLoaded(admin)).toBe(true);
-    console.info(`[functions] restart mid-load (ioredis ${major}): ${ok} updates ok, ${okAfterRestart} after the restart, ${faults} typed faults`);
+    console.info(
+      `[functions] restart mid-load (ioredis ${major}): ${ok} updates ok, ${okAfterRestart} after the restart, ${faults} typed faults`,
+    );
   });
 });

@@ -5,15 +5,18 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, sessionKey } from '../../src/index.js';
-import { callScriptRaw } from '../../src/scripts.js';
-import type { ScriptName } from '../../src/generated/lua.js';
+import { callScriptRaw } from '../../src/redis/scripts.js';
+import type { ScriptName } from '../../src/redis/generated/lua.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
 
 const client = createClient(5);
 afterAll(() => client.disconnect());
 const prefix = uniquePrefix('lua-validation');
 const store = new RedisSessionStore(client, { prefix });
-const raw = client as unknown as { hgetall(k: string): Promise<Record<string, string>>; pttl(k: string): Promise<number> };
+const raw = client as unknown as {
+  hgetall(k: string): Promise<Record<string, string>>;
+  pttl(k: string): Promise<number>;
+};
 
 // Layouts (see lua/*.lua): create [op, ttl, channel, cmd, pairs...]; update [op, ttl, expected, channel, cmd, pairs...];
 // patch [op, ttl, expected, maxBytes, channel, cmd, nSet, set..., remove...]; touch [ttl, expected];
@@ -30,7 +33,12 @@ const cases: Array<[string, ScriptName, Array<string | number>, RegExp]> = [
   ['create: ttl leading zero', 'create', ['opid0001', '01000', '', '', 'ma', '1'], /bad ttl/],
   ['create: odd metadata', 'create', ['opid0001', '1000', '', '', 'ma'], /odd metadata/],
   ['create: channel without command', 'create', ['opid0001', '1000', 'chan', '', 'ma', '1'], /bad event/],
-  ['create: command other than PUBLISH/SPUBLISH', 'create', ['opid0001', '1000', 'chan', 'DEL', 'ma', '1'], /bad event/],
+  [
+    'create: command other than PUBLISH/SPUBLISH',
+    'create',
+    ['opid0001', '1000', 'chan', 'DEL', 'ma', '1'],
+    /bad event/,
+  ],
   ['create: command without channel', 'create', ['opid0001', '1000', '', 'PUBLISH', 'ma', '1'], /bad event/],
   ['update: no expected generation', 'update', ['opid0001', '1000', '', '', '', 'ma', '1'], /bad expected/],
   ['update: negative generation', 'update', ['opid0001', '1000', '-1', '', '', 'ma', '1'], /bad expected/],
@@ -40,14 +48,24 @@ const cases: Array<[string, ScriptName, Array<string | number>, RegExp]> = [
   ['patch: bad ttl', 'patch', ['opid0001', '-5', '', '100', '', '', '0'], /bad ttl/],
   ['patch: set count beyond ARGV', 'patch', ['opid0001', '1000', '', '100', '', '', '4', 'ma', '1'], /bad patch/],
   ['patch: odd set count', 'patch', ['opid0001', '1000', '', '100', '', '', '1', 'ma'], /bad patch/],
-  ['patch: negative set count with cap inf', 'patch', ['opid0001', '1000', '', 'inf', '', '', '-2', 'mkeep'], /bad patch/],
+  [
+    'patch: negative set count with cap inf',
+    'patch',
+    ['opid0001', '1000', '', 'inf', '', '', '-2', 'mkeep'],
+    /bad patch/,
+  ],
   ['patch: negative set count', 'patch', ['opid0001', '1000', '', '100', '', '', '-2', 'mkeep'], /bad patch/],
   ['patch: set count as hex', 'patch', ['opid0001', '1000', '', '100', '', '', '0x2', 'ma', '1'], /bad patch/],
   ['patch: set count fraction', 'patch', ['opid0001', '1000', '', '100', '', '', '2.0', 'ma', '1'], /bad patch/],
   ['patch: max bytes inf', 'patch', ['opid0001', '1000', '', 'inf', '', '', '2', 'ma', '1'], /bad patch/],
   ['patch: max bytes zero', 'patch', ['opid0001', '1000', '', '0', '', '', '2', 'ma', '1'], /bad patch/],
   ['patch: max bytes exponent', 'patch', ['opid0001', '1000', '', '1e9', '', '', '2', 'ma', '1'], /bad patch/],
-  ['patch: expected generation with a space', 'patch', ['opid0001', '1000', ' 1', '100', '', '', '2', 'ma', '1'], /bad expected/],
+  [
+    'patch: expected generation with a space',
+    'patch',
+    ['opid0001', '1000', ' 1', '100', '', '', '2', 'ma', '1'],
+    /bad expected/,
+  ],
   ['touch: bad expected', 'touch', ['1000', 'abc'], /bad expected/],
   ['touch: ttl 2^53', 'touch', ['9007199254740992', ''], /bad ttl/],
   ['touch: ttl negative', 'touch', ['-1000', ''], /bad ttl/],

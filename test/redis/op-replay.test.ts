@@ -6,10 +6,10 @@
  * a real dropped reply.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Code, decodeReply } from '../../src/decode.js';
+import { Code, decodeReply } from '../../src/redis/decode.js';
 import { sessionKey } from '../../src/index.js';
-import { callScriptRaw } from '../../src/scripts.js';
-import type { ScriptName } from '../../src/generated/lua.js';
+import { callScriptRaw } from '../../src/redis/scripts.js';
+import type { ScriptName } from '../../src/redis/generated/lua.js';
 import { createClient, uniquePrefix } from '../support/clients.js';
 
 const client = createClient(5);
@@ -23,7 +23,8 @@ async function call(script: ScriptName, id: string, args: string[]) {
   return decodeReply(await callScriptRaw(client, script, sessionKey(id, prefix), args));
 }
 const create = (id: string, opId: string) => call('create', id, [opId, TTL, '', '', 'ma', '1']);
-const update = (id: string, opId: string, gen: number, v = 'x') => call('update', id, [opId, TTL, String(gen), '', '', 'ma', v]);
+const update = (id: string, opId: string, gen: number, v = 'x') =>
+  call('update', id, [opId, TTL, String(gen), '', '', 'ma', v]);
 const patch = (id: string, opId: string) => call('patch', id, [opId, TTL, '', '1000', '', '', '2', 'mp', opId]);
 const terminate = (id: string, opId: string) => call('terminate', id, [opId, TTL, '', '', '']);
 const peekGen = async (id: string) => {

@@ -8,7 +8,11 @@ afterAll(() => client.disconnect());
 
 function rejects(argument: string, make: () => unknown) {
   let err: unknown;
-  try { make(); } catch (e) { err = e; }
+  try {
+    make();
+  } catch (e) {
+    err = e;
+  }
   expect(isInvalidArgument(err), String(err)).toBe(true);
   expect((err as { argument: string }).argument).toBe(argument);
 }
@@ -24,20 +28,30 @@ describe('RedisSessionStore options', () => {
   });
 
   it('accepts an empty prefix and prefixes with colons and glob characters', () => {
-    for (const prefix of ['', 'app:sess:', 'a*b?[c]:']) expect(new RedisSessionStore(client, { prefix }).prefix).toBe(prefix);
+    for (const prefix of ['', 'app:sess:', 'a*b?[c]:'])
+      expect(new RedisSessionStore(client, { prefix }).prefix).toBe(prefix);
   });
 
   it('rejects a bad eventsChannel and terminateWait', () => {
     rejects('options.eventsChannel', () => new RedisSessionStore(client, { eventsChannel: '' }));
-    rejects('options.terminateWait.replicas', () => new RedisSessionStore(client, { terminateWait: { replicas: 0, timeoutMs: 10 } }));
-    rejects('options.terminateWait.timeoutMs', () => new RedisSessionStore(client, { terminateWait: { replicas: 1, timeoutMs: 1.5 } }));
+    rejects(
+      'options.terminateWait.replicas',
+      () => new RedisSessionStore(client, { terminateWait: { replicas: 0, timeoutMs: 10 } }),
+    );
+    rejects(
+      'options.terminateWait.timeoutMs',
+      () => new RedisSessionStore(client, { terminateWait: { replicas: 1, timeoutMs: 1.5 } }),
+    );
     rejects('options', () => new RedisSessionStore(client, 'x' as never));
   });
 
   it('rejects unknown option keys, in terminateWait too, naming them', () => {
     rejects('options.prefx', () => new RedisSessionStore(client, { prefx: 'a:' } as never));
     rejects('options.eventChannel', () => new RedisSessionStore(client, { eventChannel: 'e' } as never));
-    rejects('options.terminateWait.timeout', () => new RedisSessionStore(client, { terminateWait: { replicas: 1, timeoutMs: 10, timeout: 10 } } as never));
+    rejects(
+      'options.terminateWait.timeout',
+      () => new RedisSessionStore(client, { terminateWait: { replicas: 1, timeoutMs: 10, timeout: 10 } } as never),
+    );
     expect(() => new RedisSessionStore(client, { prefx: 'a:' } as never)).toThrow(/did you mean prefix\?/);
   });
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import { createClient } from '../support/clients.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 
@@ -21,17 +21,23 @@ describe.each([5, 6] as const)('function library reload (ioredis %i)', (major) =
     await server.kill();
   });
 
-  const flushScripts = () => (client as unknown as { call(...a: string[]): Promise<unknown> }).call('FUNCTION', 'FLUSH');
+  const flushScripts = () =>
+    (client as unknown as { call(...a: string[]): Promise<unknown> }).call('FUNCTION', 'FLUSH');
 
   it('every operation works after FUNCTION FLUSH', async () => {
     const store = new RedisSessionStore(client, { prefix: 'flush:' });
     const s = await store.create('s', { a: '1' });
     if (!s.ok) throw new Error('create failed');
     const ops: Array<() => Promise<unknown>> = [
-      () => store.get('s'), () => store.peek('s'), () => store.exists('s'),
-      () => store.update('s', s.session.generation, { a: '2' }), () => store.patch('s', { set: { b: '3' } }),
-      () => store.touch('s'), () => store.mutate('s', (cur) => ({ ...cur.metadata, c: '4' })),
-      () => store.create('t'), () => store.terminate('t'),
+      () => store.get('s'),
+      () => store.peek('s'),
+      () => store.exists('s'),
+      () => store.update('s', s.session.generation, { a: '2' }),
+      () => store.patch('s', { set: { b: '3' } }),
+      () => store.touch('s'),
+      () => store.mutate('s', (cur) => ({ ...cur.metadata, c: '4' })),
+      () => store.create('t'),
+      () => store.terminate('t'),
     ];
     for (const op of ops) {
       await flushScripts();

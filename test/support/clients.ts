@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Cluster as Cluster5, Redis as Redis5, type RedisOptions } from 'ioredis';
 import { Cluster as Cluster6, Redis as Redis6 } from 'ioredis6';
 import { inject } from 'vitest';
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 
 export type IoredisMajor = 5 | 6;
 
@@ -17,7 +17,10 @@ export function createClient(major: IoredisMajor, url?: string, options: RedisOp
     const nodes = inject('redisCluster');
     if (nodes.length > 0) {
       const ClusterCtor = (major === 5 ? Cluster5 : Cluster6) as unknown as new (n: unknown, o: object) => Client;
-      const cluster = new ClusterCtor(nodes, { keyPrefix: options.keyPrefix, redisOptions: { maxRetriesPerRequest: 3, ...options } });
+      const cluster = new ClusterCtor(nodes, {
+        keyPrefix: options.keyPrefix,
+        redisOptions: { maxRetriesPerRequest: 3, ...options },
+      });
       cluster.on('error', () => undefined);
       return cluster;
     }

@@ -25,7 +25,10 @@ const execFileP = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export type IoredisMajor = 5 | 6;
-export interface HostPort { host: string; port: number }
+export interface HostPort {
+  host: string;
+  port: number;
+}
 
 /** One node of a test cluster: its server process plus an admin connection. */
 export interface ClusterNode extends RedisServer {
@@ -76,17 +79,27 @@ export interface RedisCluster {
 const REPLICATION_ARGS = ['--repl-diskless-sync-delay', '0'];
 
 const NODE_ARGS = [
-  '--cluster-enabled', 'yes',
-  '--cluster-config-file', 'nodes.conf',
+  '--cluster-enabled',
+  'yes',
+  '--cluster-config-file',
+  'nodes.conf',
   // Short enough that a killed primary is noticed within a test, long enough
   // that a busy 2-core machine does not mark live nodes as failing.
-  '--cluster-node-timeout', '3000',
-  '--appendonly', 'no',
+  '--cluster-node-timeout',
+  '3000',
+  '--appendonly',
+  'no',
   ...REPLICATION_ARGS,
 ];
 
 function adminClient(port: number): Redis {
-  const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  const c = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 100,
+  });
   c.on('error', () => undefined);
   return c;
 }
@@ -102,26 +115,34 @@ function parseInfo(text: string): Record<string, string> {
 
 /** `INFO <section>` (or `CLUSTER INFO`) as a record. */
 export async function info(conn: Redis, section: string): Promise<Record<string, string>> {
-  const text = section === 'cluster'
-    ? (await conn.call('CLUSTER', 'INFO')) as string
-    : await conn.info(section);
+  const text = section === 'cluster' ? ((await conn.call('CLUSTER', 'INFO')) as string) : await conn.info(section);
   return parseInfo(text);
 }
 
-interface NodesLine { id: string; key: string; flags: string[]; masterId: string; linkState: string; slots: string[] }
+interface NodesLine {
+  id: string;
+  key: string;
+  flags: string[];
+  masterId: string;
+  linkState: string;
+  slots: string[];
+}
 
 function parseClusterNodes(text: string): NodesLine[] {
-  return text.trim().split('\n').map((line) => {
-    const parts = line.trim().split(' ');
-    return {
-      id: parts[0]!,
-      key: parts[1]!.split('@')[0]!,
-      flags: parts[2]!.split(','),
-      masterId: parts[3]!,
-      linkState: parts[7]!,
-      slots: parts.slice(8),
-    };
-  });
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const parts = line.trim().split(' ');
+      return {
+        id: parts[0]!,
+        key: parts[1]!.split('@')[0]!,
+        flags: parts[2]!.split(','),
+        masterId: parts[3]!,
+        linkState: parts[7]!,
+        slots: parts.slice(8),
+      };
+    });
 }
 
 async function clusterNodes(conn: Redis): Promise<NodesLine[]> {
@@ -129,7 +150,9 @@ async function clusterNodes(conn: Redis): Promise<NodesLine[]> {
 }
 
 /** Starts a cluster of `primaries` primaries with `replicas` replicas each (defaults 3 and 1). */
-export async function startRedisCluster(opts: { primaries?: number; replicas?: number; args?: string[] } = {}): Promise<RedisCluster> {
+export async function startRedisCluster(
+  opts: { primaries?: number; replicas?: number; args?: string[] } = {},
+): Promise<RedisCluster> {
   const primaryCount = opts.primaries ?? 3;
   const replicasEach = opts.replicas ?? 1;
   const total = primaryCount * (1 + replicasEach);
@@ -137,11 +160,20 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
   const clients: Array<{ disconnect(): void }> = [];
   let stopped = false;
   try {
-    for (let i = 0; i < total; i++) servers.push(await startRedisServer({ args: [...NODE_ARGS, ...(opts.args ?? [])] }));
-    await execFileP('redis-cli', [
-      '--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`),
-      '--cluster-replicas', String(replicasEach), '--cluster-yes',
-    ], { timeout: 60_000 });
+    for (let i = 0; i < total; i++)
+      servers.push(await startRedisServer({ args: [...NODE_ARGS, ...(opts.args ?? [])] }));
+    await execFileP(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...servers.map((s) => `127.0.0.1:${s.port}`),
+        '--cluster-replicas',
+        String(replicasEach),
+        '--cluster-yes',
+      ],
+      { timeout: 60_000 },
+    );
   } catch (err) {
     await Promise.all(servers.map((s) => s.kill()));
     throw err;
@@ -153,9 +185,15 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
     clients.push(admin);
     const id = (await admin.call('CLUSTER', 'MYID')) as string;
     const node = Object.assign(Object.create(null) as object, {
-      get host() { return s.host; },
-      get port() { return s.port; },
-      get url() { return s.url; },
+      get host() {
+        return s.host;
+      },
+      get port() {
+        return s.port;
+      },
+      get url() {
+        return s.url;
+      },
       pid: () => s.pid(),
       kill: () => s.kill(),
       stop: () => s.stop(),
@@ -190,7 +228,10 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
     live,
     client(major = 5, options = {}) {
       const Ctor = (major === 5 ? Cluster5 : Cluster6) as unknown as new (n: HostPort[], o: ClusterOptions) => Cluster5;
-      const c = new Ctor(cluster.startupNodes, { ...options, redisOptions: { maxRetriesPerRequest: 3, ...options.redisOptions } });
+      const c = new Ctor(cluster.startupNodes, {
+        ...options,
+        redisOptions: { maxRetriesPerRequest: 3, ...options.redisOptions },
+      });
       c.on('error', () => undefined);
       c.on('node error', () => undefined);
       clients.push(c);
@@ -198,7 +239,9 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
     },
     async primaries() {
       const view = await clusterNodes(anyLive().admin);
-      return view.filter((l) => l.flags.includes('master') && !l.flags.includes('fail')).map((l) => byId(l.id))
+      return view
+        .filter((l) => l.flags.includes('master') && !l.flags.includes('fail'))
+        .map((l) => byId(l.id))
         .filter((n) => n.pid() !== undefined);
     },
     async replicaOf(primary) {
@@ -208,7 +251,9 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
       return node && node.pid() !== undefined ? node : undefined;
     },
     async ownerOf(slot) {
-      const ranges = (await anyLive().admin.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, string]]>;
+      const ranges = (await anyLive().admin.call('CLUSTER', 'SLOTS')) as Array<
+        [number, number, [string, number, string]]
+      >;
       const range = ranges.find(([lo, hi]) => slot >= lo && slot <= hi);
       if (!range) throw new Error(`slot ${slot} has no owner`);
       return byId(range[2][2]);
@@ -253,11 +298,16 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
   };
   try {
     await cluster.waitForOk({ timeoutMs: 60_000 });
-    await waitUntil(`every primary to have ${replicasEach} replica(s)`, async () => {
-      const view = await clusterNodes(anyLive().admin);
-      return view.filter((l) => l.flags.includes('master'))
-        .every((p) => view.filter((r) => r.masterId === p.id).length === replicasEach);
-    }, 30_000);
+    await waitUntil(
+      `every primary to have ${replicasEach} replica(s)`,
+      async () => {
+        const view = await clusterNodes(anyLive().admin);
+        return view
+          .filter((l) => l.flags.includes('master'))
+          .every((p) => view.filter((r) => r.masterId === p.id).length === replicasEach);
+      },
+      30_000,
+    );
   } catch (err) {
     await cluster.stop();
     throw err;
@@ -286,9 +336,15 @@ async function notOkReason(nodes: ClusterNode[], replicas: boolean): Promise<str
     }
     if (ci.cluster_state !== 'ok') return `${n.key}: cluster_state ${ci.cluster_state}`;
     if (ci.cluster_slots_ok !== '16384') return `${n.key}: cluster_slots_ok ${ci.cluster_slots_ok}`;
-    const owners = slots.map(([lo, hi, p]) => `${lo}-${hi}:${p[2]}`).sort().join(',');
-    const topology = view.filter((l) => liveIds.has(l.id))
-      .map((l) => `${l.id}:${l.flags.includes('master') ? 'master' : `replica-of-${l.masterId}`}`).sort().join(',');
+    const owners = slots
+      .map(([lo, hi, p]) => `${lo}-${hi}:${p[2]}`)
+      .sort()
+      .join(',');
+    const topology = view
+      .filter((l) => liveIds.has(l.id))
+      .map((l) => `${l.id}:${l.flags.includes('master') ? 'master' : `replica-of-${l.masterId}`}`)
+      .sort()
+      .join(',');
     if (reference === undefined) reference = owners + '|' + topology;
     else if (owners + '|' + topology !== reference) return `${n.key}: disagrees on slot owners or roles`;
     if (replicas) {
@@ -316,7 +372,12 @@ export async function waitForReplicaOffset(primary: Redis, replica: Redis, timeo
 }
 
 /** Polls `check` every `everyMs` until it returns true, or throws with `what` after `timeoutMs`. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 20_000, everyMs = 50): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 20_000,
+  everyMs = 50,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -333,7 +394,12 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
 // ---------------------------------------------------------------- Sentinel
 
 /** One redis-server in sentinel mode. */
-export interface SentinelProcess { readonly port: number; readonly admin: Redis; pid(): number | undefined; kill(): Promise<void> }
+export interface SentinelProcess {
+  readonly port: number;
+  readonly admin: Redis;
+  pid(): number | undefined;
+  kill(): Promise<void>;
+}
 
 export interface RedisSentinel {
   /** The monitored primary's name: pass as `name` with `sentinels` to ioredis. */
@@ -385,7 +451,9 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
   try {
     const primary = await startRedisServer({ args: REPLICATION_ARGS });
     servers.push(primary);
-    const replica = await startRedisServer({ args: [...REPLICATION_ARGS, '--replicaof', '127.0.0.1', String(primary.port)] });
+    const replica = await startRedisServer({
+      args: [...REPLICATION_ARGS, '--replicaof', '127.0.0.1', String(primary.port)],
+    });
     servers.push(replica);
     for (let i = 0; i < 3; i++) {
       const s = await startSentinelProcess(primary.port, dirs);
@@ -425,15 +493,19 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
       return s;
     },
     async waitForPrimary(addr, timeoutMs = 20_000) {
-      await waitUntil(`sentinels to agree on primary ${addr.port}`, async () => {
-        for (const s of sentinels.filter((x) => x.pid() !== undefined)) {
-          const a = await primaryAddressFrom(s.admin);
-          if (a.port !== addr.port) return false;
-          const others = (await s.admin.call('SENTINEL', 'SENTINELS', SENTINEL_NAME)) as unknown[];
-          if (others.length < sentinels.length - 1) return false;
-        }
-        return true;
-      }, timeoutMs);
+      await waitUntil(
+        `sentinels to agree on primary ${addr.port}`,
+        async () => {
+          for (const s of sentinels.filter((x) => x.pid() !== undefined)) {
+            const a = await primaryAddressFrom(s.admin);
+            if (a.port !== addr.port) return false;
+            const others = (await s.admin.call('SENTINEL', 'SENTINELS', SENTINEL_NAME)) as unknown[];
+            if (others.length < sentinels.length - 1) return false;
+          }
+          return true;
+        },
+        timeoutMs,
+      );
     },
     adminOf,
     stop,
@@ -460,21 +532,28 @@ async function startSentinelProcess(primaryPort: number, dirs: string[]): Promis
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const conf = join(dir, `sentinel-${port}.conf`);
-    writeFileSync(conf, [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      'protected-mode no',
-      `dir ${dir}`,
-      `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${primaryPort} 2`,
-      `sentinel down-after-milliseconds ${SENTINEL_NAME} 1000`,
-      `sentinel failover-timeout ${SENTINEL_NAME} 10000`,
-      `sentinel parallel-syncs ${SENTINEL_NAME} 1`,
-      '',
-    ].join('\n'));
-    const proc = spawn('redis-server', [conf, '--sentinel', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        'protected-mode no',
+        `dir ${dir}`,
+        `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${primaryPort} 2`,
+        `sentinel down-after-milliseconds ${SENTINEL_NAME} 1000`,
+        `sentinel failover-timeout ${SENTINEL_NAME} 10000`,
+        `sentinel parallel-syncs ${SENTINEL_NAME} 1`,
+        '',
+      ].join('\n'),
+    );
+    const proc = spawn('redis-server', [conf, '--sentinel', '--loglevel', 'warning'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     proc.stderr?.resume();
     let exited = false;
-    proc.once('exit', () => { exited = true; });
+    proc.once('exit', () => {
+      exited = true;
+    });
     const admin = adminClient(port);
     if (await pingUntil(admin, () => exited)) return sentinelHandle(proc, port, admin);
     admin.disconnect();
@@ -519,6 +598,11 @@ const sentinelCleanup = new Set<SentinelProcess>();
 process.once('exit', () => {
   for (const s of sentinelCleanup) {
     const pid = s.pid();
-    if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    if (pid)
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
   }
 });

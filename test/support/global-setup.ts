@@ -31,7 +31,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('redisSource', redis.source);
   project.provide('redisOwned', redis.owned);
   const cluster = process.env.SESSION_CAS_TARGET === 'cluster' ? await startRedisCluster() : undefined;
-  if (cluster) console.log(`[session-cas tests] SESSION_CAS_TARGET=cluster: Redis Cluster at ${cluster.startupNodes.map((n) => n.port).join(',')}`);
+  if (cluster)
+    console.log(
+      `[session-cas tests] SESSION_CAS_TARGET=cluster: Redis Cluster at ${cluster.startupNodes.map((n) => n.port).join(',')}`,
+    );
   project.provide('redisCluster', cluster?.startupNodes ?? []);
   return async () => {
     await cluster?.stop();

@@ -85,9 +85,12 @@ export class History {
    * Runs `run`, recording it as `op` on `id` by `client`. Returns its output,
    * or `failed: true` when it threw a store fault.
    */
-  async record<T extends SessionOutput>(client: string, id: string, op: SessionOp, run: () => Promise<T>): Promise<
-    { failed: false; output: T } | { failed: true; output: undefined }
-  > {
+  async record<T extends SessionOutput>(
+    client: string,
+    id: string,
+    op: SessionOp,
+    run: () => Promise<T>,
+  ): Promise<{ failed: false; output: T } | { failed: true; output: undefined }> {
     const entry: HistoryEntry = { client, id, op, call: this.clock(), ret: NaN };
     this.entries.push(entry);
     try {
@@ -117,26 +120,48 @@ export interface ExecuteHooks {
 }
 
 /** Calls the store method `op` describes, passing every TTL explicitly. */
-export async function execute(store: SessionStore, id: string, op: SessionOp, hooks: ExecuteHooks = {}): Promise<SessionOutput> {
+export async function execute(
+  store: SessionStore,
+  id: string,
+  op: SessionOp,
+  hooks: ExecuteHooks = {},
+): Promise<SessionOutput> {
   switch (op.f) {
-    case 'create': return store.create(id, op.metadata, { ttlMs: op.ttlMs });
-    case 'get': return store.get(id);
-    case 'peek': return store.peek(id);
-    case 'exists': return store.exists(id);
-    case 'update': return store.update(id, op.expected, op.metadata, { ttlMs: op.ttlMs });
+    case 'create':
+      return store.create(id, op.metadata, { ttlMs: op.ttlMs });
+    case 'get':
+      return store.get(id);
+    case 'peek':
+      return store.peek(id);
+    case 'exists':
+      return store.exists(id);
+    case 'update':
+      return store.update(id, op.expected, op.metadata, { ttlMs: op.ttlMs });
     case 'patch':
-      return store.patch(id, { set: op.set, remove: [...op.remove] }, {
-        ttlMs: op.ttlMs, ...(op.expected === undefined ? {} : { expectedGeneration: op.expected }),
-      });
+      return store.patch(
+        id,
+        { set: op.set, remove: [...op.remove] },
+        {
+          ttlMs: op.ttlMs,
+          ...(op.expected === undefined ? {} : { expectedGeneration: op.expected }),
+        },
+      );
     case 'touch':
-      return store.touch(id, { ttlMs: op.ttlMs, ...(op.expected === undefined ? {} : { expectedGeneration: op.expected }) });
+      return store.touch(id, {
+        ttlMs: op.ttlMs,
+        ...(op.expected === undefined ? {} : { expectedGeneration: op.expected }),
+      });
     case 'terminate':
       return store.terminate(id, op.expected === undefined ? {} : { expectedGeneration: op.expected });
     case 'mutate':
-      return store.mutate(id, async (s) => {
-        await hooks.beforeMutateReturns?.();
-        return { ...s.metadata, ...op.set };
-      }, { ttlMs: op.ttlMs, maxAttempts: hooks.maxAttempts ?? 10 });
+      return store.mutate(
+        id,
+        async (s) => {
+          await hooks.beforeMutateReturns?.();
+          return { ...s.metadata, ...op.set };
+        },
+        { ttlMs: op.ttlMs, maxAttempts: hooks.maxAttempts ?? 10 },
+      );
     case 'expire':
       if (!hooks.expire) throw new Error('execute: an expire op needs hooks.expire');
       await hooks.expire(id);
@@ -163,19 +188,41 @@ export interface SessionVerdict extends Verdict {
 
 /** Writes a history and its verdict as JSON; returns the path relative to the repository. */
 export function writeHistoryArtifact(
-  label: string, entries: readonly HistoryEntry[], cfg: ModelConfig, verdict: Verdict, extra: object = {},
+  label: string,
+  entries: readonly HistoryEntry[],
+  cfg: ModelConfig,
+  verdict: Verdict,
+  extra: object = {},
 ): string {
   mkdirSync(ARTIFACT_DIR, { recursive: true });
-  const file = join(ARTIFACT_DIR, `${label.replace(/[^a-z0-9-]+/gi, '_')}-${Date.now()}-${randomBytes(3).toString('hex')}.json`);
-  const entryLine = (e: HistoryEntry, i: number) => JSON.stringify({
-    index: i, client: e.client, id: e.id, op: e.op, call: e.call, ret: e.unknown ? null : e.ret,
-    ...(e.unknown ? { unknown: true, effectBy: e.effectBy ?? null, error: e.error }
-      : e.notApplied ? { notApplied: true, error: e.error } : { output: e.output }),
-  });
-  const verdictLines = verdict.partitions.map((p) => JSON.stringify({
-    ...p,
-    ...('longest' in p ? { longest: p.longest.map((i) => `#${i} ${describeEntry(entries[i]!)}`) } : {}),
-  }, null, 1).replace(/\n\s*/g, ' '));
+  const file = join(
+    ARTIFACT_DIR,
+    `${label.replace(/[^a-z0-9-]+/gi, '_')}-${Date.now()}-${randomBytes(3).toString('hex')}.json`,
+  );
+  const entryLine = (e: HistoryEntry, i: number) =>
+    JSON.stringify({
+      index: i,
+      client: e.client,
+      id: e.id,
+      op: e.op,
+      call: e.call,
+      ret: e.unknown ? null : e.ret,
+      ...(e.unknown
+        ? { unknown: true, effectBy: e.effectBy ?? null, error: e.error }
+        : e.notApplied
+          ? { notApplied: true, error: e.error }
+          : { output: e.output }),
+    });
+  const verdictLines = verdict.partitions.map((p) =>
+    JSON.stringify(
+      {
+        ...p,
+        ...('longest' in p ? { longest: p.longest.map((i) => `#${i} ${describeEntry(entries[i]!)}`) } : {}),
+      },
+      null,
+      1,
+    ).replace(/\n\s*/g, ' '),
+  );
   // Small fields on one line each, the verdict per id, then one history entry per line in invocation order.
   const text = [
     '{',
@@ -206,11 +253,19 @@ export function checkSessionHistory(
   const ops: Array<Operation<SessionOp, SessionOutput>> = kept.map((i) => {
     const e = entries[i]!;
     return {
-      partition: e.id, call: e.call, ret: e.unknown ? (e.effectBy ?? Infinity) : e.ret, input: e.op, output: e.output,
+      partition: e.id,
+      call: e.call,
+      ret: e.unknown ? (e.effectBy ?? Infinity) : e.ret,
+      input: e.op,
+      output: e.output,
       unknown: e.unknown === true,
     };
   });
-  const raw = checkHistory(sessionModel(cfg), ops, options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps });
+  const raw = checkHistory(
+    sessionModel(cfg),
+    ops,
+    options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps },
+  );
   // Report history positions, not positions among the kept entries.
   const verdict: Verdict = {
     ...raw,
@@ -219,14 +274,19 @@ export function checkSessionHistory(
   checkerStats.histories++;
   checkerStats.operations += entries.length;
   if (verdict.ok) return { ...verdict, message: 'linearizable' };
-  const artifact = options.artifact === false ? undefined : writeHistoryArtifact(label, entries, cfg, verdict, options.extra);
-  const lines = verdict.partitions.filter((p) => !p.ok).map((p) => {
-    const placed = 'longest' in p ? p.longest.length : 0;
-    return `id ${JSON.stringify(p.partition)}: ${p.ok ? '' : p.reason === 'budget' ? 'search budget exhausted' : 'not linearizable'}` +
-      ` (${p.operations} ops, longest legal order placed ${placed})`;
-  });
-  const message = `${label}: history is not linearizable: ${lines.join('; ')}` +
-    (artifact ? `; history written to ${artifact}` : '');
+  const artifact =
+    options.artifact === false ? undefined : writeHistoryArtifact(label, entries, cfg, verdict, options.extra);
+  const lines = verdict.partitions
+    .filter((p) => !p.ok)
+    .map((p) => {
+      const placed = 'longest' in p ? p.longest.length : 0;
+      return (
+        `id ${JSON.stringify(p.partition)}: ${p.ok ? '' : p.reason === 'budget' ? 'search budget exhausted' : 'not linearizable'}` +
+        ` (${p.operations} ops, longest legal order placed ${placed})`
+      );
+    });
+  const message =
+    `${label}: history is not linearizable: ${lines.join('; ')}` + (artifact ? `; history written to ${artifact}` : '');
   if (!options.quiet) console.error(`[linearizability] ${message}`);
   return { ...verdict, ...(artifact ? { artifact } : {}), message };
 }

@@ -66,13 +66,13 @@ export interface Model<S, I, O, U> {
 export type PartitionVerdict =
   | { readonly ok: true; readonly steps: number }
   | {
-    readonly ok: false;
-    /** `illegal`: no order works; `budget`: the search gave up (treat as a failure). */
-    readonly reason: 'illegal' | 'budget';
-    readonly steps: number;
-    /** Indices (into the history) of the longest order found that was legal, in that order. */
-    readonly longest: readonly number[];
-  };
+      readonly ok: false;
+      /** `illegal`: no order works; `budget`: the search gave up (treat as a failure). */
+      readonly reason: 'illegal' | 'budget';
+      readonly steps: number;
+      /** Indices (into the history) of the longest order found that was legal, in that order. */
+      readonly longest: readonly number[];
+    };
 
 export interface Verdict {
   readonly ok: boolean;
@@ -101,7 +101,9 @@ export function checkPartition<S, I, O, U>(
   const n = entries.length;
   const placed = new Uint32Array((n + 31) >>> 5);
   const isPlaced = (j: number): boolean => ((placed[j >>> 5]! >>> (j & 31)) & 1) === 1;
-  const flip = (j: number): void => { placed[j >>> 5]! ^= 1 << (j & 31); };
+  const flip = (j: number): void => {
+    placed[j >>> 5]! ^= 1 << (j & 31);
+  };
   let knownLeft = entries.filter((e) => !e.op.unknown).length;
   const explored = new Set<string>();
   const path: number[] = [];
@@ -178,7 +180,12 @@ export function checkHistory<S, I, O, U>(
   const partitions = [...groups].map(([partition, indices]) => ({
     partition,
     operations: indices.length,
-    ...checkPartition(model, indices.map((i) => history[i]!), indices, options),
+    ...checkPartition(
+      model,
+      indices.map((i) => history[i]!),
+      indices,
+      options,
+    ),
   }));
   return { ok: partitions.every((p) => p.ok), operations: history.length, partitions };
 }

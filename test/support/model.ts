@@ -35,9 +35,12 @@ export type SessionOp =
   | { readonly f: 'exists' }
   | { readonly f: 'update'; readonly expected: number; readonly metadata: Metadata; readonly ttlMs: number }
   | {
-    readonly f: 'patch'; readonly set: Metadata; readonly remove: readonly string[];
-    readonly expected?: number; readonly ttlMs: number;
-  }
+      readonly f: 'patch';
+      readonly set: Metadata;
+      readonly remove: readonly string[];
+      readonly expected?: number;
+      readonly ttlMs: number;
+    }
   | { readonly f: 'touch'; readonly expected?: number; readonly ttlMs: number }
   | { readonly f: 'terminate'; readonly expected?: number }
   /** `mutate` with `fn = (s) => ({ ...s.metadata, ...set })`. */
@@ -91,7 +94,13 @@ export interface IdState {
 }
 
 export const INITIAL: IdState = Object.freeze({
-  kind: 'absent', gen: null, floor: 0, meta: Object.freeze({}), eLo: Infinity, eHi: Infinity, at: -Infinity,
+  kind: 'absent',
+  gen: null,
+  floor: 0,
+  meta: Object.freeze({}),
+  eLo: Infinity,
+  eHi: Infinity,
+  at: -Infinity,
 });
 
 export function metaKey(m: Readonly<Metadata>): string {
@@ -119,7 +128,14 @@ export function dedupe(states: IdState[]): IdState[] {
  * no later than `ret` (Infinity when the outcome is unknown), given that it
  * returned `out`. Empty: the reply is impossible here (not linearizable).
  */
-export function step(cfg: ModelConfig, s0: IdState, op: SessionOp, out: SessionOutput | Unknown, call: number, ret: number): IdState[] {
+export function step(
+  cfg: ModelConfig,
+  s0: IdState,
+  op: SessionOp,
+  out: SessionOutput | Unknown,
+  call: number,
+  ret: number,
+): IdState[] {
   const a = Math.max(s0.at, call);
   if (a > ret) return [];
   const next: IdState[] = [];
@@ -150,7 +166,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function asSession(v: unknown): Session | undefined {
-  return isObject(v) && typeof v.generation === 'number' && isObject(v.metadata) ? (v as unknown as Session) : undefined;
+  return isObject(v) && typeof v.generation === 'number' && isObject(v.metadata)
+    ? (v as unknown as Session)
+    : undefined;
 }
 
 /** The generation the id had just before `op`, if `out` reveals it. */
@@ -231,7 +249,14 @@ function conflict(s: IdState, out: SessionOutput | Unknown): IdState | null {
  * max(previous + 1, server time in microseconds)). Of unknown outcome, the new
  * generation is unobserved: null, above the old one.
  */
-function written(cfg: ModelConfig, s: IdState, meta: Metadata, ttl: number, out: SessionOutput | Unknown, u: number): IdState | null {
+function written(
+  cfg: ModelConfig,
+  s: IdState,
+  meta: Metadata,
+  ttl: number,
+  out: SessionOutput | Unknown,
+  u: number,
+): IdState | null {
   const floor = Math.max(s.floor, s.gen ?? 0);
   let gen: number | null = null;
   if (out !== UNKNOWN) {
@@ -288,7 +313,13 @@ function apply(cfg: ModelConfig, s: IdState, op: SessionOp, out: SessionOutput |
 }
 
 /** A write on a live record whose generation matched (or was not asked for). */
-function applyLive(cfg: ModelConfig, s: IdState, op: SessionOp, out: SessionOutput | Unknown, u: number): IdState | null {
+function applyLive(
+  cfg: ModelConfig,
+  s: IdState,
+  op: SessionOp,
+  out: SessionOutput | Unknown,
+  u: number,
+): IdState | null {
   const known = out !== UNKNOWN;
   switch (op.f) {
     case 'update':

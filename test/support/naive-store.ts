@@ -15,11 +15,25 @@
  * other operations exactly there.
  * @module
  */
-import type { Client } from '../../src/scripts.js';
+import type { Client } from '../../src/redis/scripts.js';
 import {
-  type CreateResult, type Metadata, type MutateFn, type MutateOptions, type MutateResult, type PatchChanges,
-  type PatchOptions, type Session, type SessionStore, type SessionStoreOptions, type TerminateOptions,
-  type TerminateResult, type TouchOptions, type TouchResult, type TtlOption, type WriteResult, sessionKey,
+  type CreateResult,
+  type Metadata,
+  type MutateFn,
+  type MutateOptions,
+  type MutateResult,
+  type PatchChanges,
+  type PatchOptions,
+  type Session,
+  type SessionStore,
+  type SessionStoreOptions,
+  type TerminateOptions,
+  type TerminateResult,
+  type TouchOptions,
+  type TouchResult,
+  type TtlOption,
+  type WriteResult,
+  sessionKey,
 } from '../../src/index.js';
 
 export interface NaiveStoreOptions extends SessionStoreOptions {
@@ -28,17 +42,17 @@ export interface NaiveStoreOptions extends SessionStoreOptions {
   pause?: (label: string) => Promise<void>;
 }
 
-type Loaded =
-  | { kind: 'absent' }
-  | { kind: 'tomb'; generation: number }
-  | { kind: 'live'; session: Session };
+type Loaded = { kind: 'absent' } | { kind: 'tomb'; generation: number } | { kind: 'live'; session: Session };
 
 export class NaiveRedisStore implements SessionStore {
   private readonly ttlMs: number;
   private readonly tombstoneTtlMs: number;
   private readonly touchOnGet: boolean;
 
-  constructor(readonly client: Client, private readonly options: NaiveStoreOptions) {
+  constructor(
+    readonly client: Client,
+    private readonly options: NaiveStoreOptions,
+  ) {
     this.ttlMs = options.ttlMs ?? 1_800_000;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? this.ttlMs;
     this.touchOnGet = options.touchOnGet ?? true;
@@ -66,7 +80,12 @@ export class NaiveRedisStore implements SessionStore {
   private async save(id: string, generation: number, metadata: Metadata, ttlMs: number): Promise<Session> {
     const fields: string[] = ['g', String(generation)];
     for (const [k, v] of Object.entries(metadata)) fields.push(`m${k}`, v);
-    await this.client.multi().del(this.keyFor(id)).hset(this.keyFor(id), ...fields).pexpire(this.keyFor(id), ttlMs).exec();
+    await this.client
+      .multi()
+      .del(this.keyFor(id))
+      .hset(this.keyFor(id), ...fields)
+      .pexpire(this.keyFor(id), ttlMs)
+      .exec();
     return { id, generation, metadata: { ...metadata } };
   }
 
@@ -119,7 +138,8 @@ export class NaiveRedisStore implements SessionStore {
     if (opts.expectedGeneration !== undefined && l.session.generation !== opts.expectedGeneration) {
       return { ok: false, reason: 'conflict', session: l.session };
     }
-    if (Object.keys(changes.set ?? {}).length === 0 && (changes.remove ?? []).length === 0) return { ok: true, session: l.session };
+    if (Object.keys(changes.set ?? {}).length === 0 && (changes.remove ?? []).length === 0)
+      return { ok: true, session: l.session };
     const next: Metadata = { ...l.session.metadata };
     for (const name of changes.remove ?? []) delete next[name];
     Object.assign(next, changes.set ?? {});
@@ -146,8 +166,12 @@ export class NaiveRedisStore implements SessionStore {
     }
     await this.pause('terminate: between load and store');
     const key = this.keyFor(id);
-    await this.client.multi().del(key).hset(key, 'g', String(l.session.generation), 't', '1')
-      .pexpire(key, this.tombstoneTtlMs).exec();
+    await this.client
+      .multi()
+      .del(key)
+      .hset(key, 'g', String(l.session.generation), 't', '1')
+      .pexpire(key, this.tombstoneTtlMs)
+      .exec();
     return { ok: true, generation: l.session.generation };
   }
 

@@ -27,8 +27,10 @@ export function replied(e: HistoryEntry): boolean {
 export function describeEntry(e: HistoryEntry): string {
   const { f, ...args } = e.op;
   const t = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(3));
-  return `${e.client} ${f}(${Object.keys(args).length ? JSON.stringify(args) : ''}) [${t(e.call)}..${t(e.ret)}] -> ` +
-    `${e.unknown ? 'unknown outcome' : e.notApplied ? `failed, not applied (${e.error})` : JSON.stringify(e.output)}`;
+  return (
+    `${e.client} ${f}(${Object.keys(args).length ? JSON.stringify(args) : ''}) [${t(e.call)}..${t(e.ret)}] -> ` +
+    `${e.unknown ? 'unknown outcome' : e.notApplied ? `failed, not applied (${e.error})` : JSON.stringify(e.output)}`
+  );
 }
 
 /** The generation a reply reports, if any. */
@@ -55,7 +57,8 @@ export function generationBreach(entries: readonly HistoryEntry[]): string | und
       const m = JSON.stringify(Object.entries(a.meta).sort());
       const k = `${a.e.id}@${a.gen}`;
       const before = metaAt.get(k);
-      if (before !== undefined && before !== m) return `id ${a.e.id}: generation ${a.gen} came with two metadata: ${before} and ${m}`;
+      if (before !== undefined && before !== m)
+        return `id ${a.e.id}: generation ${a.gen} came with two metadata: ${before} and ${m}`;
       metaAt.set(k, m);
     }
     for (const b of seen) {

@@ -37,9 +37,13 @@ export async function provideRedis(): Promise<ProvidedRedis> {
       url: container.getConnectionUrl(),
       source: 'testcontainers',
       owned: true,
-      stop: async () => { await container.stop(); },
+      stop: async () => {
+        await container.stop();
+      },
     };
   } catch (err) {
-    throw new Error(`${HOW_TO_PROVIDE_REDIS}\n(testcontainers: ${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    throw new Error(
+      `${HOW_TO_PROVIDE_REDIS}\n(testcontainers: ${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+    );
   }
 }

@@ -68,15 +68,18 @@ class DelayLine {
 
   private schedule(): void {
     if (this.timer || this.queue.length === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const now = Date.now();
-      while (this.queue.length > 0 && this.queue[0]!.due <= now) {
-        const { data } = this.queue.shift()!;
-        if (!this.out.destroyed) this.out.write(data);
-      }
-      this.schedule();
-    }, Math.max(0, this.queue[0]!.due - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        const now = Date.now();
+        while (this.queue.length > 0 && this.queue[0]!.due <= now) {
+          const { data } = this.queue.shift()!;
+          if (!this.out.destroyed) this.out.write(data);
+        }
+        this.schedule();
+      },
+      Math.max(0, this.queue[0]!.due - Date.now()),
+    );
   }
 
   clear(): void {
@@ -100,8 +103,13 @@ export async function startProxy(target: { host?: string; port: number }): Promi
   let delayMs = 0;
   const pairs = new Set<Pair>();
   const stats: ProxyStats = {
-    accepted: 0, open: 0, requestBytesForwarded: 0, requestBytesDropped: 0,
-    replyBytesForwarded: 0, replyBytesDropped: 0, resets: 0,
+    accepted: 0,
+    open: 0,
+    requestBytesForwarded: 0,
+    requestBytesDropped: 0,
+    replyBytesForwarded: 0,
+    replyBytesDropped: 0,
+    resets: 0,
   };
 
   const resetPair = (pair: Pair): void => {
@@ -187,7 +195,8 @@ export async function startProxy(target: { host?: string; port: number }): Promi
     async waitFor(pred, timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;
       while (!pred(stats)) {
-        if (Date.now() > deadline) throw new Error(`proxy: condition not reached in ${timeoutMs} ms: ${JSON.stringify(stats)}`);
+        if (Date.now() > deadline)
+          throw new Error(`proxy: condition not reached in ${timeoutMs} ms: ${JSON.stringify(stats)}`);
         await new Promise((r) => setTimeout(r, 5));
       }
     },

@@ -22,14 +22,19 @@ import { uniquePrefix } from './clients.js';
 export class Flow {
   private parked: (() => void) | undefined;
 
-  constructor(private readonly s: fc.Scheduler, readonly name: string) {}
+  constructor(
+    private readonly s: fc.Scheduler,
+    readonly name: string,
+  ) {}
 
   /** Waits until the scheduler lets this flow take its next step. */
   async gate(label: string): Promise<void> {
     this.park();
     await this.s.schedule(Promise.resolve(), `${this.name}: ${label}`, undefined, async (trigger) => {
       // Hold the scheduler until this flow parks again: one step at a time.
-      const parked = new Promise<void>((resolve) => { this.parked = resolve; });
+      const parked = new Promise<void>((resolve) => {
+        this.parked = resolve;
+      });
       await trigger();
       await parked;
     });
@@ -44,16 +49,21 @@ export class Flow {
 }
 
 /** Runs the flows to completion under the scheduler. Each starts at a gate. */
-export async function runFlows(s: fc.Scheduler, bodies: ReadonlyArray<readonly [string, (flow: Flow) => Promise<void>]>): Promise<void> {
-  const all = Promise.all(bodies.map(async ([name, body]) => {
-    const flow = new Flow(s, name);
-    try {
-      await flow.gate('start');
-      await body(flow);
-    } finally {
-      flow.park();
-    }
-  }));
+export async function runFlows(
+  s: fc.Scheduler,
+  bodies: ReadonlyArray<readonly [string, (flow: Flow) => Promise<void>]>,
+): Promise<void> {
+  const all = Promise.all(
+    bodies.map(async ([name, body]) => {
+      const flow = new Flow(s, name);
+      try {
+        await flow.gate('start');
+        await body(flow);
+      } finally {
+        flow.park();
+      }
+    }),
+  );
   await s.waitFor(all);
 }
 
@@ -96,8 +106,11 @@ export function memoryRaceTarget(): RaceTarget {
         cfg: modelConfig(t),
         storeFor: () => store,
         // The memory store has one clock: moving it past every TTL expires every record (one id per world).
-        expire: async () => { now += 10 * Math.max(t.ttlMs, t.tombstoneTtlMs); },
-        ttls: async () => [...records].filter(([, r]) => r.expiresAt > now).map(([key, r]) => ({ key, pttl: r.expiresAt - now })),
+        expire: async () => {
+          now += 10 * Math.max(t.ttlMs, t.tombstoneTtlMs);
+        },
+        ttls: async () =>
+          [...records].filter(([, r]) => r.expiresAt > now).map(([key, r]) => ({ key, pttl: r.expiresAt - now })),
         close: async () => undefined,
       };
     },
@@ -117,7 +130,12 @@ export async function scanKeys(client: Redis, prefix: string): Promise<string[]>
   throw new Error(`SCAN of ${prefix}* did not finish`);
 }
 
-function redisWorld(client: Redis, t: RaceTtls, label: string, make: (prefix: string, flow?: Flow) => SessionStore): RaceWorld {
+function redisWorld(
+  client: Redis,
+  t: RaceTtls,
+  label: string,
+  make: (prefix: string, flow?: Flow) => SessionStore,
+): RaceWorld {
   const prefix = uniquePrefix(label);
   const shared = make(prefix);
   const key = (id: string) => (shared as RedisSessionStore | NaiveRedisStore).keyFor(id);
@@ -125,7 +143,9 @@ function redisWorld(client: Redis, t: RaceTtls, label: string, make: (prefix: st
     cfg: modelConfig(t),
     storeFor: (flow) => (flow ? make(prefix, flow) : shared),
     // An expiry time in the past: Redis deletes the key at once, as when its TTL runs out.
-    expire: async (id) => { await client.pexpireat(key(id), 1); },
+    expire: async (id) => {
+      await client.pexpireat(key(id), 1);
+    },
     async ttls() {
       const keys = await scanKeys(client, prefix);
       const pttls = await Promise.all(keys.map((k) => client.pttl(k)));
@@ -155,9 +175,17 @@ export function naiveRaceTarget(client: () => Redis): RaceTarget {
     name: 'NaiveRedisStore',
     open: (t) => {
       const c = client();
-      return redisWorld(c, t, 'naive-race', (prefix, flow) => new NaiveRedisStore(c, {
-        ...t, prefix, ...(flow ? { pause: (label: string) => flow.gate(label) } : {}),
-      }));
+      return redisWorld(
+        c,
+        t,
+        'naive-race',
+        (prefix, flow) =>
+          new NaiveRedisStore(c, {
+            ...t,
+            prefix,
+            ...(flow ? { pause: (label: string) => flow.gate(label) } : {}),
+          }),
+      );
     },
   };
 }

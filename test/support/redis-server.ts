@@ -61,13 +61,33 @@ export async function startRedisServer(opts: { port?: number; args?: string[] } 
 
   const launch = async (): Promise<void> => {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const proc = spawn('redis-server', [
-        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-        '--protected-mode', 'no', '--dir', dir, '--enable-debug-command', 'yes', '--loglevel', 'warning',
-        ...(opts.args ?? []),
-      ], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const proc = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--protected-mode',
+          'no',
+          '--dir',
+          dir,
+          '--enable-debug-command',
+          'yes',
+          '--loglevel',
+          'warning',
+          ...(opts.args ?? []),
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       let exited = false;
-      proc.once('exit', () => { exited = true; });
+      proc.once('exit', () => {
+        exited = true;
+      });
       proc.stderr?.resume();
       if (await waitForPing(port, () => exited)) {
         child = proc;
@@ -92,15 +112,25 @@ export async function startRedisServer(opts: { port?: number; args?: string[] } 
   await launch();
   const server: RedisServer = {
     host: '127.0.0.1',
-    get port() { return port; },
-    get url() { return `redis://127.0.0.1:${port}`; },
+    get port() {
+      return port;
+    },
+    get url() {
+      return `redis://127.0.0.1:${port}`;
+    },
     pid: () => child?.pid,
     kill,
     async stop() {
       const proc = child;
       if (!proc) return;
       const exited = new Promise((r) => proc.once('exit', r));
-      const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const c = new Redis({
+        port,
+        host: '127.0.0.1',
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       try {
         await c.connect();
         await c.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
@@ -126,7 +156,13 @@ export async function startRedisServer(opts: { port?: number; args?: string[] } 
 async function waitForPing(port: number, gone: () => boolean): Promise<boolean> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && !gone()) {
-    const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const c = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     c.on('error', () => undefined);
     try {
       await c.connect();
@@ -148,7 +184,12 @@ const tempDirs = new Set<string>();
 process.once('exit', () => {
   for (const s of processCleanup) {
     const pid = s.pid();
-    if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    if (pid)
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
   }
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });

@@ -5,7 +5,7 @@
  * Every helper talks to the server on its own admin connection and every
  * wait is bounded.
  */
-import { LIBRARY } from '../../src/generated/lua.js';
+import { LIBRARY } from '../../src/redis/generated/lua.js';
 import { Redis } from 'ioredis';
 import { type RedisServer, startRedisServer } from './redis-server.js';
 
@@ -29,7 +29,11 @@ async function withAdmin<T>(url: string, fn: (c: Redis) => Promise<T>): Promise<
 }
 
 /** Polls `check` every 10 ms until it returns true; throws after `timeoutMs`. */
-export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -46,7 +50,9 @@ export async function infoField(c: Redis, section: string, field: string): Promi
 
 /** FUNCTION FLUSH: the server forgets every function library (as after a restart without persistence). */
 export function functionFlush(url: string): Promise<void> {
-  return withAdmin(url, async (c) => { await c.call('FUNCTION', 'FLUSH'); });
+  return withAdmin(url, async (c) => {
+    await c.call('FUNCTION', 'FLUSH');
+  });
 }
 
 /** Whether the server (through `admin`) has this version's function library. */
@@ -74,7 +80,10 @@ export function forceOom(url: string): Promise<void> {
     await c.config('SET', 'maxmemory-policy', 'noeviction');
     await c.config('SET', 'maxmemory', String(Math.floor(used * 0.9)));
     // A write that grows memory must now be refused.
-    const refused = await c.set('scas:oom-probe', 'x').then(() => false, (e: Error) => /^OOM/.test(e.message));
+    const refused = await c.set('scas:oom-probe', 'x').then(
+      () => false,
+      (e: Error) => /^OOM/.test(e.message),
+    );
     if (!refused) throw new Error('forceOom: the server still accepts writes');
   });
 }
@@ -84,7 +93,9 @@ export function forceOom(url: string): Promise<void> {
  * when the server answers again.
  */
 export function debugSleep(url: string, seconds: number): Promise<void> {
-  return withAdmin(url, async (c) => { await c.call('DEBUG', 'SLEEP', String(seconds)); });
+  return withAdmin(url, async (c) => {
+    await c.call('DEBUG', 'SLEEP', String(seconds));
+  });
 }
 
 export interface BusyScript {
@@ -97,7 +108,10 @@ export interface BusyScript {
  * busy-reply-threshold to `thresholdMs`, so every other client gets a BUSY
  * error. Resolves once the server answers BUSY.
  */
-export async function startBusyScript(url: string, opts: { thresholdMs?: number; maxSeconds?: number } = {}): Promise<BusyScript> {
+export async function startBusyScript(
+  url: string,
+  opts: { thresholdMs?: number; maxSeconds?: number } = {},
+): Promise<BusyScript> {
   const { thresholdMs = 50, maxSeconds = 10 } = opts;
   await withAdmin(url, (c) => c.config('SET', 'busy-reply-threshold', String(thresholdMs)));
   const runner = await adminClient(url);
@@ -108,25 +122,34 @@ while tonumber(redis.call('TIME')[1]) - start < ${maxSeconds} do end
 return 1`;
   const running = runner.eval(loop, 0).catch(() => undefined);
   try {
-    await waitUntil('BUSY', () => probe.ping().then(() => false, (e: Error) => /^BUSY/.test(e.message)), maxSeconds * 1000);
+    await waitUntil(
+      'BUSY',
+      () =>
+        probe.ping().then(
+          () => false,
+          (e: Error) => /^BUSY/.test(e.message),
+        ),
+      maxSeconds * 1000,
+    );
   } finally {
     probe.disconnect();
   }
   let stopped: Promise<void> | undefined;
   return {
-    stop: () => (stopped ??= (async () => {
-      // No ready check: its INFO would get BUSY too.
-      const killer = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
-      killer.on('error', () => undefined);
-      try {
-        await killer.script('KILL').catch(() => undefined);
-      } finally {
-        killer.disconnect();
-      }
-      await running;
-      runner.disconnect();
-      await withAdmin(url, (c) => c.config('SET', 'busy-reply-threshold', '5000'));
-    })()),
+    stop: () =>
+      (stopped ??= (async () => {
+        // No ready check: its INFO would get BUSY too.
+        const killer = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+        killer.on('error', () => undefined);
+        try {
+          await killer.script('KILL').catch(() => undefined);
+        } finally {
+          killer.disconnect();
+        }
+        await running;
+        runner.disconnect();
+        await withAdmin(url, (c) => c.config('SET', 'busy-reply-threshold', '5000'));
+      })()),
   };
 }
 
@@ -136,9 +159,14 @@ export async function startReplica(primary: RedisServer): Promise<RedisServer> {
   await withAdmin(primary.url, (c) => c.config('SET', 'repl-diskless-sync-delay', '0'));
   const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
   await withAdmin(replica.url, (c) =>
-    waitUntil('replica link up', async () => (await infoField(c, 'replication', 'master_link_status')) === 'up'));
+    waitUntil('replica link up', async () => (await infoField(c, 'replication', 'master_link_status')) === 'up'),
+  );
   await withAdmin(primary.url, (c) =>
-    waitUntil('primary sees its replica', async () => Number(await infoField(c, 'replication', 'connected_slaves')) >= 1));
+    waitUntil(
+      'primary sees its replica',
+      async () => Number(await infoField(c, 'replication', 'connected_slaves')) >= 1,
+    ),
+  );
   return replica;
 }
 
@@ -154,7 +182,10 @@ export interface Loading {
  * the RDB. During the load every connected client gets LOADING for any
  * command that needs data. Resolves once the server reports `loading:1`.
  */
-export async function startLoading(url: string, opts: { keys?: number; perKeyDelayUs?: number } = {}): Promise<Loading> {
+export async function startLoading(
+  url: string,
+  opts: { keys?: number; perKeyDelayUs?: number } = {},
+): Promise<Loading> {
   const { keys = 2_000, perKeyDelayUs = 1_000 } = opts;
   await withAdmin(url, async (c) => {
     await c.call('DEBUG', 'POPULATE', String(keys), 'loadfill', '16');
@@ -166,7 +197,9 @@ export async function startLoading(url: string, opts: { keys?: number; perKeyDel
   const probe = await adminClient(url);
   const done = reloader.call('DEBUG', 'RELOAD').then(async () => {
     reloader.disconnect();
-    await withAdmin(url, async (c) => { await c.config('SET', 'key-load-delay', '0'); });
+    await withAdmin(url, async (c) => {
+      await c.config('SET', 'key-load-delay', '0');
+    });
   });
   try {
     await waitUntil('loading:1', async () => (await infoField(probe, 'persistence', 'loading')) === '1');
@@ -180,7 +213,11 @@ export async function startLoading(url: string, opts: { keys?: number; perKeyDel
  * ACL SETUSER `name` with password `pw` and exactly `rules` (after `reset`),
  * e.g. ['~*', '&*', '+@all', '-eval', '-evalsha']. Returns a URL that logs in as it.
  */
-export async function createAclUser(server: { url: string; port: number }, name: string, rules: string[]): Promise<string> {
+export async function createAclUser(
+  server: { url: string; port: number },
+  name: string,
+  rules: string[],
+): Promise<string> {
   await withAdmin(server.url, (c) => c.call('ACL', 'SETUSER', name, 'reset', 'on', '>pw', ...rules));
   return `redis://${encodeURIComponent(name)}:pw@127.0.0.1:${server.port}`;
 }

@@ -20,7 +20,8 @@ import { History, boundByConnectionOrder, execute } from './history.js';
 import type { ModelConfig, SessionOp } from './model.js';
 import { isObj, sessionIn } from './observations.js';
 
-export type StressKind = 'create' | 'get' | 'peek' | 'exists' | 'update' | 'patch' | 'touch' | 'terminate' | 'mutate' | 'pause';
+export type StressKind =
+  'create' | 'get' | 'peek' | 'exists' | 'update' | 'patch' | 'touch' | 'terminate' | 'mutate' | 'pause';
 
 /** One step of one client's plan. Generations are not in the plan: clients use what they last saw. */
 export interface StressStep {
@@ -38,14 +39,30 @@ export interface StressStep {
 export type KindWeights = Partial<Record<StressKind, number>>;
 
 export const ALL_KINDS: KindWeights = {
-  create: 3, get: 2, peek: 2, exists: 1, update: 3, patch: 2, touch: 1, terminate: 1, mutate: 2, pause: 1,
+  create: 3,
+  get: 2,
+  peek: 2,
+  exists: 1,
+  update: 3,
+  patch: 2,
+  touch: 1,
+  terminate: 1,
+  mutate: 2,
+  pause: 1,
 };
 
 /** Plans for `clients` clients of `minOps..maxOps` steps each. */
 export function stressPlan(
-  weights: KindWeights, clients: number, ids: number, ttls: number, minOps: number, maxOps: number,
+  weights: KindWeights,
+  clients: number,
+  ids: number,
+  ttls: number,
+  minOps: number,
+  maxOps: number,
 ): fc.Arbitrary<StressStep[][]> {
-  const kind = fc.oneof(...Object.entries(weights).map(([k, w]) => ({ arbitrary: fc.constant(k as StressKind), weight: w })));
+  const kind = fc.oneof(
+    ...Object.entries(weights).map(([k, w]) => ({ arbitrary: fc.constant(k as StressKind), weight: w })),
+  );
   const step = fc.record({
     kind,
     id: fc.nat({ max: ids - 1 }),
@@ -53,7 +70,10 @@ export function stressPlan(
     cas: fc.boolean(),
     pauseMs: fc.integer({ min: 0, max: 4 }),
   });
-  return fc.array(fc.array(step, { minLength: minOps, maxLength: maxOps, size: 'max' }), { minLength: clients, maxLength: clients });
+  return fc.array(fc.array(step, { minLength: minOps, maxLength: maxOps, size: 'max' }), {
+    minLength: clients,
+    maxLength: clients,
+  });
 }
 
 export interface StressSetup {
@@ -91,18 +111,33 @@ function opFor(step: StressStep, ttlMs: number, seen: Session | undefined, clien
   const mine = { [`c${client}`]: String(n) };
   const expected = step.cas && seen ? { expected: seen.generation } : {};
   switch (step.kind) {
-    case 'create': return { f: 'create', metadata: mine, ttlMs };
-    case 'get': case 'peek': case 'exists': return { f: step.kind };
-    case 'update': return { f: 'update', expected: seen?.generation ?? 1, metadata: { ...seen?.metadata, ...mine }, ttlMs };
-    case 'patch': return { f: 'patch', set: mine, remove: n % 3 === 0 ? ['c-none'] : [], ttlMs, ...expected };
-    case 'touch': return { f: 'touch', ttlMs, ...expected };
-    case 'terminate': return { f: 'terminate', ...expected };
-    case 'mutate': return { f: 'mutate', set: mine, ttlMs };
-    case 'pause': throw new Error('pause is not an op');
+    case 'create':
+      return { f: 'create', metadata: mine, ttlMs };
+    case 'get':
+    case 'peek':
+    case 'exists':
+      return { f: step.kind };
+    case 'update':
+      return { f: 'update', expected: seen?.generation ?? 1, metadata: { ...seen?.metadata, ...mine }, ttlMs };
+    case 'patch':
+      return { f: 'patch', set: mine, remove: n % 3 === 0 ? ['c-none'] : [], ttlMs, ...expected };
+    case 'touch':
+      return { f: 'touch', ttlMs, ...expected };
+    case 'terminate':
+      return { f: 'terminate', ...expected };
+    case 'mutate':
+      return { f: 'mutate', set: mine, ttlMs };
+    case 'pause':
+      throw new Error('pause is not an op');
   }
 }
 
-async function runClient(setup: StressSetup, history: History, client: number, plan: readonly StressStep[]): Promise<void> {
+async function runClient(
+  setup: StressSetup,
+  history: History,
+  client: number,
+  plan: readonly StressStep[],
+): Promise<void> {
   const store = setup.makeStore(setup.clients[client]!, setup.prefix);
   const seen = new Map<string, Session>();
   let n = 0;
@@ -115,14 +150,20 @@ async function runClient(setup: StressSetup, history: History, client: number, p
     }
     const id = setup.ids[step.id]!;
     const op = opFor(step, setup.ttls[step.ttl]!, seen.get(id), client, ++n);
-    const r = await history.record(`c${client}`, id, op, () => execute(store, id, op, { maxAttempts: setup.mutateMaxAttempts ?? 5 }));
+    const r = await history.record(`c${client}`, id, op, () =>
+      execute(store, id, op, { maxAttempts: setup.mutateMaxAttempts ?? 5 }),
+    );
     if (r.failed) {
       unknown++;
       continue;
     }
     const s = sessionIn(r.output);
     if (s) seen.set(id, s);
-    else if (r.output === null || r.output === false || (isObj(r.output) && r.output.ok === false && r.output.reason !== 'exists')) {
+    else if (
+      r.output === null ||
+      r.output === false ||
+      (isObj(r.output) && r.output.ok === false && r.output.reason !== 'exists')
+    ) {
       seen.delete(id);
     }
   }
@@ -130,14 +171,19 @@ async function runClient(setup: StressSetup, history: History, client: number, p
 
 /** Polls every id's PTTL until `done()`; records keys without a TTL or above `maxTtl`. */
 async function monitorTtls(
-  monitor: Redis, keys: readonly string[], maxTtl: number, done: () => boolean, violations: string[],
+  monitor: Redis,
+  keys: readonly string[],
+  maxTtl: number,
+  done: () => boolean,
+  violations: string[],
 ): Promise<number> {
   let polls = 0;
   for (; polls < 1_000_000 && !done(); polls++) {
     const pttls = await Promise.all(keys.map((k) => monitor.pttl(k)));
     pttls.forEach((p, i) => {
       // -2: no key. 0: expires within the current millisecond (Redis rounds down) but still has its TTL.
-      if (p !== -2 && !(p >= 0 && p <= maxTtl)) violations.push(`${keys[i]} had PTTL ${p} (allowed: no key, or 0..${maxTtl})`);
+      if (p !== -2 && !(p >= 0 && p <= maxTtl))
+        violations.push(`${keys[i]} had PTTL ${p} (allowed: no key, or 0..${maxTtl})`);
     });
     if (violations.length > 20) break;
   }
@@ -150,11 +196,18 @@ export async function runStress(setup: StressSetup, plan: readonly (readonly Str
   const ttlViolations: string[] = [];
   let finished = false;
   const monitor = setup.monitor
-    ? monitorTtls(setup.monitor, setup.ids.map((id) => sessionKey(id, setup.prefix)),
-      Math.max(setup.cfg.ttlMs, setup.cfg.tombstoneTtlMs, ...setup.ttls), () => finished, ttlViolations)
+    ? monitorTtls(
+        setup.monitor,
+        setup.ids.map((id) => sessionKey(id, setup.prefix)),
+        Math.max(setup.cfg.ttlMs, setup.cfg.tombstoneTtlMs, ...setup.ttls),
+        () => finished,
+        ttlViolations,
+      )
     : Promise.resolve(0);
   let reconnects = 0;
-  const onReconnect = (): void => { reconnects++; };
+  const onReconnect = (): void => {
+    reconnects++;
+  };
   for (const c of setup.clients) c.on('reconnecting', onReconnect);
   try {
     await Promise.all(plan.map((steps, c) => runClient(setup, history, c, steps)));

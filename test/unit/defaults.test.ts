@@ -12,7 +12,12 @@ afterAll(() => client.disconnect());
 
 describe('DEFAULTS', () => {
   it('is what both stores use when an option is left out', () => {
-    const resolved = { ttlMs: DEFAULTS.ttlMs, tombstoneTtlMs: DEFAULTS.ttlMs, touchOnGet: DEFAULTS.touchOnGet, maxMetadataBytes: DEFAULTS.maxMetadataBytes };
+    const resolved = {
+      ttlMs: DEFAULTS.ttlMs,
+      tombstoneTtlMs: DEFAULTS.ttlMs,
+      touchOnGet: DEFAULTS.touchOnGet,
+      maxMetadataBytes: DEFAULTS.maxMetadataBytes,
+    };
     expect(new MemorySessionStore().options).toEqual(resolved);
     const redis = new RedisSessionStore(client);
     expect(redis.options).toEqual(resolved);
@@ -23,26 +28,50 @@ describe('DEFAULTS', () => {
   });
 
   it("names tombstoneTtlMs (the store's ttlMs), the prefix and every Redis store option", () => {
-    expect(Object.keys(DEFAULTS)).toEqual(expect.arrayContaining(['ttlMs', 'touchOnGet', 'tombstoneTtlMs', 'maxMetadataBytes', 'prefix',
-      'eventsChannel', 'terminateWait', 'evictionPolicyCheck', 'maxAttempts']));
+    expect(Object.keys(DEFAULTS)).toEqual(
+      expect.arrayContaining([
+        'ttlMs',
+        'touchOnGet',
+        'tombstoneTtlMs',
+        'maxMetadataBytes',
+        'prefix',
+        'eventsChannel',
+        'terminateWait',
+        'evictionPolicyCheck',
+        'maxAttempts',
+      ]),
+    );
     expect(DEFAULTS.tombstoneTtlMs).toBe('ttlMs');
   });
 
   it('every entry is a row of the README defaults table, with its value', () => {
     const readme = readFileSync('README.md', 'utf8');
     const table = /<!-- defaults:begin -->\n([\s\S]*?)<!-- defaults:end -->/.exec(readme)?.[1];
-    expect(table, 'README.md needs a defaults table between <!-- defaults:begin --> and <!-- defaults:end -->').toBeDefined();
+    expect(
+      table,
+      'README.md needs a defaults table between <!-- defaults:begin --> and <!-- defaults:end -->',
+    ).toBeDefined();
     const rows = new Map<string, string>();
     for (const line of table!.split('\n')) {
       const cells = line.split('|').map((c) => c.trim());
       const name = /^`([A-Za-z.]+)`$/.exec(cells[2] ?? '')?.[1];
       if (name && !rows.has(name)) rows.set(name, cells[3] ?? ''); // the first row of a name is the store option
     }
-    const shown = (v: unknown): string => (v === null ? 'off' : v === 'ttlMs' ? '`ttlMs`' : typeof v === 'string' ? `\`'${v}'\`` :
-      typeof v === 'number' ? `\`${v.toLocaleString('en-US').replace(/,/g, '_')}\`` : `\`${String(v)}\``);
+    const shown = (v: unknown): string =>
+      v === null
+        ? 'off'
+        : v === 'ttlMs'
+          ? '`ttlMs`'
+          : typeof v === 'string'
+            ? `\`'${v}'\``
+            : typeof v === 'number'
+              ? `\`${v.toLocaleString('en-US').replace(/,/g, '_')}\``
+              : `\`${String(v)}\``;
     for (const [k, v] of Object.entries(DEFAULTS)) {
       expect(rows.get(k), `README defaults row for ${k}`).toBeDefined();
-      expect(rows.get(k)!.startsWith(shown(v)), `${k}: README says ${rows.get(k)}, DEFAULTS has ${String(v)}`).toBe(true);
+      expect(rows.get(k)!.startsWith(shown(v)), `${k}: README says ${rows.get(k)}, DEFAULTS has ${String(v)}`).toBe(
+        true,
+      );
     }
   });
 });

@@ -15,39 +15,75 @@ describe('package', () => {
   });
 
   it('require() and import() expose the same API', () => {
-    const names = ['RedisSessionStore', 'MemorySessionStore', 'SessionStoreError', 'InvalidArgumentError',
-      'RedisFaultError', 'isSessionStoreError', 'isInvalidArgument', 'isRedisFault', 'isOutcomeUnknown', 'sessionKey'];
+    const names = [
+      'RedisSessionStore',
+      'MemorySessionStore',
+      'SessionStoreError',
+      'InvalidArgumentError',
+      'RedisFaultError',
+      'isSessionStoreError',
+      'isInvalidArgument',
+      'isRedisFault',
+      'isOutcomeUnknown',
+      'sessionKey',
+    ];
     const cjs = run(['-e', `const m = require('session-cas'); console.log(JSON.stringify(Object.keys(m).sort()))`]);
-    const esm = run(['--input-type=module', '-e', `const m = await import('session-cas'); console.log(JSON.stringify(Object.keys(m).sort()))`]);
+    const esm = run([
+      '--input-type=module',
+      '-e',
+      `const m = await import('session-cas'); console.log(JSON.stringify(Object.keys(m).sort()))`,
+    ]);
     expect(JSON.parse(cjs)).toEqual(JSON.parse(esm));
     for (const n of names) expect(JSON.parse(cjs)).toContain(n);
   });
 
   it('guards from one copy recognise errors from the other (code, not instanceof)', () => {
-    const out = run(['--input-type=module', '-e', `
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `
       import { createRequire } from 'node:module';
       import { MemorySessionStore, isInvalidArgument, InvalidArgumentError } from 'session-cas';
       const cjs = createRequire(import.meta.url)('session-cas');
       const err = await new cjs.MemorySessionStore().create('').catch((e) => e);
       console.log(JSON.stringify([isInvalidArgument(err), err instanceof InvalidArgumentError, err.code, err.name, err.argument]));
-    `]);
+    `,
+    ]);
     expect(JSON.parse(out)).toEqual([true, false, 'INVALID_ARGUMENT', 'InvalidArgumentError', 'id']);
   });
 
   it('session-cas/express loads both ways, and the root entry never loads express-session', () => {
     const cjs = run(['-e', `const m = require('session-cas/express'); console.log(typeof m.CasSessionStore)`]);
-    const esm = run(['--input-type=module', '-e', `const m = await import('session-cas/express'); console.log(typeof m.CasSessionStore)`]);
+    const esm = run([
+      '--input-type=module',
+      '-e',
+      `const m = await import('session-cas/express'); console.log(typeof m.CasSessionStore)`,
+    ]);
     expect([cjs.trim(), esm.trim()]).toEqual(['function', 'function']);
-    const loaded = run(['-e', `require('session-cas'); console.log(Object.keys(require.cache).some((k) => k.includes('express-session')))`]);
+    const loaded = run([
+      '-e',
+      `require('session-cas'); console.log(Object.keys(require.cache).some((k) => k.includes('express-session')))`,
+    ]);
     expect(loaded.trim()).toBe('false');
   });
 
   it('npm pack ships only dist (code and types, no source maps), README, LICENSE and package.json', () => {
-    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
     // The Lua scripts are embedded in dist (src/generated/lua.ts): nothing reads lua/ at run time.
-    for (const f of files) expect(f).toMatch(/^(dist\/[\w.-]+\.(js|cjs|d\.ts|d\.cts)$|README\.md$|LICENSE$|package\.json$)/);
-    for (const f of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/express.js', 'dist/express.cjs']) {
+    for (const f of files)
+      expect(f).toMatch(/^(dist\/[\w.-]+\.(js|cjs|d\.ts|d\.cts)$|README\.md$|LICENSE$|package\.json$)/);
+    for (const f of [
+      'dist/index.js',
+      'dist/index.cjs',
+      'dist/index.d.ts',
+      'dist/index.d.cts',
+      'dist/express.js',
+      'dist/express.cjs',
+    ]) {
       expect(files).toContain(f);
     }
   });

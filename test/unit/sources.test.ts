@@ -2,10 +2,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FUNCTIONS } from '../../src/generated/lua.js';
+import { FUNCTIONS } from '../../src/redis/generated/lua.js';
 
 describe('sources', () => {
-  it('src/generated/lua.ts matches lua/*.lua', () => {
+  it('src/redis/generated/lua.ts matches lua/*.lua', () => {
     expect(() => execFileSync('node', ['scripts/embed-lua.mjs', '--check'], { stdio: 'pipe' })).not.toThrow();
   });
 

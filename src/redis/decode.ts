@@ -11,9 +11,9 @@
  * @module
  */
 import { Code, type CodeValue, isCode } from './codes.js';
-import { SessionStoreError } from './errors.js';
-import type { Session } from './types.js';
-import { freezeMetadata } from './validate.js';
+import { SessionStoreError } from '../core/errors.js';
+import type { Session } from '../core/types.js';
+import { freezeMetadata } from '../core/validate.js';
 
 export interface Reply {
   readonly code: CodeValue;

@@ -66,8 +66,7 @@ export interface WriteOptions extends TtlOption, WaitOption {}
 
 /** Result of `create`. `replication` is set when the call waited for replicas (see {@link WaitOption}). */
 export type CreateResult =
-  | { ok: true; session: Session; replication?: ReplicationReport }
-  | { ok: false; reason: 'exists' | 'terminated' };
+  { ok: true; session: Session; replication?: ReplicationReport } | { ok: false; reason: 'exists' | 'terminated' };
 
 /**
  * Result of `update`, `patch` (and, with `attempts`, `mutate`). `replication`
@@ -209,9 +208,7 @@ export interface GenerationOptions {
 }
 
 /** Result of `generationOf`: the current generation, or why there is no live session. */
-export type GenerationResult =
-  | { ok: true; generation: number }
-  | { ok: false; reason: 'not_found' | 'terminated' };
+export type GenerationResult = { ok: true; generation: number } | { ok: false; reason: 'not_found' | 'terminated' };
 
 /**
  * Optional capability of a store: read only a session's generation (one small

@@ -18,14 +18,15 @@
  * @module
  */
 import type { Redis, RedisOptions } from 'ioredis';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { toFault } from './faults.js';
 import { DEFAULT_PREFIX, decodeId, encodeId } from './keys.js';
 import type { Client } from './scripts.js';
+import { Listeners, type Registration } from '../core/listeners.js';
 import { ShardedSubscriber } from './shard-channels.js';
 import { isCluster } from './slots.js';
-import type { ChangeEvent, ChangeKind, FeedStatus, SubscribeOptions, Subscription } from './types.js';
-import { DEFAULTS, MAX_ID_LENGTH } from './validate.js';
+import type { ChangeEvent, ChangeKind, SubscribeOptions, Subscription } from '../core/types.js';
+import { DEFAULTS, MAX_ID_LENGTH } from '../core/validate.js';
 
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['created', 'updated', 'terminated']);
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -92,77 +93,18 @@ export function checkFeedOptions(options: ChangeFeedOptions): Required<ChangeFee
 
 function checkHeartbeat(value: unknown): number {
   if (value === undefined) return DEFAULT_HEARTBEAT_MS;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || (value !== 0 && value < 10) || value > MAX_TIMER_MS) {
-    throw new InvalidArgumentError('options.eventsHeartbeatMs',
-      `expected 0 (off) or an integer number of milliseconds in [10, ${MAX_TIMER_MS}], got ${String(value)}`);
+  if (
+    typeof value !== 'number' ||
+    !Number.isSafeInteger(value) ||
+    (value !== 0 && value < 10) ||
+    value > MAX_TIMER_MS
+  ) {
+    throw new InvalidArgumentError(
+      'options.eventsHeartbeatMs',
+      `expected 0 (off) or an integer number of milliseconds in [10, ${MAX_TIMER_MS}], got ${String(value)}`,
+    );
   }
   return value;
-}
-
-// ---------------------------------------------------------------- listeners
-
-interface Registration {
-  readonly listener: (event: ChangeEvent) => void;
-  readonly onStatus: ((status: FeedStatus) => void) | undefined;
-  status: FeedStatus | 'pending';
-  active: boolean;
-}
-
-/** A listener's exception must not stop delivery to the others: rethrow it outside the feed. */
-function callSafely(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    queueMicrotask(() => { throw err; });
-  }
-}
-
-/** Checks `subscribe`'s arguments (shared by both stores). */
-export function checkSubscribeArgs(listener: unknown, opts: unknown): SubscribeOptions {
-  if (typeof listener !== 'function') throw new InvalidArgumentError('listener', `expected a function, got ${typeof listener}`);
-  if (opts === undefined) return {};
-  if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('opts', 'expected an object');
-  const { onStatus, signal } = opts as SubscribeOptions;
-  if (onStatus !== undefined && typeof onStatus !== 'function') throw new InvalidArgumentError('opts.onStatus', 'expected a function');
-  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean' ||
-    typeof signal.addEventListener !== 'function')) {
-    throw new InvalidArgumentError('opts.signal', 'expected an AbortSignal');
-  }
-  return { onStatus, signal };
-}
-
-/** The registrations of one store and their fan-out; transport-agnostic. */
-export class Listeners {
-  private readonly regs = new Set<Registration>();
-
-  get size(): number {
-    return this.regs.size;
-  }
-
-  add(listener: (event: ChangeEvent) => void, opts: SubscribeOptions): Registration {
-    const reg: Registration = { listener, onStatus: opts.onStatus, status: 'pending', active: true };
-    this.regs.add(reg);
-    return reg;
-  }
-
-  remove(reg: Registration): boolean {
-    reg.active = false;
-    return this.regs.delete(reg);
-  }
-
-  emit(event: ChangeEvent): void {
-    for (const reg of this.regs) if (reg.active) callSafely(() => reg.listener(event));
-  }
-
-  /** Moves registrations to `status`; `interrupted` only reaches those that were told `subscribed`. */
-  status(status: FeedStatus, only?: Registration): void {
-    for (const reg of only ? [only] : this.regs) {
-      if (!reg.active || reg.status === status) continue;
-      if (status === 'interrupted' && reg.status !== 'subscribed') continue;
-      reg.status = status;
-      if (reg.onStatus) callSafely(() => reg.onStatus!(status));
-    }
-  }
 }
 
 // ---------------------------------------------------------------- transports
@@ -229,11 +171,16 @@ export function watch(conn: Redis, intervalMs: number, onMiss: () => void): () =
       return;
     }
     outstanding = true;
-    conn.ping().then((reply: unknown) => {
-      if (stopped) return;
-      if (!isPong(reply)) miss();
-      else outstanding = false;
-    }, () => { outstanding = false; }); // closed: the close handler reports it
+    conn.ping().then(
+      (reply: unknown) => {
+        if (stopped) return;
+        if (!isPong(reply)) miss();
+        else outstanding = false;
+      },
+      () => {
+        outstanding = false;
+      },
+    ); // closed: the close handler reports it
   }, intervalMs);
   timer.unref?.();
   return () => {
@@ -248,7 +195,6 @@ export function dropConnection(conn: Redis): void {
   if (stream) stream.destroy();
   else conn.disconnect(true);
 }
-
 
 /**
  * Single node (and Sentinel): one connection, a `duplicate()` of the store's
@@ -398,6 +344,8 @@ export class RedisChangeFeed {
 
   private startTransport(): void {
     const namespace = this.namespace;
+    // Assigned once below; the hooks close over it before, so it cannot be a const.
+    // eslint-disable-next-line prefer-const
     let transport: Transport | undefined;
     const current = (): boolean => transport !== undefined && this.transport === transport;
     const hooks: TransportHooks = {
@@ -429,7 +377,13 @@ export class RedisChangeFeed {
     };
     const heartbeatMs = this.heartbeatMs;
     transport = isCluster(this.client)
-      ? new ShardedSubscriber(this.client, this.channel, hooks, (conn, onMiss) => watch(conn, heartbeatMs, onMiss), heartbeatMs)
+      ? new ShardedSubscriber(
+          this.client,
+          this.channel,
+          hooks,
+          (conn, onMiss) => watch(conn, heartbeatMs, onMiss),
+          heartbeatMs,
+        )
       : new ClassicSubscriber(this.client as Redis, this.channel, hooks, heartbeatMs);
     this.transport = transport;
     transport.start();

@@ -5,29 +5,76 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { Code, type Reply, decodeReply, requireGeneration, sessionFromFields } from './decode.js';
-import { type ChangeFeedOptions, RedisChangeFeed, checkFeedOptions, checkSubscribeArgs } from './change-feed.js';
-import { InvalidArgumentError, SessionStoreError } from './errors.js';
+import { checkSubscribeArgs } from '../core/listeners.js';
+import { type ChangeFeedOptions, RedisChangeFeed, checkFeedOptions } from './change-feed.js';
+import { InvalidArgumentError, SessionStoreError } from '../core/errors.js';
 import { type ConnectionWatch, toFault, watchConnection } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
 import { sessionKey } from './keys.js';
-import { checkMutateArgs, runMutate } from './mutate.js';
+import { checkMutateArgs, runMutate } from '../core/mutate.js';
 import {
-  type ArgsOf, type Client, type EventTarget, type FieldArgs, NO_EVENTS, NotSentError, callScript, loadLibrary,
+  type ArgsOf,
+  type Client,
+  type EventTarget,
+  type FieldArgs,
+  NO_EVENTS,
+  NotSentError,
+  callScript,
+  loadLibrary,
 } from './scripts.js';
 import { shardChannel } from './shard-channels.js';
 import { connectionForKey, isCluster, keySlot } from './slots.js';
 import type {
-  ChangeEvent, ChangeFeed, CreateResult, GenerationOptions, GenerationReader, GenerationResult, Metadata,
-  ReplicationReport, MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore,
-  SessionStoreOptions, SubscribeOptions, Subscription, TerminateOptions, TerminateResult, TouchOptions, TouchResult,
-  ReplicationWait, TtlOption, WriteOptions, WriteResult,
-} from './types.js';
+  ChangeEvent,
+  ChangeFeed,
+  CreateResult,
+  GenerationOptions,
+  GenerationReader,
+  GenerationResult,
+  Metadata,
+  ReplicationReport,
+  MutateFn,
+  MutateOptions,
+  MutateResult,
+  PatchChanges,
+  PatchOptions,
+  Session,
+  SessionStore,
+  SessionStoreOptions,
+  SubscribeOptions,
+  Subscription,
+  TerminateOptions,
+  TerminateResult,
+  TouchOptions,
+  TouchResult,
+  ReplicationWait,
+  TtlOption,
+  WriteOptions,
+  WriteResult,
+} from '../core/types.js';
 import {
-  type CheckedChanges, type CheckedMetadata, DEFAULTS, type ResolvedOptions, PATCH_OPTION_KEYS, REDIS_STORE_OPTION_KEYS,
-  TERMINATE_OPTION_KEYS, TOUCH_OPTION_KEYS, WRITE_OPTION_KEYS, checkReplicationWait, checkWaitOption, checkChanges, checkExpectedGeneration,
-  checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions, checkTtl, freezeMetadata,
+  type CheckedChanges,
+  type CheckedMetadata,
+  DEFAULTS,
+  type ResolvedOptions,
+  PATCH_OPTION_KEYS,
+  REDIS_STORE_OPTION_KEYS,
+  TERMINATE_OPTION_KEYS,
+  TOUCH_OPTION_KEYS,
+  WRITE_OPTION_KEYS,
+  checkReplicationWait,
+  checkWaitOption,
+  checkChanges,
+  checkExpectedGeneration,
+  checkGeneration,
+  checkGenerationOptions,
+  checkId,
+  checkMetadata,
+  checkOptions,
+  checkTtl,
+  freezeMetadata,
   resolveOptions,
-} from './validate.js';
+} from '../core/validate.js';
 
 /** Options of {@link RedisSessionStore}. */
 export interface RedisSessionStoreOptions extends SessionStoreOptions, ChangeFeedOptions {
@@ -181,7 +228,10 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     this.channel = o.eventsChannel ?? '';
     if (this.channel !== '' && isCluster(client) && /[{}]/.test(this.channel)) {
       // The shard channel's own hash tag must decide its slot.
-      throw new InvalidArgumentError('options.eventsChannel', 'must not contain `{` or `}` on a Cluster client (the shard channels add a hash tag)');
+      throw new InvalidArgumentError(
+        'options.eventsChannel',
+        'must not contain `{` or `}` on a Cluster client (the shard channels add a hash tag)',
+      );
     }
     this.client = client;
     this.keyPrefix = (client as unknown as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
@@ -216,13 +266,21 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     return sessionKey(checkId(id), this.prefix);
   }
 
-  private async run<N extends ScriptName>(op: string, script: N, id: string, args: ArgsOf<N>, writes: boolean, key = sessionKey(id, this.prefix)): Promise<Reply> {
+  private async run<N extends ScriptName>(
+    op: string,
+    script: N,
+    id: string,
+    args: ArgsOf<N>,
+    writes: boolean,
+    key = sessionKey(id, this.prefix),
+  ): Promise<Reply> {
     if (this.evictionPolicyCheck !== 'off') await this.gateOnPolicy();
     let raw: unknown;
     try {
       raw = await callScript(this.client, script, key, args);
     } catch (err) {
-      if (err instanceof NotSentError) throw toFault(err.cause, op, id, writes, { connection: this.connection, sent: false });
+      if (err instanceof NotSentError)
+        throw toFault(err.cause, op, id, writes, { connection: this.connection, sent: false });
       throw toFault(err, op, id, writes, { connection: this.connection });
     }
     return decodeReply(raw);
@@ -269,21 +327,27 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   private gateOnPolicy(): Promise<void> | undefined {
     if (!this.policyGate) {
       const mode = this.evictionPolicyCheck;
-      this.policyGate = this.checkEvictionPolicy().then((report) => {
-        if (report.canEvictTombstones === null) {
-          warn('session-cas could not read the server\'s maxmemory-policy (INFO and CONFIG GET refused); ' +
-            'make sure it is noeviction, or evicted tombstones let terminated ids be created again early.');
-        } else if (report.canEvictTombstones) {
-          const message = `maxmemory-policy is ${report.policy} (maxmemory ${report.maxmemory ?? '?'}): Redis may evict ` +
-            'session tombstones under memory pressure, and a terminated id could then be created again before ' +
-            'tombstoneTtlMs. Use maxmemory-policy noeviction.';
-          if (mode === 'error') throw new SessionStoreError('UNSAFE_CONFIG', message);
-          warn(message);
-        }
-      }, (err: unknown) => {
-        this.policyGate = undefined; // a connection failure: check again on the next call
-        throw err;
-      });
+      this.policyGate = this.checkEvictionPolicy().then(
+        (report) => {
+          if (report.canEvictTombstones === null) {
+            warn(
+              "session-cas could not read the server's maxmemory-policy (INFO and CONFIG GET refused); " +
+                'make sure it is noeviction, or evicted tombstones let terminated ids be created again early.',
+            );
+          } else if (report.canEvictTombstones) {
+            const message =
+              `maxmemory-policy is ${report.policy} (maxmemory ${report.maxmemory ?? '?'}): Redis may evict ` +
+              'session tombstones under memory pressure, and a terminated id could then be created again before ' +
+              'tombstoneTtlMs. Use maxmemory-policy noeviction.';
+            if (mode === 'error') throw new SessionStoreError('UNSAFE_CONFIG', message);
+            warn(message);
+          }
+        },
+        (err: unknown) => {
+          this.policyGate = undefined; // a connection failure: check again on the next call
+          throw err;
+        },
+      );
       if (mode === 'warn') this.policyGate.catch(() => undefined);
     }
     return this.evictionPolicyCheck === 'error' ? this.policyGate : undefined;
@@ -353,7 +417,13 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async generationOf(id: string, opts?: GenerationOptions): Promise<GenerationResult> {
     checkId(id);
     const { touch } = checkGenerationOptions(opts, this.options.touchOnGet);
-    const reply = await this.run('generationOf', 'generation', id, { ttlMs: touch ? this.options.ttlMs : undefined }, touch);
+    const reply = await this.run(
+      'generationOf',
+      'generation',
+      id,
+      { ttlMs: touch ? this.options.ttlMs : undefined },
+      touch,
+    );
     return reply.code === Code.OK ? { ok: true, generation: requireGeneration(reply) } : missing('generationOf', reply);
   }
 
@@ -381,7 +451,10 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   subscribe(listener: (event: ChangeEvent) => void, opts?: SubscribeOptions): Promise<Subscription> {
     const o = checkSubscribeArgs(listener, opts);
     if (this.channel === '') {
-      throw new InvalidArgumentError('options.eventsChannel', 'subscribe needs the store to be created with an eventsChannel');
+      throw new InvalidArgumentError(
+        'options.eventsChannel',
+        'subscribe needs the store to be created with an eventsChannel',
+      );
     }
     this.feed ??= new RedisChangeFeed(this.client, this.channel, this.keyPrefix + this.prefix, this.feedOptions);
     return this.feed.subscribe(listener, o);
@@ -426,14 +499,22 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     const remove: string[] = [];
     for (const name of checked.remove) remove.push(`m${name}`);
     const args = {
-      opId: nextOpId(), ttlMs, expected, maxBytes: this.options.maxMetadataBytes, events: this.events(key),
-      set: fieldArgs(checked.set), remove,
+      opId: nextOpId(),
+      ttlMs,
+      expected,
+      maxBytes: this.options.maxMetadataBytes,
+      events: this.events(key),
+      set: fieldArgs(checked.set),
+      remove,
     };
     const reply = await this.run('patch', 'patch', id, args, true, key);
     switch (reply.code) {
       case Code.OK:
         // The reply holds the record before the patch: apply the patch to it.
-        return this.durable('patch', id, wait, reply, { ok: true, session: patchedSession(id, requireGeneration(reply), reply.fields, checked) });
+        return this.durable('patch', id, wait, reply, {
+          ok: true,
+          session: patchedSession(id, requireGeneration(reply), reply.fields, checked),
+        });
       case Code.REPLAYED:
         // Applied by an earlier send of this call: the current record is the
         // closest truthful snapshot (later writes may have moved it on).
@@ -466,7 +547,13 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     checkId(id);
     const o = checkOptions<TouchOptions>(opts, 'opts', TOUCH_OPTION_KEYS);
-    const reply = await this.run('touch', 'touch', id, { ttlMs: this.ttl(o), expected: checkExpectedGeneration(o) }, true);
+    const reply = await this.run(
+      'touch',
+      'touch',
+      id,
+      { ttlMs: this.ttl(o), expected: checkExpectedGeneration(o) },
+      true,
+    );
     switch (reply.code) {
       case Code.OK:
         return { ok: true, generation: requireGeneration(reply) };
@@ -483,7 +570,10 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     const wait = this.waitOf(o, this.terminateWait ?? this.writeWait);
     const key = sessionKey(id, this.prefix);
     const args = {
-      opId: nextOpId(), ttlMs: this.options.tombstoneTtlMs, expected: checkExpectedGeneration(o), events: this.events(key),
+      opId: nextOpId(),
+      ttlMs: this.options.tombstoneTtlMs,
+      expected: checkExpectedGeneration(o),
+      events: this.events(key),
     };
     const reply = await this.run('terminate', 'terminate', id, args, true, key);
     switch (reply.code) {
@@ -513,7 +603,12 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
    * `replication.error` (`durable: false`), never thrown: throwing would
    * tell the caller the write may not have applied.
    */
-  private async waitForReplicas(op: string, id: string, wait: ReplicationWait, reply: Reply): Promise<ReplicationReport> {
+  private async waitForReplicas(
+    op: string,
+    id: string,
+    wait: ReplicationWait,
+    reply: Reply,
+  ): Promise<ReplicationReport> {
     const { replicas, timeoutMs } = wait;
     const wroteHere = reply.code === Code.OK;
     let acknowledged: unknown;
@@ -539,12 +634,17 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   /** The wait a write makes: its `opts.wait`, else the store's default for it. */
   private waitOf(o: { wait?: unknown }, fallback: ReplicationWait | undefined): ReplicationWait | undefined {
     const w = checkWaitOption(o);
-    return w === false ? undefined : w ?? fallback;
+    return w === false ? undefined : (w ?? fallback);
   }
 
   /** A successful write's result, with its replication report when it waits. */
-  private async durable<R extends { ok: true }>(op: string, id: string, wait: ReplicationWait | undefined, reply: Reply, result: R):
-    Promise<R & { replication?: ReplicationReport }> {
+  private async durable<R extends { ok: true }>(
+    op: string,
+    id: string,
+    wait: ReplicationWait | undefined,
+    reply: Reply,
+    result: R,
+  ): Promise<R & { replication?: ReplicationReport }> {
     if (!wait) return result;
     return { ...result, replication: await this.waitForReplicas(op, id, wait, reply) };
   }
@@ -566,8 +666,6 @@ function patchedSession(id: string, generation: number, before: readonly string[
   for (const [k, v] of changes.set.entries) metadata.set(k, v);
   return { id, generation, metadata: freezeMetadata([...metadata]) };
 }
-
-
 
 /** An error reply (NOPERM, unknown or renamed command): the server refused, the connection is fine. */
 function isRefusal(err: unknown): boolean {

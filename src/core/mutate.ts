@@ -29,7 +29,8 @@ export function checkMutateArgs(fn: unknown, opts: unknown): MutateLimits {
   const wait = checkWaitOption(o);
   if (wait !== undefined) write.wait = wait;
   return {
-    maxAttempts: o.maxAttempts === undefined ? DEFAULTS.maxAttempts : checkPositiveInt(o.maxAttempts, 'opts.maxAttempts'),
+    maxAttempts:
+      o.maxAttempts === undefined ? DEFAULTS.maxAttempts : checkPositiveInt(o.maxAttempts, 'opts.maxAttempts'),
     write: Object.keys(write).length > 0 ? write : undefined,
   };
 }

@@ -22,13 +22,31 @@
  *   overwrites a newer entry and never resurrects a terminated one.
  * @module
  */
-import { InvalidArgumentError, SessionStoreError, isInvalidArgument } from './errors.js';
+import { InvalidArgumentError, SessionStoreError, isInvalidArgument } from '../core/errors.js';
 import type {
-  ChangeEvent, ChangeFeed, ChangeKind, CreateResult, FeedStatus, GenerationReader, Metadata, MutateFn, MutateOptions,
-  MutateResult, PatchChanges, PatchOptions, Session, SessionStore, Subscription, TerminateOptions, TerminateResult,
-  TouchOptions, TouchResult, WriteOptions, WriteResult,
-} from './types.js';
-import { checkGeneration, checkId, checkOptions, checkPositiveInt } from './validate.js';
+  ChangeEvent,
+  ChangeFeed,
+  ChangeKind,
+  CreateResult,
+  FeedStatus,
+  GenerationReader,
+  Metadata,
+  MutateFn,
+  MutateOptions,
+  MutateResult,
+  PatchChanges,
+  PatchOptions,
+  Session,
+  SessionStore,
+  Subscription,
+  TerminateOptions,
+  TerminateResult,
+  TouchOptions,
+  TouchResult,
+  WriteOptions,
+  WriteResult,
+} from '../core/types.js';
+import { checkGeneration, checkId, checkOptions, checkPositiveInt } from '../core/validate.js';
 
 /**
  * Why an entry left the cache.
@@ -215,25 +233,32 @@ function mayBeOwn(slot: Slot, event: ChangeEvent): boolean {
 function newBatch(): Batch {
   let resolve!: (v: Session | null) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<Session | null>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<Session | null>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject, floor: newFloor(), poisoned: false, issuedAt: 0, epoch: 0 };
 }
 
-function checkCacheOptions(options: unknown): Required<Omit<SessionCacheOptions, 'onEvict' | 'onError'>> &
-  Pick<SessionCacheOptions, 'onEvict' | 'onError'> {
+function checkCacheOptions(
+  options: unknown,
+): Required<Omit<SessionCacheOptions, 'onEvict' | 'onError'>> & Pick<SessionCacheOptions, 'onEvict' | 'onError'> {
   const o = checkOptions<SessionCacheOptions>(options, 'options');
   const validate = o.validate ?? 'always';
   if (validate !== 'always' && validate !== 'events') {
     throw new InvalidArgumentError('options.validate', `expected 'always' or 'events', got ${String(validate)}`);
   }
   for (const name of ['onEvict', 'onError', 'now'] as const) {
-    if (o[name] !== undefined && typeof o[name] !== 'function') throw new InvalidArgumentError(`options.${name}`, 'expected a function');
+    if (o[name] !== undefined && typeof o[name] !== 'function')
+      throw new InvalidArgumentError(`options.${name}`, 'expected a function');
   }
-  const staleIfErrorMs = o.staleIfErrorMs === undefined ? 0 : checkNonNegativeMs(o.staleIfErrorMs, 'options.staleIfErrorMs');
+  const staleIfErrorMs =
+    o.staleIfErrorMs === undefined ? 0 : checkNonNegativeMs(o.staleIfErrorMs, 'options.staleIfErrorMs');
   return {
     maxEntries: o.maxEntries === undefined ? DEFAULT_MAX_ENTRIES : checkPositiveInt(o.maxEntries, 'options.maxEntries'),
     validate,
-    maxStaleMs: o.maxStaleMs === undefined ? DEFAULT_MAX_STALE_MS : checkNonNegativeMs(o.maxStaleMs, 'options.maxStaleMs'),
+    maxStaleMs:
+      o.maxStaleMs === undefined ? DEFAULT_MAX_STALE_MS : checkNonNegativeMs(o.maxStaleMs, 'options.maxStaleMs'),
     staleIfErrorMs,
     onEvict: o.onEvict,
     onError: o.onError,
@@ -253,7 +278,8 @@ function checkSession(session: unknown): Session {
   const s = session as Session;
   checkId(s.id, 'session.id');
   checkGeneration(s.generation, 'session.generation');
-  if (typeof s.metadata !== 'object' || s.metadata === null) throw new InvalidArgumentError('session.metadata', 'expected an object');
+  if (typeof s.metadata !== 'object' || s.metadata === null)
+    throw new InvalidArgumentError('session.metadata', 'expected an object');
   return s;
 }
 
@@ -312,7 +338,12 @@ export class SessionCache implements SessionStore {
    * store without `eventsChannel`).
    */
   constructor(store: SessionStore, options?: SessionCacheOptions) {
-    if (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.update !== 'function') {
+    if (
+      typeof store !== 'object' ||
+      store === null ||
+      typeof store.get !== 'function' ||
+      typeof store.update !== 'function'
+    ) {
       throw new InvalidArgumentError('store', 'expected a SessionStore');
     }
     const o = checkCacheOptions(options);
@@ -341,7 +372,9 @@ export class SessionCache implements SessionStore {
       if (this.closed) return sub.unsubscribe();
       return undefined;
     });
-    ready.catch((err: unknown) => { if (this.onError && !this.closed) this.report(err); });
+    ready.catch((err: unknown) => {
+      if (this.onError && !this.closed) this.report(err);
+    });
     return ready;
   }
 
@@ -399,14 +432,26 @@ export class SessionCache implements SessionStore {
   }
 
   private isFresh(entry: Entry): boolean {
-    return this.mode === 'events' && this.feedUp && entry.epoch === this.epoch &&
-      this.now() - entry.validatedAt < this.maxStaleMs;
+    return (
+      this.mode === 'events' &&
+      this.feedUp &&
+      entry.epoch === this.epoch &&
+      this.now() - entry.validatedAt < this.maxStaleMs
+    );
   }
 
   private slot(id: string): Slot {
     let slot = this.slots.get(id);
     if (!slot) {
-      slot = { open: undefined, inflight: undefined, writes: 0, expects: new Set(), deferred: undefined, foreign: undefined, held: [] };
+      slot = {
+        open: undefined,
+        inflight: undefined,
+        writes: 0,
+        expects: new Set(),
+        deferred: undefined,
+        foreign: undefined,
+        held: [],
+      };
       this.slots.set(id, slot);
     }
     return slot;
@@ -435,11 +480,13 @@ export class SessionCache implements SessionStore {
     slot.inflight = batch;
     batch.issuedAt = this.now();
     batch.epoch = this.epoch;
-    this.resolveBatch(id, batch).then(batch.resolve, batch.reject).finally(() => {
-      slot.inflight = undefined;
-      if (slot.open) this.send(id, slot, slot.open);
-      else this.releaseSlot(id, slot);
-    });
+    this.resolveBatch(id, batch)
+      .then(batch.resolve, batch.reject)
+      .finally(() => {
+        slot.inflight = undefined;
+        if (slot.open) this.send(id, slot, slot.open);
+        else this.releaseSlot(id, slot);
+      });
   }
 
   private async resolveBatch(id: string, batch: Batch): Promise<Session | null> {
@@ -485,8 +532,13 @@ export class SessionCache implements SessionStore {
     }
     const generation = read.kind === 'generation' ? read.generation : read.session!.generation;
     if (generation === session.generation) {
-      if (this.entries.get(id) === entry && entry.session === session && !batch.poisoned && !this.closed &&
-        outdated(generation, batch.floor) === null) {
+      if (
+        this.entries.get(id) === entry &&
+        entry.session === session &&
+        !batch.poisoned &&
+        !this.closed &&
+        outdated(generation, batch.floor) === null
+      ) {
         entry.validatedAt = Math.max(entry.validatedAt, batch.issuedAt);
         entry.epoch = batch.epoch;
         this.bump(id, entry);
@@ -510,8 +562,13 @@ export class SessionCache implements SessionStore {
   }
 
   private staleOnError(id: string, entry: Entry, session: Session, err: unknown): Session {
-    if (this.staleIfErrorMs > 0 && !isInvalidArgument(err) && this.entries.get(id) === entry &&
-      entry.session === session && this.now() - entry.validatedAt <= this.staleIfErrorMs) {
+    if (
+      this.staleIfErrorMs > 0 &&
+      !isInvalidArgument(err) &&
+      this.entries.get(id) === entry &&
+      entry.session === session &&
+      this.now() - entry.validatedAt <= this.staleIfErrorMs
+    ) {
       this.counters.staleServed++;
       return session;
     }
@@ -588,7 +645,9 @@ export class SessionCache implements SessionStore {
       this.feedUp = false;
       this.clear();
       // A subscription still waiting for Redis is abandoned, so close() never waits for Redis.
-      this.abortFeed.abort(new SessionStoreError('CLOSED', 'SessionCache closed before its change feed was subscribed'));
+      this.abortFeed.abort(
+        new SessionStoreError('CLOSED', 'SessionCache closed before its change feed was subscribed'),
+      );
       this.closing = this.ready.catch(() => undefined).then(() => this.subscription?.unsubscribe());
     }
     return this.closing;
@@ -618,7 +677,8 @@ export class SessionCache implements SessionStore {
     if (!this.onEvict) return;
     try {
       const r = this.onEvict(entry.session, reason);
-      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, (err) => this.report(err));
+      if (r && typeof (r as Promise<void>).then === 'function')
+        (r as Promise<void>).then(undefined, (err) => this.report(err));
     } catch (err) {
       this.report(err);
     }
@@ -631,13 +691,17 @@ export class SessionCache implements SessionStore {
 
   private report(err: unknown): void {
     if (!this.onError) {
-      queueMicrotask(() => { throw err; });
+      queueMicrotask(() => {
+        throw err;
+      });
       return;
     }
     try {
       this.onError(err);
     } catch (inner) {
-      queueMicrotask(() => { throw inner; });
+      queueMicrotask(() => {
+        throw inner;
+      });
     }
   }
 
@@ -714,28 +778,41 @@ export class SessionCache implements SessionStore {
 
   /** Passes through; on success caches the new session. */
   create(id: string, metadata?: Metadata, opts?: WriteOptions): Promise<CreateResult> {
-    return this.write(id, expecting('created', 'above', undefined), () => this.store.create(id, metadata, opts), (r, ctx) => {
-      if (r.ok) {
-        // Any entry held is an earlier incarnation, now gone (create only succeeds on a free id).
-        const old = this.entries.get(id);
-        if (old && old.session.generation < r.session.generation) this.evict(id, old, 'expired');
-        this.adoptOwn(id, r.session, ctx);
-      } else if (r.reason === 'terminated') {
-        this.gone(id, 'terminated', ctx, undefined);
-      }
-    });
+    return this.write(
+      id,
+      expecting('created', 'above', undefined),
+      () => this.store.create(id, metadata, opts),
+      (r, ctx) => {
+        if (r.ok) {
+          // Any entry held is an earlier incarnation, now gone (create only succeeds on a free id).
+          const old = this.entries.get(id);
+          if (old && old.session.generation < r.session.generation) this.evict(id, old, 'expired');
+          this.adoptOwn(id, r.session, ctx);
+        } else if (r.reason === 'terminated') {
+          this.gone(id, 'terminated', ctx, undefined);
+        }
+      },
+    );
   }
 
   /** Passes through; success caches the new session, conflict the current one, not_found/terminated drop it. */
   update(id: string, expectedGeneration: number, metadata: Metadata, opts?: WriteOptions): Promise<WriteResult> {
-    return this.write(id, expecting('updated', 'above', expectedGeneration), () => this.store.update(id, expectedGeneration, metadata, opts),
-      (r, ctx) => this.settle(id, r, ctx));
+    return this.write(
+      id,
+      expecting('updated', 'above', expectedGeneration),
+      () => this.store.update(id, expectedGeneration, metadata, opts),
+      (r, ctx) => this.settle(id, r, ctx),
+    );
   }
 
   /** Passes through; as `update`. */
   patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
-    return this.write(id, expecting('updated', 'above', opts?.expectedGeneration), () => this.store.patch(id, changes, opts),
-      (r, ctx) => this.settle(id, r, ctx));
+    return this.write(
+      id,
+      expecting('updated', 'above', opts?.expectedGeneration),
+      () => this.store.patch(id, changes, opts),
+      (r, ctx) => this.settle(id, r, ctx),
+    );
   }
 
   /**
@@ -755,8 +832,12 @@ export class SessionCache implements SessionStore {
       }
       return result;
     };
-    return this.write(id, expect, () => this.store.mutate(id, typeof fn === 'function' ? wrapped : fn, opts),
-      (r, ctx) => this.settle(id, r, ctx));
+    return this.write(
+      id,
+      expect,
+      () => this.store.mutate(id, typeof fn === 'function' ? wrapped : fn, opts),
+      (r, ctx) => this.settle(id, r, ctx),
+    );
   }
 
   /** mutate's compare-and-set returned (its fn runs again): events it held that nothing else explains apply now. */
@@ -767,31 +848,44 @@ export class SessionCache implements SessionStore {
     if (slot) this.releaseHeld(slot);
   }
 
-  /** Passes through; a success at the held generation counts as a validation, a newer generation makes the entry stale. */
+  /**
+   * Passes through; a success at the held generation counts as a validation, a newer generation
+   * makes the entry stale.
+   */
   touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     // touch publishes nothing: every event during it is another writer's.
-    return this.write(id, undefined, () => this.store.touch(id, opts), (r, ctx) => {
-      if (!r.ok) {
-        this.settle(id, r, ctx);
-        return;
-      }
-      this.raiseInflight(id, { updated: r.generation, terminated: 0 });
-      const entry = this.entries.get(id);
-      if (!entry) return;
-      if (entry.session.generation < r.generation) this.evict(id, entry, 'stale');
-      else if (entry.session.generation === r.generation && ctx.issuedAt >= entry.validatedAt) {
-        entry.validatedAt = ctx.issuedAt;
-        entry.epoch = ctx.epoch;
-      }
-    });
+    return this.write(
+      id,
+      undefined,
+      () => this.store.touch(id, opts),
+      (r, ctx) => {
+        if (!r.ok) {
+          this.settle(id, r, ctx);
+          return;
+        }
+        this.raiseInflight(id, { updated: r.generation, terminated: 0 });
+        const entry = this.entries.get(id);
+        if (!entry) return;
+        if (entry.session.generation < r.generation) this.evict(id, entry, 'stale');
+        else if (entry.session.generation === r.generation && ctx.issuedAt >= entry.validatedAt) {
+          entry.validatedAt = ctx.issuedAt;
+          entry.epoch = ctx.epoch;
+        }
+      },
+    );
   }
 
   /** Passes through; drops the entry (`onEvict` reason `terminated`) on success, not_found and terminated. */
   terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
-    return this.write(id, expecting('terminated', 'exactly', opts?.expectedGeneration), () => this.store.terminate(id, opts), (r, ctx) => {
-      if (r.ok) this.gone(id, 'terminated', ctx, r.generation);
-      else this.settle(id, r, ctx);
-    });
+    return this.write(
+      id,
+      expecting('terminated', 'exactly', opts?.expectedGeneration),
+      () => this.store.terminate(id, opts),
+      (r, ctx) => {
+        if (r.ok) this.gone(id, 'terminated', ctx, r.generation);
+        else this.settle(id, r, ctx);
+      },
+    );
   }
 
   private async write<R>(
@@ -871,11 +965,7 @@ export class SessionCache implements SessionStore {
     this.adopt(id, session, ctx.issuedAt, ctx.epoch);
   }
 
-  private settle(
-    id: string,
-    r: WriteResult | TouchResult | TerminateResult,
-    ctx: WriteContext,
-  ): void {
+  private settle(id: string, r: WriteResult | TouchResult | TerminateResult, ctx: WriteContext): void {
     if (r.ok) {
       if ('session' in r) this.adoptOwn(id, r.session, ctx);
       return;

@@ -19,7 +19,7 @@
  * @module
  */
 import type { Cluster, Redis } from 'ioredis';
-import { RedisFaultError } from './errors.js';
+import { RedisFaultError } from '../core/errors.js';
 import { FUNCTIONS, LIBRARY, type ScriptName } from './generated/lua.js';
 import { isCluster } from './slots.js';
 
@@ -52,14 +52,42 @@ export type FieldArgs = readonly string[];
 
 /** The argument list of each function, in the order of its lua/<name>.lua header. */
 export const ARGS = {
-  create: (a: WriteArgs & { fields: FieldArgs }): Arg[] => [a.opId, a.ttlMs, a.events.channel, a.events.command, a.fields],
-  update: (a: WriteArgs & { expected: number; fields: FieldArgs }): Arg[] =>
-    [a.opId, a.ttlMs, a.expected, a.events.channel, a.events.command, a.fields],
-  patch: (a: WriteArgs & { expected: number | undefined; maxBytes: number; set: FieldArgs; remove: readonly string[] }): Arg[] =>
-    [a.opId, a.ttlMs, a.expected ?? '', a.maxBytes, a.events.channel, a.events.command, a.set.length, a.set, a.remove],
+  create: (a: WriteArgs & { fields: FieldArgs }): Arg[] => [
+    a.opId,
+    a.ttlMs,
+    a.events.channel,
+    a.events.command,
+    a.fields,
+  ],
+  update: (a: WriteArgs & { expected: number; fields: FieldArgs }): Arg[] => [
+    a.opId,
+    a.ttlMs,
+    a.expected,
+    a.events.channel,
+    a.events.command,
+    a.fields,
+  ],
+  patch: (
+    a: WriteArgs & { expected: number | undefined; maxBytes: number; set: FieldArgs; remove: readonly string[] },
+  ): Arg[] => [
+    a.opId,
+    a.ttlMs,
+    a.expected ?? '',
+    a.maxBytes,
+    a.events.channel,
+    a.events.command,
+    a.set.length,
+    a.set,
+    a.remove,
+  ],
   touch: (a: { ttlMs: number; expected: number | undefined }): Arg[] => [a.ttlMs, a.expected ?? ''],
-  terminate: (a: WriteArgs & { expected: number | undefined }): Arg[] =>
-    [a.opId, a.ttlMs, a.expected ?? '', a.events.channel, a.events.command],
+  terminate: (a: WriteArgs & { expected: number | undefined }): Arg[] => [
+    a.opId,
+    a.ttlMs,
+    a.expected ?? '',
+    a.events.channel,
+    a.events.command,
+  ],
   get: (a: { ttlMs: number }): Arg[] => [a.ttlMs],
   peek: (): Arg[] => [],
   exists: (): Arg[] => [],
@@ -112,7 +140,12 @@ function send(client: Client, name: ScriptName, key: string, args: Arg[]): Promi
  * @throws what ioredis rejects with (the caller turns it into a typed fault),
  * or RedisFaultError when the library cannot be loaded.
  */
-export function callScript<N extends ScriptName>(client: Client, name: N, key: string, args: ArgsOf<N>): Promise<unknown> {
+export function callScript<N extends ScriptName>(
+  client: Client,
+  name: N,
+  key: string,
+  args: ArgsOf<N>,
+): Promise<unknown> {
   return callScriptRaw(client, name, key, (ARGS[name] as (a: ArgsOf<N>) => Arg[])(args));
 }
 
@@ -127,9 +160,16 @@ export async function callScriptRaw(client: Client, name: ScriptName, key: strin
     } catch (err) {
       if (!isReplyError(err)) throw err;
       if (NO_FUNCTIONS.test(err.message)) {
-        throw new RedisFaultError('REDIS_ERROR', 'session-cas needs Redis 7.0 or later (Redis Functions): ' + err.message, {
-          outcome: 'not_applied', operation: name, sessionId: '', cause: err,
-        });
+        throw new RedisFaultError(
+          'REDIS_ERROR',
+          'session-cas needs Redis 7.0 or later (Redis Functions): ' + err.message,
+          {
+            outcome: 'not_applied',
+            operation: name,
+            sessionId: '',
+            cause: err,
+          },
+        );
       }
       // "Function not found" is answered before anything runs: sending again is safe.
       if (!FUNCTION_MISSING.test(err.message) || loads >= MAX_LOADS) throw err;
@@ -152,14 +192,16 @@ const loading = new WeakMap<object, Promise<void>>();
  */
 export async function loadLibrary(client: Client): Promise<void> {
   const nodes = targetNodes(client);
-  await Promise.all(nodes.map((node) => {
-    let p = loading.get(node);
-    if (!p) {
-      p = loadOn(node).finally(() => loading.delete(node));
-      loading.set(node, p);
-    }
-    return p;
-  }));
+  await Promise.all(
+    nodes.map((node) => {
+      let p = loading.get(node);
+      if (!p) {
+        p = loadOn(node).finally(() => loading.delete(node));
+        loading.set(node, p);
+      }
+      return p;
+    }),
+  );
 }
 
 async function loadOn(node: Redis): Promise<void> {
@@ -168,11 +210,18 @@ async function loadOn(node: Redis): Promise<void> {
   } catch (err) {
     if (isReplyError(err) && ALREADY_LOADED.test(err.message)) return;
     if (isReplyError(err) && /^NOPERM\b/.test(err.message)) {
-      throw new RedisFaultError('NOPERM', `the session-cas function library ${LIBRARY.name} is not loaded on this server ` +
-        'and this user may not load it (FUNCTION LOAD refused). Load it once as a user that may, with ' +
-        '`store.loadLibrary()` or FUNCTION LOAD of `functionLibrary().source`.', {
-        outcome: 'not_applied', operation: 'FUNCTION LOAD', sessionId: '', cause: err,
-      });
+      throw new RedisFaultError(
+        'NOPERM',
+        `the session-cas function library ${LIBRARY.name} is not loaded on this server ` +
+          'and this user may not load it (FUNCTION LOAD refused). Load it once as a user that may, with ' +
+          '`store.loadLibrary()` or FUNCTION LOAD of `functionLibrary().source`.',
+        {
+          outcome: 'not_applied',
+          operation: 'FUNCTION LOAD',
+          sessionId: '',
+          cause: err,
+        },
+      );
     }
     throw err;
   }

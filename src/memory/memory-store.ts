@@ -4,19 +4,56 @@
  * property tests compare Redis against.
  * @module
  */
-import { Listeners, checkSubscribeArgs } from './change-feed.js';
-import { InvalidArgumentError } from './errors.js';
-import { checkMutateArgs, runMutate } from './mutate.js';
+import { Listeners, checkSubscribeArgs } from '../core/listeners.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { checkMutateArgs, runMutate } from '../core/mutate.js';
 import type {
-  ChangeEvent, ChangeFeed, ChangeKind, CreateResult, GenerationOptions, GenerationReader, GenerationResult, Metadata,
-  MutateFn, MutateOptions, MutateResult, PatchChanges, PatchOptions, Session, SessionStore, SessionStoreOptions,
-  SubscribeOptions, Subscription, TerminateOptions, TerminateResult, TouchOptions, TouchResult, TtlOption, WriteOptions, WriteResult,
-} from './types.js';
+  ChangeEvent,
+  ChangeFeed,
+  ChangeKind,
+  CreateResult,
+  GenerationOptions,
+  GenerationReader,
+  GenerationResult,
+  Metadata,
+  MutateFn,
+  MutateOptions,
+  MutateResult,
+  PatchChanges,
+  PatchOptions,
+  Session,
+  SessionStore,
+  SessionStoreOptions,
+  SubscribeOptions,
+  Subscription,
+  TerminateOptions,
+  TerminateResult,
+  TouchOptions,
+  TouchResult,
+  TtlOption,
+  WriteOptions,
+  WriteResult,
+} from '../core/types.js';
 import {
-  MEMORY_STORE_OPTION_KEYS, PATCH_OPTION_KEYS, TERMINATE_OPTION_KEYS, TOUCH_OPTION_KEYS, WRITE_OPTION_KEYS, checkWaitOption, type ResolvedOptions,
-  checkChanges, checkExpectedGeneration, checkGeneration, checkGenerationOptions, checkId, checkMetadata, checkOptions, checkTtl,
-  freezeMetadata, resolveOptions, utf8Bytes,
-} from './validate.js';
+  MEMORY_STORE_OPTION_KEYS,
+  PATCH_OPTION_KEYS,
+  TERMINATE_OPTION_KEYS,
+  TOUCH_OPTION_KEYS,
+  WRITE_OPTION_KEYS,
+  checkWaitOption,
+  type ResolvedOptions,
+  checkChanges,
+  checkExpectedGeneration,
+  checkGeneration,
+  checkGenerationOptions,
+  checkId,
+  checkMetadata,
+  checkOptions,
+  checkTtl,
+  freezeMetadata,
+  resolveOptions,
+  utf8Bytes,
+} from '../core/validate.js';
 
 /** Options of {@link MemorySessionStore}. */
 export interface MemorySessionStoreOptions extends SessionStoreOptions {
@@ -24,8 +61,16 @@ export interface MemorySessionStoreOptions extends SessionStoreOptions {
   now?: () => number;
 }
 
-interface LiveRecord { readonly kind: 'live'; readonly session: Session; readonly expiresAt: number }
-interface Tombstone { readonly kind: 'tombstone'; readonly generation: number; readonly expiresAt: number }
+interface LiveRecord {
+  readonly kind: 'live';
+  readonly session: Session;
+  readonly expiresAt: number;
+}
+interface Tombstone {
+  readonly kind: 'tombstone';
+  readonly generation: number;
+  readonly expiresAt: number;
+}
 type StoredRecord = LiveRecord | Tombstone;
 
 /** Expired records are swept once per this many operations, so memory stays bounded. */
@@ -52,7 +97,8 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   constructor(options?: MemorySessionStoreOptions) {
     const o = checkOptions<MemorySessionStoreOptions>(options, 'options', MEMORY_STORE_OPTION_KEYS);
     this.options = resolveOptions(o);
-    if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('options.now', 'expected a function');
+    if (o.now !== undefined && typeof o.now !== 'function')
+      throw new InvalidArgumentError('options.now', 'expected a function');
     this.now = o.now ?? Date.now;
   }
 
@@ -91,14 +137,18 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   }
 
   /** Why a write cannot apply, or the live record it applies to. */
-  private live(id: string, expected: number | undefined):
+  private live(
+    id: string,
+    expected: number | undefined,
+  ):
     | LiveRecord
     | { ok: false; reason: 'not_found' | 'terminated' }
     | { ok: false; reason: 'conflict'; session: Session } {
     const rec = this.record(id);
     if (!rec) return { ok: false, reason: 'not_found' };
     if (rec.kind === 'tombstone') return { ok: false, reason: 'terminated' };
-    if (expected !== undefined && rec.session.generation !== expected) return { ok: false, reason: 'conflict', session: rec.session };
+    if (expected !== undefined && rec.session.generation !== expected)
+      return { ok: false, reason: 'conflict', session: rec.session };
     return rec;
   }
 
@@ -162,7 +212,11 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     if (o.signal?.aborted) return Promise.reject(o.signal.reason);
     const reg = this.listeners.add(listener, o);
     this.listeners.status('subscribed', reg);
-    return Promise.resolve({ unsubscribe: async () => { this.listeners.remove(reg); } });
+    return Promise.resolve({
+      unsubscribe: async () => {
+        this.listeners.remove(reg);
+      },
+    });
   }
 
   async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: WriteOptions): Promise<WriteResult> {

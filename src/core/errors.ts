@@ -10,9 +10,15 @@
 export type SessionStoreErrorCode =
   /** A bad argument or option; thrown before any I/O. */
   | 'INVALID_ARGUMENT'
-  /** A write may or may not have been applied (timeout, connection lost or retries exhausted after it may have been sent). */
+  /**
+   * A write may or may not have been applied (timeout, connection lost or retries exhausted after
+   * it may have been sent).
+   */
   | 'OUTCOME_UNKNOWN'
-  /** Nothing was applied: a read failed, or the request never left the process (offline queue off, or a client-side error). */
+  /**
+   * Nothing was applied: a read failed, or the request never left the process (offline queue off,
+   * or a client-side error).
+   */
   | 'CONNECTION'
   /** Redis is out of memory (maxmemory); the script was refused whole. */
   | 'OOM'
@@ -91,15 +97,30 @@ function hasCode(e: unknown): e is { code: unknown; name: unknown } {
 
 /** Every code, as a record so the compiler fails when a code is added to the type and not here. */
 const CODES: Readonly<Record<SessionStoreErrorCode, true>> = {
-  INVALID_ARGUMENT: true, OUTCOME_UNKNOWN: true, CONNECTION: true, OOM: true, BUSY: true, READONLY: true,
-  LOADING: true, NOPERM: true, CLUSTER: true, REDIS_ERROR: true, UNEXPECTED_REPLY: true, UNSAFE_CONFIG: true,
+  INVALID_ARGUMENT: true,
+  OUTCOME_UNKNOWN: true,
+  CONNECTION: true,
+  OOM: true,
+  BUSY: true,
+  READONLY: true,
+  LOADING: true,
+  NOPERM: true,
+  CLUSTER: true,
+  REDIS_ERROR: true,
+  UNEXPECTED_REPLY: true,
+  UNSAFE_CONFIG: true,
   CLOSED: true,
 };
 
 /** Whether `e` is any error thrown by session-cas (works across ESM/CJS copies). */
 export function isSessionStoreError(e: unknown): e is SessionStoreError {
-  return e instanceof Error && hasCode(e) && typeof e.code === 'string' && Object.prototype.hasOwnProperty.call(CODES, e.code) &&
-    (e.name === 'SessionStoreError' || e.name === 'InvalidArgumentError' || e.name === 'RedisFaultError');
+  return (
+    e instanceof Error &&
+    hasCode(e) &&
+    typeof e.code === 'string' &&
+    Object.prototype.hasOwnProperty.call(CODES, e.code) &&
+    (e.name === 'SessionStoreError' || e.name === 'InvalidArgumentError' || e.name === 'RedisFaultError')
+  );
 }
 
 /** Whether `e` is an {@link InvalidArgumentError}. */

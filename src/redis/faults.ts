@@ -9,7 +9,12 @@
  * `OUTCOME_UNKNOWN`.
  * @module
  */
-import { RedisFaultError, SessionStoreError, type SessionStoreErrorCode, isSessionStoreError } from './errors.js';
+import {
+  RedisFaultError,
+  type SessionStoreError,
+  type SessionStoreErrorCode,
+  isSessionStoreError,
+} from '../core/errors.js';
 
 const REPLY_CODES: ReadonlyArray<[RegExp, SessionStoreErrorCode]> = [
   [/^OOM\b/, 'OOM'],
@@ -59,7 +64,9 @@ export function watchConnection(client: object): ConnectionWatch {
     };
     emitter.on('error', remember);
     emitter.on('node error', remember);
-    emitter.on('ready', () => { watch.last = undefined; });
+    emitter.on('ready', () => {
+      watch.last = undefined;
+    });
   }
   watches.set(client, watch);
   return watch;
@@ -81,25 +88,44 @@ export interface FaultContext {
  * @param writes whether the operation can change state (every write, and `get`
  * which refreshes the TTL); reads that fail are `CONNECTION` faults.
  */
-export function toFault(err: unknown, operation: string, sessionId: string, writes: boolean, context: FaultContext = {}): SessionStoreError {
+export function toFault(
+  err: unknown,
+  operation: string,
+  sessionId: string,
+  writes: boolean,
+  context: FaultContext = {},
+): SessionStoreError {
   if (isSessionStoreError(err)) return err;
   const e = err instanceof Error ? err : new Error(String(err));
   const message = e.message;
   if (isReplyError(e)) {
     const code = REPLY_CODES.find(([re]) => re.test(message))?.[1] ?? 'REDIS_ERROR';
     return new RedisFaultError(code, `${operation}: Redis refused the command: ${message}`, {
-      outcome: 'not_applied', operation, sessionId, cause: err,
+      outcome: 'not_applied',
+      operation,
+      sessionId,
+      cause: err,
     });
   }
   if (context.sent === false) {
-    return new RedisFaultError('CONNECTION', `${operation}: not sent (failed before the request left the process): ${message}`, {
-      outcome: 'not_applied', operation, sessionId, cause: err,
-    });
+    return new RedisFaultError(
+      'CONNECTION',
+      `${operation}: not sent (failed before the request left the process): ${message}`,
+      {
+        outcome: 'not_applied',
+        operation,
+        sessionId,
+        cause: err,
+      },
+    );
   }
   const why = message + connectionNote(e, context.connection);
   if (!writes || NOT_SENT.test(message)) {
     return new RedisFaultError('CONNECTION', `${operation}: not sent or not answered: ${why}`, {
-      outcome: 'not_applied', operation, sessionId, cause: err,
+      outcome: 'not_applied',
+      operation,
+      sessionId,
+      cause: err,
     });
   }
   return new RedisFaultError(

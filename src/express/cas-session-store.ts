@@ -12,12 +12,12 @@
  */
 import session from 'express-session';
 import type { SessionData, Store as ExpressStore } from 'express-session';
-import { InvalidArgumentError, SessionStoreError } from './errors.js';
-import { decodeId, encodeId } from './keys.js';
-import { RedisSessionStore, type RedisSessionStoreOptions } from './redis-store.js';
-import type { Client } from './scripts.js';
-import type { Metadata, PatchChanges, Session, SessionStore, WriteResult } from './types.js';
-import { type AllowedKeys, REDIS_STORE_OPTION_KEYS, checkOptions, checkPositiveInt } from './validate.js';
+import { InvalidArgumentError, SessionStoreError } from '../core/errors.js';
+import { decodeId, encodeId } from '../redis/keys.js';
+import { RedisSessionStore, type RedisSessionStoreOptions } from '../redis/redis-store.js';
+import type { Client } from '../redis/scripts.js';
+import type { Metadata, PatchChanges, Session, SessionStore, WriteResult } from '../core/types.js';
+import { type AllowedKeys, REDIS_STORE_OPTION_KEYS, checkOptions, checkPositiveInt } from '../core/validate.js';
 
 /**
  * How one session field becomes one stored string and back. `JSON` fits.
@@ -71,7 +71,10 @@ export class SessionConflictError extends Error {
   readonly fields: readonly string[];
 
   constructor(sessionId: string, fields: readonly string[], detail?: string) {
-    super(detail ?? `session fields changed concurrently by another request: ${fields.map((f) => JSON.stringify(f)).join(', ')}`);
+    super(
+      detail ??
+        `session fields changed concurrently by another request: ${fields.map((f) => JSON.stringify(f)).join(', ')}`,
+    );
     this.name = 'SessionConflictError';
     this.sessionId = sessionId;
     this.fields = fields;
@@ -101,16 +104,26 @@ interface Loaded {
 const REDIS_OPTION_KEYS = Object.keys(REDIS_STORE_OPTION_KEYS) as Array<keyof RedisSessionStoreOptions>;
 /** Every CasSessionStoreOptions key: anything else is refused as a typo. */
 const OPTION_KEYS: AllowedKeys<CasSessionStoreOptions> = {
-  ...REDIS_STORE_OPTION_KEYS, serializer: true, sameField: true, maxAttempts: true, scanCount: true,
+  ...REDIS_STORE_OPTION_KEYS,
+  serializer: true,
+  sameField: true,
+  maxAttempts: true,
+  scanCount: true,
 };
 
 /** The store's key space, for SCAN; only a {@link RedisSessionStore} has one. */
-interface Scannable { readonly client: Client; readonly prefix: string }
+interface Scannable {
+  readonly client: Client;
+  readonly prefix: string;
+}
 
 function isSessionStore(x: unknown): x is SessionStore {
   const s = x as Partial<Record<keyof SessionStore, unknown>> | null;
-  return typeof s === 'object' && s !== null &&
-    (['create', 'peek', 'patch', 'touch', 'terminate', 'mutate'] as const).every((m) => typeof s[m] === 'function');
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    (['create', 'peek', 'patch', 'touch', 'terminate', 'mutate'] as const).every((m) => typeof s[m] === 'function')
+  );
 }
 
 function isClient(x: unknown): x is Client {
@@ -138,7 +151,9 @@ const { Store } = session;
  * import session from 'express-session';
  * import { Redis } from 'ioredis';
  * import { CasSessionStore } from 'session-cas/express';
- * app.use(session({ store: new CasSessionStore(new Redis()), secret: 's3cret', resave: false, saveUninitialized: false }));
+ * app.use(
+ *   session({ store: new CasSessionStore(new Redis()), secret: 's3cret', resave: false, saveUninitialized: false }),
+ * );
  * ```
  */
 export class CasSessionStore extends Store {
@@ -161,8 +176,14 @@ export class CasSessionStore extends Store {
    */
   constructor(storeOrClient: SessionStore | Client | CasSessionStoreConfig, options?: CasSessionStoreOptions) {
     super();
-    if (!isClient(storeOrClient) && !isSessionStore(storeOrClient) && options === undefined &&
-      typeof storeOrClient === 'object' && storeOrClient !== null && ('client' in storeOrClient || 'store' in storeOrClient)) {
+    if (
+      !isClient(storeOrClient) &&
+      !isSessionStore(storeOrClient) &&
+      options === undefined &&
+      typeof storeOrClient === 'object' &&
+      storeOrClient !== null &&
+      ('client' in storeOrClient || 'store' in storeOrClient)
+    ) {
       const { client, store, ...rest } = storeOrClient as CasSessionStoreConfig;
       storeOrClient = (client ?? store) as SessionStore | Client;
       options = rest;
@@ -202,12 +223,18 @@ export class CasSessionStore extends Store {
    * if the id is live already it is replaced whole, if destroyed the save is dropped.
    */
   override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): Promise<void> {
-    return this.settle(this.serialized(sess, () => this.save(sid, sess as unknown as Data)), callback);
+    return this.settle(
+      this.serialized(sess, () => this.save(sid, sess as unknown as Data)),
+      callback,
+    );
   }
 
   /** Ends a session for good: later saves of it are dropped. Destroying an absent id is not an error. */
   override destroy(sid: string, callback?: (err?: unknown) => void): Promise<void> {
-    return this.settle(this.sessions.terminate(sid).then(() => undefined), callback);
+    return this.settle(
+      this.sessions.terminate(sid).then(() => undefined),
+      callback,
+    );
   }
 
   /** Resets the TTL of a live session (from its cookie, else the store default); never creates one. */
@@ -249,8 +276,14 @@ export class CasSessionStore extends Store {
   private settle<T>(work: Promise<T>, callback: Callback<T> | undefined): Promise<T | undefined> {
     if (callback) {
       return work.then(
-        (value) => { callback(null, value); return value; },
-        (err: unknown) => { callback(err); return undefined; },
+        (value) => {
+          callback(null, value);
+          return value;
+        },
+        (err: unknown) => {
+          callback(err);
+          return undefined;
+        },
       );
     }
     const result = work.catch((err: unknown) => {
@@ -267,7 +300,10 @@ export class CasSessionStore extends Store {
       return Promise.reject(new InvalidArgumentError('session', 'expected a session object'));
     }
     const run = (this.saving.get(obj) ?? Promise.resolve()).then(task);
-    this.saving.set(obj, run.catch(() => undefined));
+    this.saving.set(
+      obj,
+      run.catch(() => undefined),
+    );
     return run;
   }
 
@@ -284,7 +320,11 @@ export class CasSessionStore extends Store {
       try {
         value = this.serializer.parse(text);
       } catch (err) {
-        throw new SessionStoreError('UNEXPECTED_REPLY', `session ${JSON.stringify(s.id)}: field ${JSON.stringify(name)} cannot be parsed`, { cause: err });
+        throw new SessionStoreError(
+          'UNEXPECTED_REPLY',
+          `session ${JSON.stringify(s.id)}: field ${JSON.stringify(name)} cannot be parsed`,
+          { cause: err },
+        );
       }
       setOwn(data, name, value);
       // The canonical form, so a field this request never touched compares equal at save time.
@@ -300,10 +340,16 @@ export class CasSessionStore extends Store {
     try {
       text = this.serializer.stringify(value);
     } catch (err) {
-      throw new InvalidArgumentError(`session[${JSON.stringify(name)}]`, `cannot be serialized (${err instanceof Error ? err.message : String(err)})`);
+      throw new InvalidArgumentError(
+        `session[${JSON.stringify(name)}]`,
+        `cannot be serialized (${err instanceof Error ? err.message : String(err)})`,
+      );
     }
     if (text !== undefined && typeof text !== 'string') {
-      throw new InvalidArgumentError(`session[${JSON.stringify(name)}]`, `the serializer returned ${typeof text}, not a string`);
+      throw new InvalidArgumentError(
+        `session[${JSON.stringify(name)}]`,
+        `the serializer returned ${typeof text}, not a string`,
+      );
     }
     return text;
   }
@@ -331,7 +377,13 @@ export class CasSessionStore extends Store {
     this.remember(sess, sid, replaced.ok ? replaced.session.generation : undefined, fields);
   }
 
-  private async saveLoaded(sid: string, sess: Data, known: Loaded, fields: Map<string, string>, ttl: number | undefined | 'expired'): Promise<void> {
+  private async saveLoaded(
+    sid: string,
+    sess: Data,
+    known: Loaded,
+    fields: Map<string, string>,
+    ttl: number | undefined | 'expired',
+  ): Promise<void> {
     if (ttl === 'expired') {
       await this.sessions.terminate(sid);
       return this.remember(sess, sid, undefined, fields);
@@ -341,15 +393,21 @@ export class CasSessionStore extends Store {
       await this.sessions.touch(sid, { ttlMs: ttl });
       return;
     }
-    const result = this.sameField === 'error' && known.generation !== undefined
-      ? await this.patchChecked(sid, known, changes, ttl)
-      : await this.sessions.patch(sid, changes, { ttlMs: ttl });
+    const result =
+      this.sameField === 'error' && known.generation !== undefined
+        ? await this.patchChecked(sid, known, changes, ttl)
+        : await this.sessions.patch(sid, changes, { ttlMs: ttl });
     // Not live any more: the save is dropped, and stays dropped for this object.
     this.remember(sess, sid, result.ok ? result.session.generation : undefined, fields);
   }
 
   /** Patch at the known generation; on conflict, retry only if no changed field moved meanwhile. */
-  private async patchChecked(sid: string, known: Loaded, changes: PatchChanges, ttl: number | undefined): Promise<WriteResult> {
+  private async patchChecked(
+    sid: string,
+    known: Loaded,
+    changes: PatchChanges,
+    ttl: number | undefined,
+  ): Promise<WriteResult> {
     const names = [...Object.keys(changes.set ?? {}), ...(changes.remove ?? [])].filter((n) => n !== 'cookie');
     let expected = known.generation;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
@@ -358,12 +416,17 @@ export class CasSessionStore extends Store {
       const current = result.session.metadata;
       const clashing = names.filter((n) => {
         const now = this.canonical(own(current, n));
-        return now !== known.baseline.get(n) && now !== own(changes.set ?? {}, n); // the same change on both sides is no clash
+        // The same change on both sides is no clash.
+        return now !== known.baseline.get(n) && now !== own(changes.set ?? {}, n);
       });
       if (clashing.length > 0) throw new SessionConflictError(sid, clashing);
       expected = result.session.generation;
     }
-    throw new SessionConflictError(sid, [], `session changed concurrently ${this.maxAttempts} times in a row; nothing was written`);
+    throw new SessionConflictError(
+      sid,
+      [],
+      `session changed concurrently ${this.maxAttempts} times in a row; nothing was written`,
+    );
   }
 
   private canonical(text: string | undefined): string | undefined {
@@ -387,7 +450,10 @@ export class CasSessionStore extends Store {
 
   private scannable(op: string): SessionStore & Scannable {
     if (!isScannable(this.sessions)) {
-      throw new InvalidArgumentError('store', `${op}() needs a RedisSessionStore (it SCANs its keys); this store cannot list sessions`);
+      throw new InvalidArgumentError(
+        'store',
+        `${op}() needs a RedisSessionStore (it SCANs its keys); this store cannot list sessions`,
+      );
     }
     return this.sessions;
   }

@@ -2,14 +2,24 @@
  * Argument checks, run before any I/O. Each failure names the argument.
  * @module
  */
-import type { SessionCacheOptions } from './cache.js';
+import type { SessionCacheOptions } from '../cache/session-cache.js';
 import { InvalidArgumentError } from './errors.js';
-import { DEFAULT_PREFIX } from './keys.js';
-import type { MemorySessionStoreOptions } from './memory-store.js';
-import type { RedisSessionStoreOptions } from './redis-store.js';
+import { DEFAULT_PREFIX } from '../redis/keys.js';
+import type { MemorySessionStoreOptions } from '../memory/memory-store.js';
+import type { RedisSessionStoreOptions } from '../redis/redis-store.js';
 import type {
-  GenerationOptions, Metadata, MutateOptions, PatchChanges, PatchOptions, ReplicationWait, SessionStoreOptions, SubscribeOptions,
-  TerminateOptions, TouchOptions, TtlOption, WriteOptions,
+  GenerationOptions,
+  Metadata,
+  MutateOptions,
+  PatchChanges,
+  PatchOptions,
+  ReplicationWait,
+  SessionStoreOptions,
+  SubscribeOptions,
+  TerminateOptions,
+  TouchOptions,
+  TtlOption,
+  WriteOptions,
 } from './types.js';
 
 /** Longest accepted id, in UTF-16 code units (JavaScript string length). */
@@ -81,7 +91,10 @@ export function checkId(id: unknown, argument = 'id'): string {
   if (typeof id !== 'string') throw new InvalidArgumentError(argument, `expected a string, got ${describe(id)}`);
   if (id.length === 0) throw new InvalidArgumentError(argument, 'must not be empty');
   if (id.length > MAX_ID_LENGTH) {
-    throw new InvalidArgumentError(argument, `length ${id.length} exceeds the cap of ${MAX_ID_LENGTH} UTF-16 code units`);
+    throw new InvalidArgumentError(
+      argument,
+      `length ${id.length} exceeds the cap of ${MAX_ID_LENGTH} UTF-16 code units`,
+    );
   }
   if (!isWellFormed(id)) throw new InvalidArgumentError(argument, 'is not well-formed Unicode (lone surrogate)');
   return id;
@@ -105,13 +118,16 @@ export function checkGeneration(gen: unknown, argument: string): number {
 
 /** `opts.expectedGeneration` of patch, touch and terminate: absent, or a positive safe integer. */
 export function checkExpectedGeneration(opts: { expectedGeneration?: unknown }): number | undefined {
-  return opts.expectedGeneration === undefined ? undefined : checkGeneration(opts.expectedGeneration, 'opts.expectedGeneration');
+  return opts.expectedGeneration === undefined
+    ? undefined
+    : checkGeneration(opts.expectedGeneration, 'opts.expectedGeneration');
 }
 
 /** `generationOf`'s options: whether to refresh the TTL (default: the store's `touchOnGet`). */
 export function checkGenerationOptions(opts: unknown, touchOnGet: boolean): { touch: boolean } {
   const o = checkOptions<GenerationOptions>(opts, 'opts', GENERATION_OPTION_KEYS);
-  if (o.touch !== undefined && typeof o.touch !== 'boolean') throw new InvalidArgumentError('opts.touch', 'expected a boolean');
+  if (o.touch !== undefined && typeof o.touch !== 'boolean')
+    throw new InvalidArgumentError('opts.touch', 'expected a boolean');
   return { touch: o.touch ?? touchOnGet };
 }
 
@@ -136,12 +152,18 @@ export type AllowedKeys<T> = Readonly<Record<keyof T, true>>;
  */
 export function checkOptions<T extends object>(opts: unknown, argument: string, allowed?: AllowedKeys<T>): Partial<T> {
   if (opts === undefined) return {};
-  if (!isPlainObject(opts)) throw new InvalidArgumentError(argument, `expected an options object, got ${describe(opts)}`);
+  if (!isPlainObject(opts))
+    throw new InvalidArgumentError(argument, `expected an options object, got ${describe(opts)}`);
   if (allowed) checkKnownKeys(opts, argument, allowed, 'option');
   return opts as Partial<T>;
 }
 
-function checkKnownKeys(obj: Record<string, unknown>, argument: string, allowed: Readonly<Record<string, true>>, noun: string): void {
+function checkKnownKeys(
+  obj: Record<string, unknown>,
+  argument: string,
+  allowed: Readonly<Record<string, true>>,
+  noun: string,
+): void {
   for (const key of Object.keys(obj)) {
     if (Object.prototype.hasOwnProperty.call(allowed, key)) continue;
     const known = Object.keys(allowed);
@@ -182,10 +204,20 @@ function editDistance(a: string, b: string): number {
 
 // Allowed keys of every options object. Add an option to its interface and
 // the compiler points here.
-const STORE_OPTIONS: AllowedKeys<SessionStoreOptions> = { ttlMs: true, touchOnGet: true, tombstoneTtlMs: true, maxMetadataBytes: true };
+const STORE_OPTIONS: AllowedKeys<SessionStoreOptions> = {
+  ttlMs: true,
+  touchOnGet: true,
+  tombstoneTtlMs: true,
+  maxMetadataBytes: true,
+};
 export const MEMORY_STORE_OPTION_KEYS: AllowedKeys<MemorySessionStoreOptions> = { ...STORE_OPTIONS, now: true };
 export const REDIS_STORE_OPTION_KEYS: AllowedKeys<RedisSessionStoreOptions> = {
-  ...STORE_OPTIONS, prefix: true, eventsChannel: true, eventsHeartbeatMs: true, terminateWait: true, writeWait: true,
+  ...STORE_OPTIONS,
+  prefix: true,
+  eventsChannel: true,
+  eventsHeartbeatMs: true,
+  terminateWait: true,
+  writeWait: true,
   evictionPolicyCheck: true,
 };
 export const TERMINATE_WAIT_KEYS: AllowedKeys<ReplicationWait> = { replicas: true, timeoutMs: true };
@@ -217,7 +249,13 @@ const CHANGES_KEYS: AllowedKeys<PatchChanges> = { set: true, remove: true };
 export const SUBSCRIBE_OPTION_KEYS: AllowedKeys<SubscribeOptions> = { onStatus: true, signal: true };
 /** For `SessionCache` (src/cache.ts): `checkOptions(options, 'options', SESSION_CACHE_OPTION_KEYS)`. */
 export const SESSION_CACHE_OPTION_KEYS: AllowedKeys<SessionCacheOptions> = {
-  maxEntries: true, validate: true, maxStaleMs: true, staleIfErrorMs: true, onEvict: true, onError: true, now: true,
+  maxEntries: true,
+  validate: true,
+  maxStaleMs: true,
+  staleIfErrorMs: true,
+  onEvict: true,
+  onError: true,
+  now: true,
 };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -234,7 +272,8 @@ export function utf8Bytes(s: string): number {
 /** `what` is a function so the label is only built when the check fails (this runs per entry on every write). */
 function checkString(s: unknown, argument: string, what: () => string): string {
   if (typeof s !== 'string') throw new InvalidArgumentError(argument, `${what()} must be a string, got ${describe(s)}`);
-  if (!isWellFormed(s)) throw new InvalidArgumentError(argument, `${what()} is not well-formed Unicode (lone surrogate)`);
+  if (!isWellFormed(s))
+    throw new InvalidArgumentError(argument, `${what()} is not well-formed Unicode (lone surrogate)`);
   return s;
 }
 
@@ -277,7 +316,8 @@ export function checkChanges(changes: unknown, maxBytes: number): CheckedChanges
     throw new InvalidArgumentError('changes', `expected { set?, remove? }, got ${describe(changes)}`);
   }
   checkKnownKeys(changes, 'changes', CHANGES_KEYS, 'field');
-  const set = changes.set === undefined ? { entries: [], bytes: 0 } : checkMetadata(changes.set, maxBytes, 'changes.set');
+  const set =
+    changes.set === undefined ? { entries: [], bytes: 0 } : checkMetadata(changes.set, maxBytes, 'changes.set');
   const rawRemove = changes.remove ?? [];
   if (!Array.isArray(rawRemove)) {
     throw new InvalidArgumentError('changes.remove', `expected an array of names, got ${describe(rawRemove)}`);
@@ -301,9 +341,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (o.touchOnGet !== undefined && typeof o.touchOnGet !== 'boolean') {
     throw new InvalidArgumentError('options.touchOnGet', `expected a boolean, got ${describe(o.touchOnGet)}`);
   }
-  const maxMetadataBytes = o.maxMetadataBytes === undefined
-    ? DEFAULTS.maxMetadataBytes
-    : checkPositiveInt(o.maxMetadataBytes, 'options.maxMetadataBytes');
+  const maxMetadataBytes =
+    o.maxMetadataBytes === undefined
+      ? DEFAULTS.maxMetadataBytes
+      : checkPositiveInt(o.maxMetadataBytes, 'options.maxMetadataBytes');
   return { ttlMs, tombstoneTtlMs, touchOnGet: o.touchOnGet ?? DEFAULTS.touchOnGet, maxMetadataBytes };
 }
 
@@ -311,7 +352,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 export function freezeMetadata(entries: Iterable<readonly [string, string]>): Readonly<Metadata> {
   const out: Metadata = {};
   for (const [k, v] of entries) {
-    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     else out[k] = v;
   }
   return Object.freeze(out);

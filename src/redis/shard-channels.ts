@@ -65,7 +65,8 @@ function tagTable(): Uint32Array {
 }
 
 function checkSlot(slot: number): void {
-  if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) throw new RangeError(`slot must be an integer in [0, ${SLOT_COUNT}), got ${slot}`);
+  if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT)
+    throw new RangeError(`slot must be an integer in [0, ${SLOT_COUNT}), got ${slot}`);
 }
 
 /** The hash tag of `slot`: the decimal string of the smallest n >= 0 with keySlot(String(n)) === slot. */
@@ -87,7 +88,13 @@ export function shardChannel(eventsChannel: string, slot: number): string {
 /** The slot whose shard channel `channel` is, or -1 if it is not one of `eventsChannel`'s. */
 export function slotOfShardChannel(eventsChannel: string, channel: string): number {
   const open = eventsChannel.length;
-  if (channel.length < open + 3 || !channel.startsWith(eventsChannel) || channel[open] !== '{' || !channel.endsWith('}')) return -1;
+  if (
+    channel.length < open + 3 ||
+    !channel.startsWith(eventsChannel) ||
+    channel[open] !== '{' ||
+    !channel.endsWith('}')
+  )
+    return -1;
   const tag = channel.slice(open + 1, -1);
   if (!/^(0|[1-9][0-9]{0,5})$/.test(tag)) return -1;
   const n = Number(tag);
@@ -142,7 +149,10 @@ function isReplyError(err: unknown): boolean {
   return e !== null && typeof e === 'object' && (e.name === 'ReplyError' || e.constructor?.name === 'ReplyError');
 }
 
-const delay = (ms: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, ms).unref?.(); });
+const delay = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms).unref?.();
+  });
 
 /**
  * The Cluster transport of the change feed: one connection per primary
@@ -275,7 +285,8 @@ export class ShardedSubscriber {
           if (!this.again) break;
         } catch (err) {
           if (this.closed) break;
-          if (isReplyError(err) && !TRANSIENT_REPLY.test((err as Error).message) && !this.everUp) this.hooks.refused(err);
+          if (isReplyError(err) && !TRANSIENT_REPLY.test((err as Error).message) && !this.everUp)
+            this.hooks.refused(err);
           this.refreshWanted = true;
           this.failures++;
           await delay(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures, 6)));
@@ -314,14 +325,18 @@ export class ShardedSubscriber {
       }
       if (!this.bySlot[s]) {
         let list = want.get(owner);
-        if (!list) want.set(owner, list = []);
+        if (!list) want.set(owner, (list = []));
         list.push(s);
       }
     }
     // The slot map names the primaries; a node ioredis has not yet re-labelled after a failover is under 'all'.
-    const primaries = new Map<string, Redis>(this.client.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+    const primaries = new Map<string, Redis>(
+      this.client.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]),
+    );
     for (const c of [...this.conns.values()]) if (c.slots.size === 0 && !want.has(c.key)) this.discard(c);
-    const results = await Promise.allSettled([...want].map(([key, slots]) => this.subscribeOn(key, slots, primaries.get(key))));
+    const results = await Promise.allSettled(
+      [...want].map(([key, slots]) => this.subscribeOn(key, slots, primaries.get(key))),
+    );
     if (this.closed) return;
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -348,16 +363,21 @@ export class ShardedSubscriber {
     try {
       // One channel per SSUBSCRIBE (several must share a slot), all pipelined.
       const outcome = await Promise.race([
-        Promise.all(slots.map((s) => conn.redis.ssubscribe(shardChannel(this.channel, s)).then(() => {
-          if (conn.dead || this.bySlot[s] || this.client.slots[s]?.[0] !== key) return;
-          conn.slots.add(s);
-          this.bySlot[s] = conn;
-          this.covered++;
-        }))),
+        Promise.all(
+          slots.map((s) =>
+            conn.redis.ssubscribe(shardChannel(this.channel, s)).then(() => {
+              if (conn.dead || this.bySlot[s] || this.client.slots[s]?.[0] !== key) return;
+              conn.slots.add(s);
+              this.bySlot[s] = conn;
+              this.covered++;
+            }),
+          ),
+        ),
         conn.lost.then(() => 'lost' as const),
         timeout,
       ]);
-      if (outcome === 'timeout') throw new NotCovered(`SSUBSCRIBE on ${key} got no reply in ${SUBSCRIBE_TIMEOUT_MS} ms`);
+      if (outcome === 'timeout')
+        throw new NotCovered(`SSUBSCRIBE on ${key} got no reply in ${SUBSCRIBE_TIMEOUT_MS} ms`);
       if (outcome === 'lost') throw new NotCovered(`connection to ${key} lost while subscribing`);
     } catch (err) {
       this.lose(conn);
@@ -381,7 +401,9 @@ export class ShardedSubscriber {
       connectionName: `${base.connectionName ?? 'session-cas'}:events`,
     });
     let markLost!: () => void;
-    const lost = new Promise<void>((resolve) => { markLost = resolve; });
+    const lost = new Promise<void>((resolve) => {
+      markLost = resolve;
+    });
     const c: ShardConn = { key, redis, slots: new Set(), dead: false, lost, markLost, stopWatch: () => undefined };
     redis.on('smessage', (channel: string, message: string) => {
       if (!c.dead && slotOfShardChannel(this.channel, channel) >= 0) this.hooks.message(message);

@@ -37,6 +37,7 @@ export {
 } from './core/errors.js';
 export type { Outcome, SessionStoreErrorCode } from './core/errors.js';
 export { RedisSessionStore } from './redis/redis-store.js';
+export type { IoredisClientLike, NodeRedisClientLike, SupportedClient } from './redis/client/interface.js';
 export { functionLibrary } from './redis/scripts.js';
 export type { EvictionPolicyCheck, EvictionPolicyReport, RedisSessionStoreOptions } from './redis/redis-store.js';
 export { MemorySessionStore } from './memory/memory-store.js';

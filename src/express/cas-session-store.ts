@@ -15,7 +15,8 @@ import type { SessionData, Store as ExpressStore } from 'express-session';
 import { InvalidArgumentError, SessionStoreError } from '../core/errors.js';
 import { decodeId, encodeId } from '../redis/keys.js';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../redis/redis-store.js';
-import type { Client } from '../redis/scripts.js';
+import { adapt, isSupportedClient } from '../redis/client/detect.js';
+import type { SupportedClient as Client } from '../redis/client/interface.js';
 import type { Metadata, PatchChanges, Session, SessionStore, WriteResult } from '../core/types.js';
 import { type AllowedKeys, REDIS_STORE_OPTION_KEYS, checkOptions, checkPositiveInt } from '../core/validate.js';
 
@@ -127,7 +128,7 @@ function isSessionStore(x: unknown): x is SessionStore {
 }
 
 function isClient(x: unknown): x is Client {
-  return typeof x === 'object' && x !== null && typeof (x as { defineCommand?: unknown }).defineCommand === 'function';
+  return isSupportedClient(x);
 }
 
 function isScannable(s: SessionStore): s is SessionStore & Scannable {
@@ -168,7 +169,7 @@ export class CasSessionStore extends Store {
 
   /**
    * @param storeOrClient a session-cas {@link SessionStore} (`RedisSessionStore`,
-   * `MemorySessionStore`), or an ioredis client to build a `RedisSessionStore` on
+   * `MemorySessionStore`), or an ioredis or node-redis client to build a `RedisSessionStore` on
    * with the `RedisSessionStoreOptions` in `options` (`prefix`, `ttlMs`...).
    * Or one object: `{ client, ...options }` or `{ store, ...options }`.
    * @throws InvalidArgumentError for anything else, bad options, or store options
@@ -200,7 +201,10 @@ export class CasSessionStore extends Store {
       }
       this.sessions = storeOrClient;
     } else {
-      throw new InvalidArgumentError('storeOrClient', 'expected a session-cas SessionStore or an ioredis client');
+      throw new InvalidArgumentError(
+        'storeOrClient',
+        'expected a session-cas SessionStore, or an ioredis or node-redis client',
+      );
     }
     this.serializer = checkSerializer(o.serializer);
     if (o.sameField !== undefined && o.sameField !== 'last-write-wins' && o.sameField !== 'error') {
@@ -544,31 +548,20 @@ function globEscape(s: string): string {
   return s.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
 }
 
-function keyPrefixOf(client: Client): string {
-  const o = client.options as { keyPrefix?: unknown; redisOptions?: { keyPrefix?: unknown } };
-  const p = o.keyPrefix ?? o.redisOptions?.keyPrefix;
-  return typeof p === 'string' ? p : '';
-}
-
-type ScanNode = { scan(cursor: string, ...args: Array<string | number>): Promise<[string, string[]]> };
-
-function scanNodes(client: Client): ScanNode[] {
-  const c = client as unknown as { isCluster?: boolean; nodes?: (role: string) => ScanNode[] };
-  return c.isCluster && typeof c.nodes === 'function' ? c.nodes('master') : [client as unknown as ScanNode];
-}
-
 /**
  * Pages of session ids under the store's prefix, one SCAN call per page (each
- * bounded by `count`; never KEYS). The ioredis `keyPrefix` is not applied to
+ * bounded by `count`; never KEYS). The client's own `keyPrefix` is not applied to
  * SCAN patterns or replies, so it is added and stripped here.
  */
 async function* scanIds(store: Scannable, count: number): AsyncGenerator<string[]> {
-  const head = keyPrefixOf(store.client) + store.prefix + '{';
+  const client = adapt(store.client)!;
+  const head = client.keyPrefix + store.prefix + '{';
   const pattern = `${globEscape(head)}*}:s`;
-  for (const node of scanNodes(store.client)) {
+  for (const node of await client.primaries()) {
     let cursor = '0';
     do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+      const reply = (await node.call(['SCAN', cursor, 'MATCH', pattern, 'COUNT', count])) as [unknown, unknown[]];
+      const [next, keys] = reply;
       cursor = String(next);
       const ids = keys.map((k) => idOfKey(String(k), head)).filter((id): id is string => id !== undefined);
       if (ids.length > 0) yield ids;

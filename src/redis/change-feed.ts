@@ -17,14 +17,13 @@
  * to keep it. See README "Node-local cache and change feed".
  * @module
  */
-import type { Redis, RedisOptions } from 'ioredis';
 import { InvalidArgumentError } from '../core/errors.js';
+import { adapt } from './client/detect.js';
+import type { ClientAdapter, SubscriberConnection, SupportedClient } from './client/interface.js';
 import { toFault } from './faults.js';
 import { DEFAULT_PREFIX, decodeId, encodeId } from './keys.js';
-import type { Client } from './scripts.js';
 import { Listeners, type Registration } from '../core/listeners.js';
 import { ShardedSubscriber } from './shard-channels.js';
-import { isCluster } from './slots.js';
 import type { ChangeEvent, ChangeKind, SubscribeOptions, Subscription } from '../core/types.js';
 import { DEFAULTS, MAX_ID_LENGTH } from '../core/validate.js';
 
@@ -129,12 +128,6 @@ export interface Transport {
   close(): void;
 }
 
-/** Whether ioredis rejected with a Redis error reply (not a connection problem). */
-function isReplyError(err: unknown): boolean {
-  const e = err as { name?: unknown; constructor?: { name?: unknown } } | null;
-  return e !== null && typeof e === 'object' && (e.name === 'ReplyError' || e.constructor?.name === 'ReplyError');
-}
-
 /** A reply to PING on a subscriber connection: `PONG`, or `['pong', '']` in RESP2 subscriber mode. */
 function isPong(reply: unknown): boolean {
   if (typeof reply === 'string' || Buffer.isBuffer(reply)) return String(reply).toLowerCase() === 'pong';
@@ -148,7 +141,7 @@ function isPong(reply: unknown): boolean {
  * connection stays connected but not ready (its ready check unanswered) for two
  * intervals. Off when `intervalMs` is 0. The timer never keeps the process alive.
  */
-export function watch(conn: Redis, intervalMs: number, onMiss: () => void): () => void {
+export function watch(conn: SubscriberConnection, intervalMs: number, onMiss: () => void): () => void {
   if (intervalMs === 0) return () => undefined;
   let outstanding = false;
   let stuck = 0;
@@ -160,9 +153,10 @@ export function watch(conn: Redis, intervalMs: number, onMiss: () => void): () =
     onMiss();
   };
   const timer = setInterval(() => {
-    if (conn.status !== 'ready') {
+    const state = conn.state();
+    if (state !== 'ready') {
       outstanding = false;
-      if (conn.status === 'connect' && ++stuck >= 2) miss();
+      if (state === 'handshake' && ++stuck >= 2) miss();
       return;
     }
     stuck = 0;
@@ -189,55 +183,43 @@ export function watch(conn: Redis, intervalMs: number, onMiss: () => void): () =
   };
 }
 
-/** Drops a connection at once, also one whose peer went away without a FIN; ioredis then reconnects as configured. */
-export function dropConnection(conn: Redis): void {
-  const stream = (conn as unknown as { stream?: { destroy(): void } }).stream;
-  if (stream) stream.destroy();
-  else conn.disconnect(true);
-}
-
 /**
- * Single node (and Sentinel): one connection, a `duplicate()` of the store's
- * client, SUBSCRIBEd to the channel. It waits for Redis instead of failing the
- * SUBSCRIBE (maxRetriesPerRequest null), and it does not resubscribe on its
- * own (autoResubscribe off): we do, to learn when it took effect.
+ * Single node (and Sentinel): one subscriber connection like the store's
+ * client (client/interface.ts `openSubscriber('classic')`), SUBSCRIBEd to the
+ * channel, subscribed again by us on every `ready`, to learn when it took
+ * effect.
  */
 class ClassicSubscriber implements Transport {
-  private sub: Redis | undefined;
+  private sub: SubscriberConnection | undefined;
   private subscribed = false;
   private subscribing: Promise<void> | undefined;
   private stopWatch: () => void = () => undefined;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: ClientAdapter,
     private readonly channel: string,
     private readonly hooks: TransportHooks,
     private readonly heartbeatMs: number,
   ) {}
 
   start(): void {
-    const base = this.client.options as RedisOptions;
-    const sub = this.client.duplicate({
-      autoResubscribe: false,
-      maxRetriesPerRequest: null,
-      enableOfflineQueue: true,
-      connectionName: `${base.connectionName ?? 'session-cas'}:events`,
-    });
+    // The events fire only after this returns (both clients connect asynchronously).
+    const sub: SubscriberConnection = this.client.openSubscriber('classic', undefined, {
+      message: (channel, message) => {
+        if (channel === this.channel && sub === this.sub) this.hooks.message(message);
+      },
+      lost: () => {
+        if (sub === this.sub) this.lost();
+      },
+      ready: () => {
+        if (sub === this.sub && !this.subscribed && !this.subscribing) this.subscribe(sub);
+      },
+    })!;
     this.sub = sub;
-    sub.on('error', () => undefined); // surfaces as 'close' and the interrupted status
-    sub.on('message', (channel: string, message: string) => {
-      if (channel === this.channel && sub === this.sub) this.hooks.message(message);
-    });
-    sub.on('close', () => {
-      if (sub === this.sub) this.lost();
-    });
-    sub.on('ready', () => {
-      if (sub === this.sub && !this.subscribed && !this.subscribing) this.subscribe(sub);
-    });
     this.stopWatch = watch(sub, this.heartbeatMs, () => {
       if (sub !== this.sub) return;
       this.lost();
-      dropConnection(sub);
+      sub.drop();
     });
     this.subscribe(sub); // queued until the connection is ready
   }
@@ -246,7 +228,7 @@ class ClassicSubscriber implements Transport {
     const sub = this.sub;
     this.sub = undefined;
     this.stopWatch();
-    sub?.disconnect();
+    sub?.close();
   }
 
   private lost(): void {
@@ -254,20 +236,20 @@ class ClassicSubscriber implements Transport {
     this.hooks.down();
   }
 
-  private subscribe(sub: Redis): void {
+  private subscribe(sub: SubscriberConnection): void {
     const p = sub.subscribe(this.channel).then(
       () => {
         if (this.subscribing !== p || sub !== this.sub) return;
         this.subscribing = undefined;
-        // Also after a disconnect while it was in flight: ioredis re-sends it after reconnecting.
+        // Also after a disconnect while it was in flight: the client re-sends it after reconnecting.
         this.subscribed = true;
         this.hooks.up();
       },
       (err: unknown) => {
         if (this.subscribing === p) this.subscribing = undefined;
         if (sub !== this.sub) return;
-        if (isReplyError(err)) this.hooks.refused(err);
-        // Otherwise the connection failed: 'close' followed, 'ready' subscribes again.
+        if (this.client.isReplyError(err)) this.hooks.refused(err);
+        // Otherwise the connection failed: 'lost' followed, 'ready' subscribes again.
       },
     );
     this.subscribing = p;
@@ -305,13 +287,18 @@ export class RedisChangeFeed {
    * `eventsChannel` with `{` or `}` on a Cluster client (it would change the
    * slot of the shard channels).
    */
+  private readonly client: ClientAdapter;
+
   constructor(
-    private readonly client: Client,
+    client: SupportedClient | ClientAdapter,
     private readonly channel: string,
     readonly namespace: string,
     options: ChangeFeedOptions = {},
   ) {
     this.heartbeatMs = checkHeartbeat(options.eventsHeartbeatMs);
+    const adapter = adapt(client);
+    if (!adapter) throw new InvalidArgumentError('client', 'expected an ioredis or node-redis client');
+    this.client = adapter;
   }
 
   async subscribe(listener: (event: ChangeEvent) => void, opts: SubscribeOptions): Promise<Subscription> {
@@ -376,7 +363,7 @@ export class RedisChangeFeed {
       },
     };
     const heartbeatMs = this.heartbeatMs;
-    transport = isCluster(this.client)
+    transport = this.client.cluster
       ? new ShardedSubscriber(
           this.client,
           this.channel,
@@ -384,7 +371,7 @@ export class RedisChangeFeed {
           (conn, onMiss) => watch(conn, heartbeatMs, onMiss),
           heartbeatMs,
         )
-      : new ClassicSubscriber(this.client as Redis, this.channel, hooks, heartbeatMs);
+      : new ClassicSubscriber(this.client, this.channel, hooks, heartbeatMs);
     this.transport = transport;
     transport.start();
   }

@@ -1,12 +1,16 @@
 /**
- * Turns whatever ioredis rejects with into a typed {@link RedisFaultError}.
+ * Turns whatever the client (ioredis or node-redis) rejects with into a typed
+ * {@link RedisFaultError}.
  * Error replies mean Redis refused or failed the script before its first write
  * (every script validates first), so the outcome is `not_applied`. So does an
  * error raised before the request left the process (`sent: false`). Anything
  * else on a write (timeout, connection closed, retries exhausted) may have
  * happened after Redis received the request, or may still happen (ioredis
  * sends a command that timed out in its offline queue once it reconnects):
- * `OUTCOME_UNKNOWN`.
+ * `OUTCOME_UNKNOWN`. node-redis says more: its command timeout and abort
+ * only reject a command still waiting to be written, and its offline and
+ * closed-client errors are raised before any write, so those are
+ * `not_applied` (see docs/node-redis.md).
  * @module
  */
 import {
@@ -15,6 +19,9 @@ import {
   type SessionStoreErrorCode,
   isSessionStoreError,
 } from '../core/errors.js';
+import { adapt } from './client/detect.js';
+import { isReplyError as isIoredisReplyError } from './client/ioredis.js';
+import { isErrorReply } from './client/node-redis.js';
 
 const REPLY_CODES: ReadonlyArray<[RegExp, SessionStoreErrorCode]> = [
   [/^OOM\b/, 'OOM'],
@@ -30,9 +37,23 @@ const REPLY_CODES: ReadonlyArray<[RegExp, SessionStoreErrorCode]> = [
 
 /** ioredis's message when `enableOfflineQueue: false` rejects a command it never sent. */
 const NOT_SENT = /enableOfflineQueue options is false|Connection in subscriber mode/;
+/** node-redis errors raised before the command was written (offline queue off, closed client, queue timeout, abort). */
+const NODE_REDIS_NOT_SENT: ReadonlySet<string> = new Set([
+  'ClientOfflineError',
+  'ClientClosedError',
+  'TimeoutError',
+  'CommandTimeoutDuringMaintenanceError',
+  'AbortError',
+]);
 
+/** An error reply from Redis, as either client reports it (ioredis `ReplyError`, node-redis `ErrorReply`). */
 function isReplyError(e: Error): boolean {
-  return e.name === 'ReplyError' || e.constructor?.name === 'ReplyError';
+  return isIoredisReplyError(e) || isErrorReply(e);
+}
+
+/** Rejected by the client before it wrote anything. */
+function notSent(e: Error): boolean {
+  return NOT_SENT.test(e.message) || NODE_REDIS_NOT_SENT.has(e.constructor?.name ?? '');
 }
 
 /** The last connection error a client emitted since it was last ready. */
@@ -48,27 +69,34 @@ const watches = new WeakMap<object, ConnectionWatch>();
 
 /**
  * Listens (once per client, however many stores share it) to the client's
- * `error` events, and a Cluster's `node error` events, remembering the last
- * one until the client is `ready` again, so a fault can say why the
- * connection is down. Side effect: with a listener attached, ioredis no
- * longer prints "[ioredis] Unhandled error event" for that client.
+ * `error` events, and a Cluster's node error events (ioredis `node error`,
+ * node-redis `node-error`), remembering the last one until the client is
+ * ready again, so a fault can say why the connection is down. Side effect:
+ * with a listener attached, ioredis no longer prints "[ioredis] Unhandled
+ * error event", and node-redis no longer throws on an `error` event nobody
+ * listens to.
  */
 export function watchConnection(client: object): ConnectionWatch {
-  const known = watches.get(client);
+  const adapter = adapt(client);
+  const owner = adapter?.client ?? client;
+  const known = watches.get(owner);
   if (known) return known;
   const watch: { last: ConnectionWatch['last'] } = { last: undefined };
-  const emitter = client as Partial<Emitter>;
-  if (typeof emitter.on === 'function') {
-    const remember = (err: unknown): void => {
-      if (err instanceof Error) watch.last = { error: err, at: Date.now() };
-    };
-    emitter.on('error', remember);
-    emitter.on('node error', remember);
-    emitter.on('ready', () => {
-      watch.last = undefined;
-    });
+  const remember = (err: unknown): void => {
+    if (err instanceof Error) watch.last = { error: err, at: Date.now() };
+  };
+  const ready = (): void => {
+    watch.last = undefined;
+  };
+  if (adapter) adapter.watch({ error: remember, ready });
+  else {
+    const emitter = client as Partial<Emitter>;
+    if (typeof emitter.on === 'function') {
+      emitter.on('error', remember);
+      emitter.on('ready', ready);
+    }
   }
-  watches.set(client, watch);
+  watches.set(owner, watch);
   return watch;
 }
 
@@ -120,7 +148,7 @@ export function toFault(
     );
   }
   const why = message + connectionNote(e, context.connection);
-  if (!writes || NOT_SENT.test(message)) {
+  if (!writes || notSent(e)) {
     return new RedisFaultError('CONNECTION', `${operation}: not sent or not answered: ${why}`, {
       outcome: 'not_applied',
       operation,
@@ -137,9 +165,10 @@ export function toFault(
 
 /**
  * When the client had a connection error since it was last ready: chains it
- * as the `cause` of the error ioredis rejected with (which has none of its
- * own: "Command timed out", "Reached the max retries per request limit",
- * "Stream isn't writeable..."), and returns the text to add to the message.
+ * as the `cause` of the error the client rejected with (which has none of its
+ * own: ioredis "Command timed out", "Reached the max retries per request
+ * limit", "Stream isn't writeable...", node-redis "Socket closed
+ * unexpectedly"), and returns the text to add to the message.
  */
 function connectionNote(e: Error, watch: ConnectionWatch | undefined): string {
   const last = watch?.last;

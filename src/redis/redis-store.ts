@@ -8,13 +8,14 @@ import { Code, type Reply, decodeReply, requireGeneration, sessionFromFields } f
 import { checkSubscribeArgs } from '../core/listeners.js';
 import { type ChangeFeedOptions, RedisChangeFeed, checkFeedOptions } from './change-feed.js';
 import { InvalidArgumentError, SessionStoreError } from '../core/errors.js';
+import { adapt } from './client/detect.js';
+import type { ClientAdapter, SupportedClient } from './client/interface.js';
 import { type ConnectionWatch, toFault, watchConnection } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
 import { sessionKey } from './keys.js';
 import { checkMutateArgs, runMutate } from '../core/mutate.js';
 import {
   type ArgsOf,
-  type Client,
   type EventTarget,
   type FieldArgs,
   NO_EVENTS,
@@ -23,7 +24,7 @@ import {
   loadLibrary,
 } from './scripts.js';
 import { shardChannel } from './shard-channels.js';
-import { connectionForKey, isCluster, keySlot } from './slots.js';
+import { keySlot } from './slots.js';
 import type {
   ChangeEvent,
   ChangeFeed,
@@ -79,7 +80,7 @@ import {
 /** Options of {@link RedisSessionStore}. */
 export interface RedisSessionStoreOptions extends SessionStoreOptions, ChangeFeedOptions {
   /**
-   * Prefix of every key this store writes, before any ioredis `keyPrefix`.
+   * Prefix of every key this store writes, after the client's own `keyPrefix` if it has one.
    * Default `'scas:'`. Stores with different prefixes never see each other's sessions.
    */
   prefix?: string;
@@ -173,7 +174,10 @@ function fieldArgs(checked: CheckedMetadata): FieldArgs {
 
 /**
  * A {@link SessionStore} on Redis (single node, Cluster or Sentinel) through
- * an ioredis client you own: the store never connects or quits it.
+ * a client you own, ioredis 5/6 (`Redis`, `Cluster`) or node-redis v5+
+ * (`createClient`, `createCluster`, connected): the store never connects or
+ * quits it. Where the two clients differ (re-send after a reconnect, offline
+ * queue, timeouts) see docs/node-redis.md.
  *
  * @example
  * ```ts
@@ -182,17 +186,27 @@ function fieldArgs(checked: CheckedMetadata): FieldArgs {
  * const store = new RedisSessionStore(new Redis(), { ttlMs: 15 * 60_000 });
  * const created = await store.create('sess-1', { user: 'ada' });
  * ```
+ * @example
+ * ```ts
+ * import { createClient } from 'redis';
+ * const client = await createClient({ url: 'redis://localhost:6379' }).connect();
+ * const store = new RedisSessionStore(client);
+ * ```
  */
-export class RedisSessionStore implements SessionStore, GenerationReader, ChangeFeed {
-  /** The ioredis client the store calls. */
-  readonly client: Client;
-  /** The key prefix (before any ioredis `keyPrefix`). */
+export class RedisSessionStore<C extends SupportedClient = SupportedClient>
+  implements SessionStore, GenerationReader, ChangeFeed
+{
+  /** The client the store calls (the one you passed). */
+  readonly client: C;
+  /** The key prefix (after the client's own `keyPrefix`, if any). */
   readonly prefix: string;
   /** Options after defaults. */
   readonly options: ResolvedOptions;
   private readonly channel: string;
-  /** The client's ioredis `keyPrefix` (Redis sees it before every key). */
+  /** The client's own `keyPrefix` (Redis sees it before every key). */
   private readonly keyPrefix: string;
+  /** What the store needs of the client, ioredis or node-redis (client/interface.ts). */
+  private readonly adapter: ClientAdapter;
   private readonly terminateWait: ReplicationWait | undefined;
   private readonly writeWait: ReplicationWait | undefined;
   private feed: RedisChangeFeed | undefined;
@@ -203,10 +217,14 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   /** The client's last connection error, for the cause of a fault. */
   private readonly connection: ConnectionWatch;
 
-  /** @throws InvalidArgumentError for a client that is not ioredis, or bad options. */
-  constructor(client: Client, options?: RedisSessionStoreOptions) {
-    if (typeof client !== 'object' || client === null || typeof (client as Client).defineCommand !== 'function') {
-      throw new InvalidArgumentError('client', 'expected an ioredis Redis or Cluster instance');
+  /** @throws InvalidArgumentError for a client that is neither ioredis nor node-redis, or bad options. */
+  constructor(client: C, options?: RedisSessionStoreOptions) {
+    const adapter = adapt(client);
+    if (!adapter) {
+      throw new InvalidArgumentError(
+        'client',
+        'expected an ioredis Redis or Cluster, or a node-redis client (createClient or createCluster)',
+      );
     }
     const o = checkOptions<RedisSessionStoreOptions>(options, 'options', REDIS_STORE_OPTION_KEYS);
     this.options = resolveOptions(o);
@@ -226,7 +244,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     this.evictionPolicyCheck = o.evictionPolicyCheck ?? DEFAULTS.evictionPolicyCheck;
     this.prefix = o.prefix ?? DEFAULTS.prefix;
     this.channel = o.eventsChannel ?? '';
-    if (this.channel !== '' && isCluster(client) && /[{}]/.test(this.channel)) {
+    if (this.channel !== '' && adapter.cluster && /[{}]/.test(this.channel)) {
       // The shard channel's own hash tag must decide its slot.
       throw new InvalidArgumentError(
         'options.eventsChannel',
@@ -234,7 +252,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       );
     }
     this.client = client;
-    this.keyPrefix = (client as unknown as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
+    this.adapter = adapter;
+    this.keyPrefix = adapter.keyPrefix;
     this.connection = watchConnection(client);
     this.feedOptions = checkFeedOptions(o);
   }
@@ -248,7 +267,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
    */
   async loadLibrary(): Promise<void> {
     try {
-      await loadLibrary(this.client);
+      await loadLibrary(this.adapter);
     } catch (err) {
       throw toFault(err, 'loadLibrary', '', false);
     }
@@ -257,7 +276,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   /** Where a write on `key` publishes its event: the channel, or on a Cluster the shard channel of its slot. */
   private events(key: string): EventTarget {
     if (this.channel === '') return NO_EVENTS;
-    if (!isCluster(this.client)) return { channel: this.channel, command: 'PUBLISH' };
+    if (!this.adapter.cluster) return { channel: this.channel, command: 'PUBLISH' };
     return { channel: shardChannel(this.channel, keySlot(this.keyPrefix + key)), command: 'SPUBLISH' };
   }
 
@@ -277,7 +296,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     if (this.evictionPolicyCheck !== 'off') await this.gateOnPolicy();
     let raw: unknown;
     try {
-      raw = await callScript(this.client, script, key, args);
+      raw = await callScript(this.adapter, script, key, args);
     } catch (err) {
       if (err instanceof NotSentError)
         throw toFault(err.cause, op, id, writes, { connection: this.connection, sent: false });
@@ -298,26 +317,23 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
    * INFO or CONFIG (ACL, managed Redis) gives `policy: null` instead.
    */
   async checkEvictionPolicy(): Promise<EvictionPolicyReport> {
-    const c = this.client as unknown as {
-      info(section: string): Promise<string>;
-      call(...args: string[]): Promise<unknown>;
-    };
+    const c = this.adapter;
     let policy: string | null = null;
     let maxmemory: number | null = null;
     try {
-      const info = await c.info('memory');
+      const info = String(await c.command(['INFO', 'memory']));
       policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
       const max = /^maxmemory:(\d+)/m.exec(info)?.[1];
       maxmemory = max === undefined ? null : Number(max);
     } catch (err) {
-      if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false, { connection: this.connection });
+      if (!c.isReplyError(err)) throw toFault(err, 'checkEvictionPolicy', '', false, { connection: this.connection });
     }
     if (policy === null) {
       try {
-        const reply = await c.call('CONFIG', 'GET', 'maxmemory-policy');
+        const reply = await c.command(['CONFIG', 'GET', 'maxmemory-policy']);
         policy = configValue(reply);
       } catch (err) {
-        if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false, { connection: this.connection });
+        if (!c.isReplyError(err)) throw toFault(err, 'checkEvictionPolicy', '', false, { connection: this.connection });
       }
     }
     return { policy, maxmemory, canEvictTombstones: policy === null ? null : policy !== 'noeviction' };
@@ -456,7 +472,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
         'subscribe needs the store to be created with an eventsChannel',
       );
     }
-    this.feed ??= new RedisChangeFeed(this.client, this.channel, this.keyPrefix + this.prefix, this.feedOptions);
+    this.feed ??= new RedisChangeFeed(this.adapter, this.channel, this.keyPrefix + this.prefix, this.feedOptions);
     return this.feed.subscribe(listener, o);
   }
 
@@ -614,11 +630,11 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     let acknowledged: unknown;
     let sameSocket = false;
     try {
-      const conn = connectionForKey(this.client, sessionKey(id, this.prefix));
+      const conn = await this.adapter.forKey(sessionKey(id, this.prefix));
       if (!conn) throw new Error("the client's slot map names no primary for the session's slot");
-      const socket = conn.stream;
-      acknowledged = await conn.call('WAIT', replicas, timeoutMs);
-      sameSocket = socket !== undefined && conn.stream === socket;
+      const socket = conn.socket();
+      acknowledged = await conn.call(['WAIT', replicas, timeoutMs]);
+      sameSocket = socket !== undefined && conn.socket() === socket;
     } catch (err) {
       // The write is applied (its reply came back); only its replication is unconfirmed.
       return { acknowledged: 0, requested: replicas, durable: false, error: toFault(err, `${op} (WAIT)`, id, false) };
@@ -665,11 +681,6 @@ function patchedSession(id: string, generation: number, before: readonly string[
   for (const name of changes.remove) metadata.delete(name);
   for (const [k, v] of changes.set.entries) metadata.set(k, v);
   return { id, generation, metadata: freezeMetadata([...metadata]) };
-}
-
-/** An error reply (NOPERM, unknown or renamed command): the server refused, the connection is fine. */
-function isRefusal(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'ReplyError' || err.constructor?.name === 'ReplyError');
 }
 
 /** The value of a one-parameter CONFIG GET reply: RESP2 `[name, value]`, RESP3 `{ name: value }`. */

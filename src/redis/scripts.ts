@@ -1,8 +1,9 @@
 /**
  * The script layer: one Redis Functions library (lua/*.lua, embedded in
  * src/generated/lua.ts), called with FCALL (FCALL_RO for the read-only
- * functions) through ioredis's own `fcall`, so calls take part in
- * auto-pipelining and Cluster routing by the session key.
+ * functions) through the client adapter (client/interface.ts): ioredis's own
+ * `fcall`, so calls take part in auto-pipelining, or node-redis's
+ * `sendCommand`; on a Cluster both route by the session key.
  *
  * Functions are defined once when the library loads, not on every call (an
  * EVALSHA runs the whole script body, helpers included, each time). The
@@ -19,17 +20,24 @@
  * @module
  */
 import type { Cluster, Redis } from 'ioredis';
-import { RedisFaultError } from '../core/errors.js';
+import { InvalidArgumentError, RedisFaultError } from '../core/errors.js';
+import { adapt } from './client/detect.js';
+import type { Arg, ClientAdapter, NodeConnection, SupportedClient } from './client/interface.js';
 import { FUNCTIONS, LIBRARY, type ScriptName } from './generated/lua.js';
-import { isCluster } from './slots.js';
 
-/** What session-cas needs of a client: `Redis` or `Cluster`, ioredis 5 or 6. */
+/** An ioredis client, `Redis` or `Cluster`, 5 or 6 (the store takes any {@link SupportedClient}). */
 export type Client = Redis | Cluster;
 
 export type { ScriptName };
 
-/** One argument as ioredis sends it. Nested arrays are flattened by ioredis (no spread, no stack limit). */
-type Arg = string | number | readonly string[];
+/** A client or its adapter. */
+type AnyClient = SupportedClient | ClientAdapter;
+
+function adapterOf(client: AnyClient): ClientAdapter {
+  const a = adapt(client);
+  if (!a) throw new InvalidArgumentError('client', 'expected an ioredis or node-redis client');
+  return a;
+}
 
 /** Where a write publishes its change event: nowhere (`''`, `''`), a channel, or a shard channel. */
 export interface EventTarget {
@@ -97,17 +105,11 @@ export const ARGS = {
 /** The argument object of function `N`. */
 export type ArgsOf<N extends ScriptName> = Parameters<(typeof ARGS)[N]>[0];
 
-type FcallMethod = (name: string, numKeys: number, key: string, ...args: Arg[]) => Promise<unknown>;
-
 const FUNCTION_MISSING = /^ERR Function not found/;
 const ALREADY_LOADED = /^ERR Library '[^']*' already exists/;
 const NO_FUNCTIONS = /^ERR unknown command .?fcall/i;
 /** Sends after a "Function not found" before giving up (a replica may lag behind its primary's FUNCTION LOAD). */
 const MAX_LOADS = 3;
-
-function isReplyError(err: unknown): err is Error {
-  return err instanceof Error && (err.name === 'ReplyError' || err.constructor?.name === 'ReplyError');
-}
 
 /**
  * An exception raised while the call was being built or handed to the
@@ -121,14 +123,13 @@ export class NotSentError extends Error {
   }
 }
 
-function send(client: Client, name: ScriptName, key: string, args: Arg[]): Promise<unknown> {
+function send(client: ClientAdapter, name: ScriptName, key: string, args: Arg[]): Promise<unknown> {
   const fn = FUNCTIONS[name];
-  const method = (client as unknown as Record<string, FcallMethod>)[fn.readOnly ? 'fcall_ro' : 'fcall']!;
   let reply: Promise<unknown>;
   try {
-    reply = method.call(client, fn.name, 1, key, ...args);
+    reply = client.fcall(fn.name, key, args, fn.readOnly);
   } catch (err) {
-    // ioredis queues or writes a command only once it is built, and reports
+    // Both clients queue or write a command only once it is built, and report
     // everything after that through the promise.
     return Promise.reject(new NotSentError(err));
   }
@@ -141,7 +142,7 @@ function send(client: Client, name: ScriptName, key: string, args: Arg[]): Promi
  * or RedisFaultError when the library cannot be loaded.
  */
 export function callScript<N extends ScriptName>(
-  client: Client,
+  client: AnyClient,
   name: N,
   key: string,
   args: ArgsOf<N>,
@@ -153,12 +154,13 @@ export function callScript<N extends ScriptName>(
  * Calls a function with an argument list built elsewhere (tests of the Lua argument checks).
  * @throws NotSentError for an exception raised before the request left the process.
  */
-export async function callScriptRaw(client: Client, name: ScriptName, key: string, args: Arg[]): Promise<unknown> {
+export async function callScriptRaw(client: AnyClient, name: ScriptName, key: string, args: Arg[]): Promise<unknown> {
+  const adapter = adapterOf(client);
   for (let loads = 0; ; loads++) {
     try {
-      return await send(client, name, key, args);
+      return await send(adapter, name, key, args);
     } catch (err) {
-      if (!isReplyError(err)) throw err;
+      if (!(err instanceof Error) || !adapter.isReplyError(err)) throw err;
       if (NO_FUNCTIONS.test(err.message)) {
         throw new RedisFaultError(
           'REDIS_ERROR',
@@ -173,13 +175,13 @@ export async function callScriptRaw(client: Client, name: ScriptName, key: strin
       }
       // "Function not found" is answered before anything runs: sending again is safe.
       if (!FUNCTION_MISSING.test(err.message) || loads >= MAX_LOADS) throw err;
-      await loadLibrary(client);
+      await loadLibrary(adapter);
     }
   }
 }
 
-/** FUNCTION LOADs in flight, per connection, so a burst of misses loads once. */
-const loading = new WeakMap<object, Promise<void>>();
+/** FUNCTION LOADs in flight, per client and node address, so a burst of misses loads once. */
+const loading = new WeakMap<object, Map<string, Promise<void>>>();
 
 /**
  * Loads the library on a standalone client's server, or on every primary of
@@ -190,26 +192,31 @@ const loading = new WeakMap<object, Promise<void>>();
  * as loaded.
  * @throws RedisFaultError `NOPERM` when the user may not run FUNCTION LOAD.
  */
-export async function loadLibrary(client: Client): Promise<void> {
-  const nodes = targetNodes(client);
+export async function loadLibrary(client: AnyClient): Promise<void> {
+  const adapter = adapterOf(client);
+  let inFlight = loading.get(adapter);
+  if (!inFlight) loading.set(adapter, (inFlight = new Map()));
+  const pending = inFlight;
+  const nodes = await adapter.primaries();
   await Promise.all(
     nodes.map((node) => {
-      let p = loading.get(node);
+      let p = pending.get(node.address);
       if (!p) {
-        p = loadOn(node).finally(() => loading.delete(node));
-        loading.set(node, p);
+        p = loadOn(adapter, node).finally(() => pending.delete(node.address));
+        pending.set(node.address, p);
       }
       return p;
     }),
   );
 }
 
-async function loadOn(node: Redis): Promise<void> {
+async function loadOn(adapter: ClientAdapter, node: NodeConnection): Promise<void> {
   try {
-    await node.call('FUNCTION', 'LOAD', LIBRARY.source);
+    await node.call(['FUNCTION', 'LOAD', LIBRARY.source]);
   } catch (err) {
-    if (isReplyError(err) && ALREADY_LOADED.test(err.message)) return;
-    if (isReplyError(err) && /^NOPERM\b/.test(err.message)) {
+    const refused = err instanceof Error && adapter.isReplyError(err);
+    if (refused && ALREADY_LOADED.test(err.message)) return;
+    if (refused && /^NOPERM\b/.test(err.message)) {
       throw new RedisFaultError(
         'NOPERM',
         `the session-cas function library ${LIBRARY.name} is not loaded on this server ` +
@@ -225,10 +232,6 @@ async function loadOn(node: Redis): Promise<void> {
     }
     throw err;
   }
-}
-
-function targetNodes(client: Client): Redis[] {
-  return isCluster(client) ? client.nodes('master') : [client];
 }
 
 /** The library session-cas loads: its name and source, for a deploy step or an admin who loads it by hand. */

@@ -22,9 +22,8 @@
  * pipelined), and follows slot moves and failovers.
  * @module
  */
-import type { Redis, RedisOptions } from 'ioredis';
 import type { TransportHooks } from './change-feed.js';
-import type { Client } from './scripts.js';
+import type { ClientAdapter, SubscriberConnection } from './client/interface.js';
 import { CRC16_TABLE, SLOT_COUNT } from './slots.js';
 
 // ---------------------------------------------------------------- channel names
@@ -108,22 +107,10 @@ function crcTableOnce(): Uint16Array {
 
 // ---------------------------------------------------------------- the subscriber
 
-/** What the subscriber needs of an ioredis Cluster client (5 and 6 alike). */
-interface ClusterClient {
-  readonly isCluster: true;
-  readonly status: string;
-  /** slot -> [primary node key, replica keys...], node key `host:port`. */
-  readonly slots: string[][];
-  nodes(role: 'all' | 'master'): Redis[];
-  /** Not in the typings, present in ioredis 5 and 6: reloads `slots` (CLUSTER SLOTS), calls back when done. */
-  refreshSlotsCache?: (callback?: (err?: Error) => void) => void;
-  connect(): Promise<void>;
-}
-
 /** One subscriber connection, to one primary. */
 interface ShardConn {
   readonly key: string;
-  readonly redis: Redis;
+  readonly conn: SubscriberConnection;
   /** Slots whose channel this connection has confirmed SSUBSCRIBEd. */
   readonly slots: Set<number>;
   dead: boolean;
@@ -135,7 +122,7 @@ interface ShardConn {
 
 /** An SSUBSCRIBE that got no reply: ioredis 5 never settles one answered with MOVED (it emits 'moved'). */
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
-/** Slot map checks against the client's (which ioredis refreshes on MOVED and every `slotsRefreshInterval`). */
+/** Slot map checks against the client's (which the client refreshes on MOVED, ioredis also on a timer). */
 const MAP_CHECK_MS = 1_000;
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2_000;
@@ -144,11 +131,6 @@ const TRANSIENT_REPLY = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|MASTERDOWN)\b/
 
 class NotCovered extends Error {}
 
-function isReplyError(err: unknown): boolean {
-  const e = err as { name?: unknown; constructor?: { name?: unknown } } | null;
-  return e !== null && typeof e === 'object' && (e.name === 'ReplyError' || e.constructor?.name === 'ReplyError');
-}
-
 const delay = (ms: number): Promise<void> =>
   new Promise((resolve) => {
     setTimeout(resolve, ms).unref?.();
@@ -156,10 +138,10 @@ const delay = (ms: number): Promise<void> =>
 
 /**
  * The Cluster transport of the change feed: one connection per primary
- * (a `duplicate()` of the Cluster client's own connection to it, so host,
- * auth, TLS and natMap carry over; no keyPrefix, since ioredis would prefix
- * shard channels like keys), SSUBSCRIBEd to the shard channel of each slot
- * the primary owns, by the client's slot map.
+ * (the adapter's `openSubscriber('sharded')`: a `duplicate()` of the Cluster
+ * client's own connection to it, so host, auth, TLS and address maps carry
+ * over; no key prefix), SSUBSCRIBEd to the shard channel of each slot the
+ * primary owns, by the client's slot map.
  *
  * It is `up` while every one of the 16384 slots is confirmed subscribed on the
  * connection to the primary the slot map names. Any loss goes `down` at once
@@ -167,7 +149,8 @@ const delay = (ms: number): Promise<void> =>
  * misses a heartbeat, or receives a `sunsubscribe` push (Redis sends one for
  * each channel of a slot the node loses: migration, or failover of a primary
  * that becomes a replica; ioredis 6 reports it as a 'moved' event, ioredis 5
- * as a "Command queue state error"), an SSUBSCRIBE that fails or gets no
+ * as a "Command queue state error", node-redis as 'sharded-channel-moved'),
+ * an SSUBSCRIBE that fails or gets no
  * reply, and a slot map that no longer matches what is subscribed. The
  * connection concerned is given up whole (its replies may be out of step) and
  * the re-sync opens a new one.
@@ -175,10 +158,11 @@ const delay = (ms: number): Promise<void> =>
  * ioredis 5.11 / 6.0 have their own sharded subscribers (`shardedSubscribers:
  * true`), not used here: it is an option of the application's client, it
  * reports neither a lost subscription nor a failed resubscription (errors go
- * to a debug log), and it cannot tell when every slot is covered.
+ * to a debug log), and it cannot tell when every slot is covered. The same
+ * holds for node-redis's `cluster.sSubscribe`, which resubscribes a moved
+ * channel silently.
  */
 export class ShardedSubscriber {
-  private readonly client: ClusterClient;
   private readonly conns = new Map<string, ShardConn>();
   /** slot -> the connection it is confirmed on. */
   private readonly bySlot: Array<ShardConn | undefined> = new Array<ShardConn | undefined>(SLOT_COUNT).fill(undefined);
@@ -194,13 +178,12 @@ export class ShardedSubscriber {
   private readonly mapCheckMs: number;
 
   constructor(
-    client: Client,
+    private readonly client: ClientAdapter,
     private readonly channel: string,
     private readonly hooks: TransportHooks,
-    private readonly watchConn: (conn: Redis, onMiss: () => void) => () => void,
+    private readonly watchConn: (conn: SubscriberConnection, onMiss: () => void) => () => void,
     heartbeatMs: number,
   ) {
-    this.client = client as unknown as ClusterClient;
     this.mapCheckMs = heartbeatMs === 0 ? MAP_CHECK_MS : Math.min(MAP_CHECK_MS, heartbeatMs);
   }
 
@@ -248,17 +231,15 @@ export class ShardedSubscriber {
       }
     }
     c.slots.clear();
-    c.redis.removeAllListeners('smessage');
-    c.redis.disconnect();
+    c.conn.close();
   }
 
-  /** Every tick: a slot map that moved under us (ioredis refreshed it) is a lost subscription. */
+  /** Every tick: a slot map that moved under us (the client refreshed it) is a lost subscription. */
   private checkMap(): void {
     if (this.closed || this.syncing) return;
-    const map = this.client.slots;
     for (let s = 0; s < SLOT_COUNT; s++) {
       const c = this.bySlot[s];
-      if (!c || c.key !== map[s]?.[0]) {
+      if (!c || c.key !== this.client.slotOwner(s)) {
         this.markDown();
         this.resync(false);
         return;
@@ -285,7 +266,7 @@ export class ShardedSubscriber {
           if (!this.again) break;
         } catch (err) {
           if (this.closed) break;
-          if (isReplyError(err) && !TRANSIENT_REPLY.test((err as Error).message) && !this.everUp)
+          if (this.client.isReplyError(err) && !TRANSIENT_REPLY.test((err as Error).message) && !this.everUp)
             this.hooks.refused(err);
           this.refreshWanted = true;
           this.failures++;
@@ -296,24 +277,15 @@ export class ShardedSubscriber {
     })();
   }
 
-  private async refreshMap(): Promise<void> {
-    const client = this.client;
-    if (client.status === 'wait') client.connect().catch(() => undefined);
-    if (typeof client.refreshSlotsCache !== 'function') return;
-    await Promise.race([
-      new Promise<void>((resolve) => client.refreshSlotsCache!(() => resolve())),
-      delay(SUBSCRIBE_TIMEOUT_MS),
-    ]);
-  }
-
   /** One pass: take the slot map, drop what no longer matches it, subscribe what is missing. */
   private async sync(refresh: boolean): Promise<void> {
-    if (refresh || this.client.slots.length < SLOT_COUNT) await this.refreshMap();
+    const client = this.client;
+    if (refresh || client.slotOwner(0) === undefined || client.slotOwner(SLOT_COUNT - 1) === undefined)
+      await client.refreshSlots();
     if (this.closed) return;
-    const map = this.client.slots;
     const want = new Map<string, number[]>();
     for (let s = 0; s < SLOT_COUNT; s++) {
-      const owner = map[s]?.[0];
+      const owner = client.slotOwner(s);
       if (owner === undefined) throw new NotCovered(`slot ${s} has no primary in the client's slot map`);
       const c = this.bySlot[s];
       if (c && c.key !== owner) {
@@ -329,14 +301,8 @@ export class ShardedSubscriber {
         list.push(s);
       }
     }
-    // The slot map names the primaries; a node ioredis has not yet re-labelled after a failover is under 'all'.
-    const primaries = new Map<string, Redis>(
-      this.client.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]),
-    );
     for (const c of [...this.conns.values()]) if (c.slots.size === 0 && !want.has(c.key)) this.discard(c);
-    const results = await Promise.allSettled(
-      [...want].map(([key, slots]) => this.subscribeOn(key, slots, primaries.get(key))),
-    );
+    const results = await Promise.allSettled([...want].map(([key, slots]) => this.subscribeOn(key, slots)));
     if (this.closed) return;
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -348,12 +314,9 @@ export class ShardedSubscriber {
     }
   }
 
-  private async subscribeOn(key: string, slots: number[], node: Redis | undefined): Promise<void> {
-    let c = this.conns.get(key);
-    if (!c) {
-      if (!node) throw new NotCovered(`no connection to primary ${key}`);
-      c = this.open(key, node);
-    }
+  private async subscribeOn(key: string, slots: number[]): Promise<void> {
+    const c = this.conns.get(key) ?? this.open(key);
+    if (!c) throw new NotCovered(`no connection to primary ${key}`);
     const conn = c;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
@@ -365,8 +328,8 @@ export class ShardedSubscriber {
       const outcome = await Promise.race([
         Promise.all(
           slots.map((s) =>
-            conn.redis.ssubscribe(shardChannel(this.channel, s)).then(() => {
-              if (conn.dead || this.bySlot[s] || this.client.slots[s]?.[0] !== key) return;
+            conn.conn.subscribe(shardChannel(this.channel, s)).then(() => {
+              if (conn.dead || this.bySlot[s] || this.client.slotOwner(s) !== key) return;
               conn.slots.add(s);
               this.bySlot[s] = conn;
               this.covered++;
@@ -387,36 +350,26 @@ export class ShardedSubscriber {
     }
   }
 
-  private open(key: string, node: Redis): ShardConn {
-    const base = node.options as RedisOptions;
-    const redis = node.duplicate({
-      keyPrefix: '',
-      lazyConnect: false,
-      autoResubscribe: false,
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      // A lost connection is replaced by the next sync, after the slot map is refreshed.
-      retryStrategy: () => null,
-      readOnly: false,
-      connectionName: `${base.connectionName ?? 'session-cas'}:events`,
-    });
+  private open(key: string): ShardConn | undefined {
     let markLost!: () => void;
     const lost = new Promise<void>((resolve) => {
       markLost = resolve;
     });
-    const c: ShardConn = { key, redis, slots: new Set(), dead: false, lost, markLost, stopWatch: () => undefined };
-    redis.on('smessage', (channel: string, message: string) => {
-      if (!c.dead && slotOfShardChannel(this.channel, channel) >= 0) this.hooks.message(message);
+    // eslint-disable-next-line prefer-const -- the events close over it before it is assigned
+    let c: ShardConn | undefined;
+    const conn = this.client.openSubscriber('sharded', key, {
+      message: (channel, message) => {
+        if (c && !c.dead && slotOfShardChannel(this.channel, channel) >= 0) this.hooks.message(message);
+      },
+      lost: () => {
+        if (c) this.lose(c);
+      },
+      ready: () => undefined,
     });
-    redis.on('close', () => this.lose(c));
-    redis.on('end', () => this.lose(c));
-    // ioredis 6: an unsolicited sunsubscribe (the node lost a slot) or a MOVED reply to SSUBSCRIBE.
-    redis.on('moved', () => this.lose(c));
-    redis.on('error', (err: Error) => {
-      // ioredis 5 has no handler for an unsolicited sunsubscribe: it reports a reply without a command.
-      if (/Command queue state error/.test(err?.message ?? '')) this.lose(c);
-    });
-    c.stopWatch = this.watchConn(redis, () => this.lose(c));
+    if (!conn) return undefined;
+    c = { key, conn, slots: new Set(), dead: false, lost, markLost, stopWatch: () => undefined };
+    const shard = c;
+    c.stopWatch = this.watchConn(conn, () => this.lose(shard));
     this.conns.set(key, c);
     return c;
   }

@@ -1,12 +1,12 @@
 /**
- * Redis Cluster hash slots, and which connection of a client served a key.
- * `terminateWait` needs the second: WAIT counts the replicas that acknowledged
- * the writes made on the connection it runs on, so on a Cluster client it has
- * to run on the primary that owns the session key's slot, not on whatever
- * node `client.call` picks.
+ * Redis Cluster hash slots, and whether a client is a Cluster client. Which
+ * connection served a key (WAIT must run on the primary that owns the session
+ * key's slot) is the client adapter's `forKey` (client/interface.ts);
+ * {@link connectionForKey} is its ioredis-only form.
  * @module
  */
-import type { Cluster, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { adapt } from './client/detect.js';
 import type { Client } from './scripts.js';
 
 /** Number of hash slots in a Redis Cluster. */
@@ -36,7 +36,7 @@ const CLOSE = 0x7d; // }
  * The cluster slot of a key, by Redis's rule: when the key has a `{` followed
  * later by a `}` with at least one byte between them, only the bytes between
  * the first `{` and the first `}` after it are hashed; otherwise the whole key.
- * Strings are hashed as their UTF-8 bytes, as ioredis sends them.
+ * Strings are hashed as their UTF-8 bytes, as both clients send them.
  * Include the client's `keyPrefix`: Redis sees the prefixed key.
  */
 export function keySlot(key: string | Uint8Array): number {
@@ -61,12 +61,13 @@ interface ClusterLike {
   nodes(role?: 'all' | 'master' | 'slave'): Redis[];
 }
 
-/** Whether the client is an ioredis Cluster (the one test of it in the package). */
-export function isCluster(client: Client): client is Cluster {
-  return (client as unknown as { isCluster?: unknown }).isCluster === true;
+/** Whether the client is a Cluster client, ioredis or node-redis (the one test of it in the package). */
+export function isCluster(client: unknown): boolean {
+  return adapt(client)?.cluster === true;
 }
 
 /**
+ * ioredis only (the adapter's `forKey` serves both clients).
  * The connection on which a write to `key` (as passed to the client, without
  * its `keyPrefix`) was served: a standalone or Sentinel client has one; a
  * Cluster client's is the connection to the node its slot map names as the
@@ -74,7 +75,7 @@ export function isCluster(client: Client): client is Cluster {
  * `undefined` when the Cluster client knows no such node (slot map not loaded).
  */
 export function connectionForKey(client: Client, key: string): Redis | undefined {
-  if (!isCluster(client)) return client as Redis;
+  if ((client as { isCluster?: unknown }).isCluster !== true) return client as Redis;
   const cluster = client as unknown as ClusterLike;
   const slot = keySlot((cluster.options.keyPrefix ?? '') + key);
   const nodeKey = cluster.slots[slot]?.[0];

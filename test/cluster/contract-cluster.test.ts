@@ -1,11 +1,13 @@
 /**
  * The full contract suite against Cluster clients (ioredis 5 and 6, and an
- * ioredis keyPrefix) on one real 3-primary, 3-replica cluster for this file.
+ * ioredis keyPrefix; node-redis RESP3, and RESP2 with a node-redis keyPrefix)
+ * on one real 3-primary, 3-replica cluster for this file.
  */
 import { afterAll, beforeAll } from 'vitest';
 import { type RedisCluster, startRedisCluster } from '../support/cluster.js';
 import { contractSuite } from '../contract/contract-suite.js';
 import { clusterTarget } from '../contract/targets.js';
+import { nodeRedisClusterTarget } from '../contract/node-redis-targets.js';
 
 let cluster: RedisCluster | undefined;
 beforeAll(async () => {
@@ -22,3 +24,5 @@ const nodes = () => {
 contractSuite(clusterTarget(nodes, 5));
 contractSuite(clusterTarget(nodes, 6));
 contractSuite(clusterTarget(nodes, 5, { keyPrefix: 'app1:' }));
+contractSuite(nodeRedisClusterTarget(nodes));
+contractSuite(nodeRedisClusterTarget(nodes, { RESP: 2, keyPrefix: 'app1:' }));

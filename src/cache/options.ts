@@ -59,10 +59,7 @@ export interface SessionCacheOptions {
   now?: () => number;
 }
 
-/**
- * Every key of {@link SessionCacheOptions}, typed so the compiler keeps it complete. Not yet passed to
- * `checkOptions`: SessionCache has always ignored unknown keys, and rejecting them is a change of behaviour.
- */
+/** Every key of {@link SessionCacheOptions}, typed so the compiler keeps it complete; others are refused. */
 export const SESSION_CACHE_OPTION_KEYS: AllowedKeys<SessionCacheOptions> = {
   maxEntries: true,
   validate: true,
@@ -89,7 +86,7 @@ export interface CacheSettings {
 
 /** @throws InvalidArgumentError naming the bad option. */
 export function checkCacheOptions(options: unknown): CacheSettings {
-  const o = checkOptions<SessionCacheOptions>(options, 'options');
+  const o = checkOptions<SessionCacheOptions>(options, 'options', SESSION_CACHE_OPTION_KEYS);
   const validate = o.validate ?? 'always';
   if (validate !== 'always' && validate !== 'events') {
     throw new InvalidArgumentError('options.validate', `expected 'always' or 'events', got ${String(validate)}`);

@@ -24,8 +24,8 @@ import { type Cluster, Redis } from 'ioredis';
 import { type FeedStatus, RedisSessionStore, keySlot, sessionKey } from '../src/index.js';
 import type { Client } from '../src/redis/scripts.js';
 import { shardChannel } from '../src/redis/shard-channels.js';
-import { startRedisCluster } from '../test/support/cluster.js';
-import { startRedisServer } from '../test/support/redis-server.js';
+import { startRedisCluster } from '../harness/cluster.js';
+import { startRedisServer } from '../harness/redis-server.js';
 
 export interface FeedFigures {
   readonly topology: 'standalone' | 'cluster';

@@ -18,9 +18,9 @@ import {
   sessionKey,
 } from '../../src/index.js';
 import { eventMessage, evictions, publishEvent, uid, waitFor } from '../cache/helpers.js';
-import { sleep, uniquePrefix } from '../support/clients.js';
-import { type RedisCluster, startRedisCluster } from '../support/cluster.js';
-import { type NodeRedis, nodeRedisCluster } from '../support/node-redis.js';
+import { sleep, uniquePrefix } from '../infra/clients.js';
+import { type RedisCluster, startRedisCluster } from '../../harness/cluster.js';
+import { type NodeRedis, nodeRedisCluster } from '../infra/node-redis-clients.js';
 
 let cluster: RedisCluster;
 const opened: NodeRedis[] = [];

@@ -5,10 +5,15 @@
  */
 import { afterAll, beforeAll, inject } from 'vitest';
 import { RedisSessionStore, type SessionStore } from '../../src/index.js';
-import type { HostPort } from '../support/cluster.js';
-import { sleep, uniquePrefix } from '../support/clients.js';
-import { type NodeRedis, type NodeRedisOptions, nodeRedisCluster, nodeRedisForRun } from '../support/node-redis.js';
-import type { ContractTarget } from './targets.js';
+import type { HostPort } from '../../harness/cluster.js';
+import { sleep, uniquePrefix } from '../infra/clients.js';
+import {
+  type NodeRedis,
+  type NodeRedisOptions,
+  nodeRedisCluster,
+  nodeRedisForRun,
+} from '../infra/node-redis-clients.js';
+import type { ContractTarget } from './contract-targets.js';
 
 function label(o: NodeRedisOptions, cluster: boolean): string {
   const parts = [cluster ? 'Cluster, node-redis' : 'node-redis', `RESP${o.RESP ?? 3}`];

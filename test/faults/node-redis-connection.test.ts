@@ -18,10 +18,10 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import { createClient, sleep, uniquePrefix } from '../support/clients.js';
-import { type NodeRedis, type NodeRedisOptions, nodeRedisClient } from '../support/node-redis.js';
-import { startRedisServer } from '../support/redis-server.js';
-import { WRITE_OPS, expectFault, plan, rejection, scriptRuns, useProxiedServer } from './harness.js';
+import { createClient, sleep, uniquePrefix } from '../infra/clients.js';
+import { type NodeRedis, type NodeRedisOptions, nodeRedisClient } from '../infra/node-redis-clients.js';
+import { startRedisServer } from '../../harness/redis-server.js';
+import { WRITE_OPS, expectFault, plan, rejection, scriptRuns, useProxiedServer } from './fault-harness.js';
 
 const env = useProxiedServer();
 

@@ -12,9 +12,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, type SessionStoreErrorCode } from '../../src/index.js';
-import { uniquePrefix } from '../support/clients.js';
-import { type NodeRedis, type NodeRedisOptions, nodeRedisClient } from '../support/node-redis.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { uniquePrefix } from '../infra/clients.js';
+import { type NodeRedis, type NodeRedisOptions, nodeRedisClient } from '../infra/node-redis-clients.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
 import {
   adminClient,
   createAclUser,
@@ -23,8 +23,8 @@ import {
   libraryLoaded,
   setMaxmemory,
   startReplica,
-} from '../support/server-faults.js';
-import { WRITE_OPS, type WriteOp, expectAppliedOnce, expectFault, plan, rejection, settled } from './harness.js';
+} from '../infra/server-faults.js';
+import { WRITE_OPS, type WriteOp, expectAppliedOnce, expectFault, plan, rejection, settled } from './fault-harness.js';
 import { expectRefused } from './refused.js';
 
 const opened: NodeRedis[] = [];

@@ -10,7 +10,7 @@
  */
 import { type RedisClientOptions, type RedisClusterOptions, createClient, createCluster } from 'redis';
 import { inject } from 'vitest';
-import type { HostPort } from './cluster.js';
+import type { HostPort } from '../../harness/cluster.js';
 
 /** What the tests call on a node-redis client or cluster besides the store (raw commands, teardown). */
 export interface NodeRedis {

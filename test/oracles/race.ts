@@ -13,7 +13,7 @@
  */
 import type fc from 'fast-check';
 import type { Redis } from 'ioredis';
-import { MemorySessionStore, RedisSessionStore, type SessionStore } from '../../src/index.js';
+import { MemorySessionStore, RedisSessionStore, type SessionStore, type SupportedClient } from '../../src/index.js';
 import { EXACT_TIMING, type ModelConfig } from './model.js';
 import { NaiveRedisStore } from './naive-store.js';
 import { uniquePrefix } from '../infra/clients.js';
@@ -158,13 +158,23 @@ function redisWorld(
   };
 }
 
-export function redisRaceTarget(client: () => Redis): RaceTarget {
+/**
+ * The Redis store on `client`; with `storeClient`, the store runs on that
+ * client instead (node-redis) while `client` (ioredis) reads and expires the
+ * raw keys.
+ */
+export function redisRaceTarget(
+  client: () => Redis,
+  storeClient?: () => SupportedClient,
+  name = 'RedisSessionStore',
+): RaceTarget {
   return {
-    name: 'RedisSessionStore',
+    name,
     open: (t) => {
       const c = client();
+      const sc = storeClient?.() ?? c;
       let store: RedisSessionStore | undefined;
-      return redisWorld(c, t, 'race', (prefix) => (store ??= new RedisSessionStore(c, { ...t, prefix })));
+      return redisWorld(c, t, 'race', (prefix) => (store ??= new RedisSessionStore(sc, { ...t, prefix })));
     },
   };
 }

@@ -76,10 +76,16 @@ export function stressPlan(
   });
 }
 
-export interface StressSetup {
-  /** One connection per client (same length as the plan). */
-  readonly clients: readonly Redis[];
-  readonly makeStore: (client: Redis, prefix: string) => SessionStore;
+/** What runStress needs of a client: its reconnect events (ioredis and node-redis both emit 'reconnecting'). */
+export interface ReconnectEmitter {
+  on(event: 'reconnecting', listener: () => void): unknown;
+  off(event: 'reconnecting', listener: () => void): unknown;
+}
+
+export interface StressSetup<C extends ReconnectEmitter = Redis> {
+  /** One connection per client (same length as the plan): ioredis by default, or node-redis clients. */
+  readonly clients: readonly C[];
+  readonly makeStore: (client: C, prefix: string) => SessionStore;
   readonly prefix: string;
   readonly ids: readonly string[];
   /** TTLs the steps choose from (ms). */
@@ -132,8 +138,8 @@ function opFor(step: StressStep, ttlMs: number, seen: Session | undefined, clien
   }
 }
 
-async function runClient(
-  setup: StressSetup,
+async function runClient<C extends ReconnectEmitter>(
+  setup: StressSetup<C>,
   history: History,
   client: number,
   plan: readonly StressStep[],
@@ -191,7 +197,10 @@ async function monitorTtls(
 }
 
 /** Runs one plan: every client at once, the monitor alongside. */
-export async function runStress(setup: StressSetup, plan: readonly (readonly StressStep[])[]): Promise<StressRun> {
+export async function runStress<C extends ReconnectEmitter>(
+  setup: StressSetup<C>,
+  plan: readonly (readonly StressStep[])[],
+): Promise<StressRun> {
   const history = new History();
   const ttlViolations: string[] = [];
   let finished = false;

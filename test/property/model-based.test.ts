@@ -18,6 +18,7 @@ import { afterAll, describe, it } from 'vitest';
 import { type Metadata, MemorySessionStore, RedisSessionStore, type SessionStore } from '../../src/index.js';
 import { PROPERTY_TIMEOUT_MS, fcParams } from '../infra/budget.js';
 import { createClient, sleep, uniquePrefix } from '../infra/clients.js';
+import { type NodeRedis, nodeRedisClient } from '../infra/node-redis-clients.js';
 import { execute, monotonicClock } from '../oracles/session-history.js';
 import {
   EXACT_TIMING,
@@ -313,6 +314,24 @@ describe('model-based: Redis (real time)', () => {
       run(
         (c, prefix) => new RedisSessionStore(c, { prefix, ttlMs: cfg.ttlMs, tombstoneTtlMs: cfg.tombstoneTtlMs }),
         40,
+      ),
+    PROPERTY_TIMEOUT_MS,
+  );
+
+  // The same on a node-redis client (RESP3, node-redis 6's default); raw keys still read through ioredis.
+  let nodeRedis: NodeRedis | undefined;
+  afterAll(() => nodeRedis?.close());
+  it(
+    'RedisSessionStore on node-redis: every reply matches the model, TTLs included',
+    () =>
+      run(
+        (_c, prefix) =>
+          new RedisSessionStore((nodeRedis ??= nodeRedisClient()).client, {
+            prefix,
+            ttlMs: cfg.ttlMs,
+            tombstoneTtlMs: cfg.tombstoneTtlMs,
+          }),
+        20,
       ),
     PROPERTY_TIMEOUT_MS,
   );

@@ -4,6 +4,7 @@ import { CasSessionStore, type CasSessionStoreOptions } from '../../src/express/
 import { MemorySessionStore, RedisSessionStore, type SessionStore, type SessionStoreOptions } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
 import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../infra/clients.js';
+import { type NodeRedis, nodeRedisClient } from '../infra/node-redis-clients.js';
 
 export type StoreOptions = Pick<CasSessionStoreOptions, 'serializer' | 'sameField' | 'maxAttempts' | 'scanCount'>;
 
@@ -33,6 +34,31 @@ export function redisCasTarget(major: IoredisMajor): CasTarget & { client(): Cli
       await getClient().pexpire(key, 1);
       for (let i = 0; i < 200 && (await getClient().exists(key)) === 1; i++) await sleep(5);
       if ((await getClient().exists(key)) === 1) throw new Error('record did not expire');
+    },
+  };
+}
+
+/** CasSessionStore built straight from a node-redis client (`new CasSessionStore(client, options)`). */
+export function nodeRedisCasTarget(): CasTarget {
+  let nr: NodeRedis | undefined;
+  let raw: Client | undefined;
+  const getClient = (): NodeRedis['client'] => (nr ??= nodeRedisClient()).client;
+  const getRaw = (): Client => (raw ??= createClient(5));
+  afterAll(() => {
+    nr?.close();
+    raw?.disconnect();
+  });
+  return {
+    name: 'CasSessionStore on a node-redis client',
+    make(express = {}, core = {}) {
+      const store = new CasSessionStore(getClient(), { ...express, ...core, prefix: uniquePrefix('express-nr') });
+      return { store, sessions: store.sessions };
+    },
+    async expire(sessions, sid) {
+      const key = (sessions as RedisSessionStore).keyFor(sid);
+      await getRaw().pexpire(key, 1);
+      for (let i = 0; i < 200 && (await getRaw().exists(key)) === 1; i++) await sleep(5);
+      if ((await getRaw().exists(key)) === 1) throw new Error('record did not expire');
     },
   };
 }

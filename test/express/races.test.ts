@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { isSessionConflict } from '../../src/express/index.js';
 import { uniquePrefix } from '../infra/clients.js';
 import { type App, Browser, startApp } from './express-harness.js';
-import { type CasTarget, memoryCasTarget, redisCasTarget } from './express-targets.js';
+import { type CasTarget, memoryCasTarget, nodeRedisCasTarget, redisCasTarget } from './express-targets.js';
 
 /** A request loads the session and stalls; another logs out; the first then changes and saves it. */
 async function logoutRace(app: App): Promise<{ sid: string; after: { sid: string; data: Record<string, unknown> } }> {
@@ -62,7 +62,7 @@ async function sameField(app: App): Promise<{
   return { first, second, data: (await tab.clone().get('/read')).data };
 }
 
-const targets: CasTarget[] = [redisCasTarget(5), redisCasTarget(6), memoryCasTarget()];
+const targets: CasTarget[] = [redisCasTarget(5), redisCasTarget(6), nodeRedisCasTarget(), memoryCasTarget()];
 
 describe.each(targets)('$name', (target) => {
   let app: App | undefined;

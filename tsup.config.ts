@@ -11,5 +11,5 @@ export default defineConfig({
   sourcemap: false,
   target: 'node20',
   platform: 'node',
-  external: ['ioredis', 'express-session'],
+  external: ['ioredis', 'redis', '@redis/client', 'express-session'],
 });

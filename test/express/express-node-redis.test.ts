@@ -23,7 +23,6 @@ async function connected(c: NodeRedis): Promise<NodeRedis['client']> {
 }
 
 const cookie = () => ({ originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000), httpOnly: true, path: '/' });
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- express-session's SessionData is open-ended
 const set = (store: CasSessionStore, sid: string, sess: any) => call((cb) => store.set(sid, sess, cb));
 
 async function listing(store: CasSessionStore, neighbour: CasSessionStore): Promise<void> {
@@ -32,7 +31,6 @@ async function listing(store: CasSessionStore, neighbour: CasSessionStore): Prom
   await set(neighbour, 'n', { cookie: cookie(), id: 'n' });
   await call((cb) => store.destroy('e', cb));
   expect(await call<number>((cb) => store.length(cb))).toBe(4);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const all = await call<Record<string, any>>((cb) => store.all(cb));
   expect(Object.keys(all!).sort()).toEqual(['a', 'b{c}', 'd%7B', 'f']);
   expect(all!['b{c}'].id).toBe('b{c}');

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { createClient as createNodeRedisClient, createCluster as createNodeRedisCluster } from 'redis';
 import { startRedisCluster } from '../harness/cluster.js';
 import { type RedisSource, provideRedis } from '../harness/provision.js';
 
@@ -302,6 +303,39 @@ export async function openRedisCluster(opts: { primaries: number; replicas: numb
   }
 }
 
+/** A measured node-redis client (the `redis` package) on the run's Redis or cluster, connected. */
+export interface NodeRedisBenchClient {
+  readonly client: ReturnType<typeof createNodeRedisClient> | ReturnType<typeof createNodeRedisCluster>;
+  close(): void;
+}
+
+/**
+ * A node-redis client on the same server or cluster as the run's ioredis
+ * clients. node-redis writes every command of one tick in one socket write
+ * (there is no auto-pipelining switch), so it runs as 'ap-on' next to ioredis.
+ */
+export async function nodeRedisClient(env: RedisEnv): Promise<NodeRedisBenchClient> {
+  const client =
+    env.topology === 'cluster'
+      ? createNodeRedisCluster({
+          rootNodes: (env.cluster?.nodes ?? []).map((n) => ({ url: `redis://${n}` })),
+          defaults: { socket: { socketTimeout: COMMAND_TIMEOUT_MS } },
+        })
+      : createNodeRedisClient({ url: env.provided.url, socket: { socketTimeout: COMMAND_TIMEOUT_MS } });
+  client.on('error', () => undefined); // a failed command is counted by the scenario
+  await client.connect();
+  return {
+    client: client as NodeRedisBenchClient['client'],
+    close: () => {
+      try {
+        client.destroy();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}
+
 /** Deletes every key of this run on a server it was given (bounded), disconnects, stops a server it started. */
 export async function closeRedis(env: RedisEnv, runPrefix: string): Promise<number> {
   let deleted = 0;
@@ -344,6 +378,8 @@ export interface MachineInfo {
   loadAverage1m: { start: number; end: number };
   node: string;
   ioredis: string;
+  /** node-redis (the `redis` package) of the node-redis operation scenarios. */
+  redis: string;
   hdrHistogramJs: string;
 }
 
@@ -371,6 +407,7 @@ export function machineInfo(loadAtStart: number): MachineInfo {
     loadAverage1m: { start: loadAtStart, end: loadAverage() },
     node: process.version,
     ioredis: version('ioredis'),
+    redis: version('redis'),
     hdrHistogramJs: version('hdr-histogram-js'),
   };
 }

@@ -17,7 +17,7 @@ import { round } from './load.js';
 import { CACHE_SUBJECTS, cacheProblem } from './scenarios/cache.js';
 import { contentionId } from './scenarios/contention.js';
 import { MEMORY_FIELD_COUNTS, memoryId } from './scenarios/memory.js';
-import { loadId } from './scenarios/operations.js';
+import { NODE_REDIS_SUBJECT, OPERATIONS, loadId } from './scenarios/operations.js';
 import { BARE_THROUGHPUT_CONCURRENCY } from './scenarios/bare-throughput.js';
 import {
   type BareScript,
@@ -197,6 +197,7 @@ function singleTopologySpecs(pipelining: readonly Pipelining[]): RatioSpec[] {
     );
   }
   specs.push(...bareThroughputSpecs(), ...serverCostSpecs());
+  if (pipelining.includes('on')) specs.push(...nodeRedisSpecs());
   for (const n of MEMORY_FIELD_COUNTS) {
     specs.push(
       {
@@ -234,6 +235,19 @@ function singleTopologySpecs(pipelining: readonly Pipelining[]): RatioSpec[] {
 }
 
 /** Issue #11: update and get at 64 in flight, one-field metadata, vs the bare scripts. */
+/** Every operation on node-redis over the same operation on ioredis 5, both auto-pipelining, same run. */
+function nodeRedisSpecs(): RatioSpec[] {
+  return OPERATIONS.flatMap((op) =>
+    [1, 64].map((c): RatioSpec => ({
+      id: `node-redis:${op}@${c}/${op}@${c}:ap-on`,
+      description: `${op} at concurrency ${c}: node-redis vs ioredis (ops/s; both writing a tick's commands together)`,
+      num: loadId(`${NODE_REDIS_SUBJECT}${op}`, c, 'on'),
+      den: loadId(op, c, 'on'),
+      pick: throughput,
+    })),
+  );
+}
+
 function bareThroughputSpecs(): RatioSpec[] {
   const c = BARE_THROUGHPUT_CONCURRENCY;
   return (['on', 'off'] as const).flatMap((p) => [

@@ -1,12 +1,15 @@
 /**
  * Every public operation of the store, at each concurrency and pipelining
  * mode: throughput and latency through the full library path (validation,
- * script call, decoding).
+ * script call, decoding). On Redis, the same operations also run on a
+ * node-redis client (subjects `node-redis:<op>`, as 'ap-on': node-redis
+ * always writes a tick's commands together), in the same rounds, so the
+ * report gives node-redis / ioredis ratios from one run.
  * @module
  */
-import type { Metadata, SessionStore } from '../../src/index.js';
-import type { Scenario } from '../bench-harness.js';
-import type { Pipelining } from '../env.js';
+import { type Metadata, RedisSessionStore, type SessionStore } from '../../src/index.js';
+import { BENCH_TTL_MS, type Scenario, requireRedis } from '../bench-harness.js';
+import { type Pipelining, nodeRedisClient } from '../env.js';
 import { type Operation, forEachLimited } from '../load.js';
 import { PAYLOAD, incremented } from '../payload.js';
 import { type Prepared, loadMatrix } from './measured.js';
@@ -20,11 +23,26 @@ export type OperationName = (typeof OPERATIONS)[number];
 export const READ_POOL = 256;
 const SETUP_CONCURRENCY = 64;
 
+/** Subject prefix of the operations measured on node-redis. */
+export const NODE_REDIS_SUBJECT = 'node-redis:';
+
 export function operationScenarios(pipelining: readonly Pipelining[]): Scenario[] {
-  return loadMatrix('operations', OPERATIONS, pipelining, {
+  const ioredis = loadMatrix('operations', OPERATIONS, pipelining, {
     prepare: (ctx, op, concurrency, p) =>
       prepareOperation(ctx.makeStore(p, op), op, concurrency, ctx.budgets.terminatePool),
   });
+  if (!pipelining.includes('on')) return ioredis; // the in-memory store: no client
+  const subjects = OPERATIONS.map((op) => `${NODE_REDIS_SUBJECT}${op}` as const);
+  const nodeRedis = loadMatrix('operations', subjects, ['on'], {
+    prepare: async (ctx, subject, concurrency) => {
+      const op = subject.slice(NODE_REDIS_SUBJECT.length) as OperationName;
+      const nr = await nodeRedisClient(requireRedis(ctx));
+      const store = new RedisSessionStore(nr.client, { ttlMs: BENCH_TTL_MS, prefix: ctx.keyPrefix(subject) });
+      const prepared = await prepareOperation(store, op, concurrency, ctx.budgets.terminatePool);
+      return { ...prepared, close: () => nr.close() };
+    },
+  });
+  return [...ioredis, ...nodeRedis];
 }
 
 /** Sets up the sessions `op` needs on `store` and returns the call to measure. */

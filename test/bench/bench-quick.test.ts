@@ -55,8 +55,14 @@ const CONTENTION = ['mutate', 'watch-multi-cas', 'naive'].flatMap((s) =>
 const loadIds = (subjects: string[], modes: string[]) =>
   subjects.flatMap((s) => CONCURRENCIES.flatMap((c) => modes.map((p) => `${s}:c${c}:ap-${p}`)));
 
-/** The ratios the issue names, plus the informative ones, by id. */
-const RATIOS = [
+/** Every operation on node-redis next to ioredis (auto-pipelining on: node-redis always writes a tick together). */
+const NODE_REDIS_OPERATIONS = OPERATIONS.map((op) => `node-redis:${op}`);
+const NODE_REDIS_RATIOS = OPERATIONS.flatMap((op) =>
+  CONCURRENCIES.map((c) => `node-redis:${op}@${c}/${op}@${c}:ap-on`),
+);
+
+/** The ratios the issue names, plus the informative ones, by id (`withNodeRedis`: a run on Redis). */
+const ratioIds = (withNodeRedis: boolean) => [
   ...['on', 'off'].flatMap((p) => [
     `throughput:update@64/bare-lua-cas@64:ap-${p}`,
     `throughput:update@64/watch-multi-cas@64:ap-${p}`,
@@ -66,11 +72,13 @@ const RATIOS = [
   ]),
   ...BARE_THROUGHPUT_RATIOS,
   ...SERVER_USEC_RATIOS,
+  ...(withNodeRedis ? NODE_REDIS_RATIOS : []),
   ...[1, 10, 100].flatMap((n) => [
     `memory:${n}-fields:session-cas/json`,
     `memory:${n}-fields:session-cas-ring-full/json`,
   ]),
 ];
+const RATIOS = ratioIds(false);
 /** SessionCache hits vs store.get, per pipelining mode of the run. */
 const cacheRatios = (modes: string[]) =>
   modes.flatMap((p) =>
@@ -287,11 +295,13 @@ describe('npm run bench -- --quick', () => {
     expect(report.machine).toMatchObject({ node: process.version });
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(report.machine.ioredis).toMatch(/^5\./);
+    expect(report.machine.redis).toMatch(/^[56]\./);
     expect(report.machine.loadAverage1m).toEqual({ start: expect.any(Number), end: expect.any(Number) });
 
     const contention = CONTENTION;
     const expected = [
       ...loadIds(OPERATIONS, ['on', 'off']),
+      ...loadIds(NODE_REDIS_OPERATIONS, ['on']),
       ...loadIds(BASELINES, ['on', 'off']),
       ...bareThroughputIds(),
       ...loadIds(CACHE, ['on', 'off']),
@@ -303,7 +313,11 @@ describe('npm run bench -- --quick', () => {
     expectProgressLines(stdout, expected);
 
     const byId = new Map(report.results.map((r) => [r.id, r]));
-    for (const id of [...loadIds([...OPERATIONS, ...BASELINES, ...CACHE], ['on', 'off']), ...bareThroughputIds()]) {
+    for (const id of [
+      ...loadIds([...OPERATIONS, ...BASELINES, ...CACHE], ['on', 'off']),
+      ...loadIds(NODE_REDIS_OPERATIONS, ['on']),
+      ...bareThroughputIds(),
+    ]) {
       expectLoadFigures(byId.get(id)!);
       expect(byId.get(id)!.concurrency).toBe(Number(/:c(\d+):/.exec(id)![1]));
     }
@@ -334,9 +348,9 @@ describe('npm run bench -- --quick', () => {
       for (const k of ['sessionCasFresh', 'sessionCasRingFull', 'jsonString']) expect(bytes[k]).toBeGreaterThan(0);
     }
 
-    expect(report.ratios.map((r) => r.id)).toEqual([...RATIOS, ...cacheRatios(['on', 'off'])]);
+    expect(report.ratios.map((r) => r.id)).toEqual([...ratioIds(true), ...cacheRatios(['on', 'off'])]);
     for (const r of report.ratios) expect(typeof r.value, `${r.id}: ${r.note}`).toBe('number');
-    for (const id of [...BARE_THROUGHPUT_RATIOS, ...SERVER_USEC_RATIOS]) expectRatio(report, id);
+    for (const id of [...BARE_THROUGHPUT_RATIOS, ...SERVER_USEC_RATIOS, ...NODE_REDIS_RATIOS]) expectRatio(report, id);
     for (const id of TARGETED) {
       const r = report.ratios.find((x) => x.id === id)!;
       expect(r.target, id).toBeDefined();
@@ -352,7 +366,7 @@ describe('npm run bench -- --quick', () => {
     ]) {
       expect(stdout).toContain(heading);
     }
-    for (const id of [...RATIOS, ...cacheRatios(['on', 'off'])]) expect(stdout).toContain(`| ${id} `);
+    for (const id of [...ratioIds(true), ...cacheRatios(['on', 'off'])]) expect(stdout).toContain(`| ${id} `);
     expectIssue11Tables(stdout);
     expect(stdout).not.toContain('### Redis Cluster');
   }, 180_000);

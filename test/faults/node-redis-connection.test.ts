@@ -16,6 +16,7 @@
  *   handshake, before `ready`: if that socket fails, OUTCOME_UNKNOWN.)
  */
 import type { Redis } from 'ioredis';
+import { createClient as createNodeRedisClient } from 'redis';
 import { describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import { createClient, sleep, uniquePrefix } from '../infra/clients.js';
@@ -142,6 +143,14 @@ describe('node-redis: timeouts and the offline queue', () => {
     } finally {
       await server.kill();
     }
+  });
+
+  it('a client never connected (or closed): CONNECTION, not_applied, before anything is written', async () => {
+    const never = createNodeRedisClient({ url: env.server.url });
+    const store = new RedisSessionStore(never, { prefix: uniquePrefix('nr-closed'), evictionPolicyCheck: 'off' });
+    const err = await rejection(store.create('a'));
+    expectFault(err, 'CONNECTION', 'not_applied');
+    expect(String((err as Error).cause)).toMatch(/closed/i);
   });
 
   it('disableOfflineQueue: a write while reconnecting is refused at once: CONNECTION, not_applied', async () => {

@@ -303,6 +303,16 @@ export async function openRedisCluster(opts: { primaries: number; replicas: numb
   }
 }
 
+/**
+ * node-redis's `socketTimeout` is an idle timeout, and its default reconnect
+ * strategy gives up on it (the client is closed for good): so a PING keeps
+ * the connection from idling between rounds, and a timeout reconnects.
+ */
+const NODE_REDIS_OPTIONS = {
+  pingInterval: 5_000,
+  socket: { socketTimeout: COMMAND_TIMEOUT_MS, reconnectStrategy: () => 50 },
+};
+
 /** A measured node-redis client (the `redis` package) on the run's Redis or cluster, connected. */
 export interface NodeRedisBenchClient {
   readonly client: ReturnType<typeof createNodeRedisClient> | ReturnType<typeof createNodeRedisCluster>;
@@ -319,9 +329,9 @@ export async function nodeRedisClient(env: RedisEnv): Promise<NodeRedisBenchClie
     env.topology === 'cluster'
       ? createNodeRedisCluster({
           rootNodes: (env.cluster?.nodes ?? []).map((n) => ({ url: `redis://${n}` })),
-          defaults: { socket: { socketTimeout: COMMAND_TIMEOUT_MS } },
+          defaults: NODE_REDIS_OPTIONS,
         })
-      : createNodeRedisClient({ url: env.provided.url, socket: { socketTimeout: COMMAND_TIMEOUT_MS } });
+      : createNodeRedisClient({ url: env.provided.url, ...NODE_REDIS_OPTIONS });
   client.on('error', () => undefined); // a failed command is counted by the scenario
   await client.connect();
   return {

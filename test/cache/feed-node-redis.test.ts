@@ -126,6 +126,22 @@ describe('single-node feed on node-redis', () => {
     await cache.close();
   });
 
+  it("a client with socketTimeout and node-redis's default reconnect strategy: an idle subscriber connection that times out is reconnected, not given up", async () => {
+    const channel = `${uniquePrefix('nridle')}events`;
+    const prefix = uniquePrefix('nridle');
+    // Heartbeat off: nothing keeps the subscriber connection busy, so its socket times out when idle.
+    const options = { prefix, eventsChannel: channel, eventsHeartbeatMs: 0 };
+    const A = new RedisSessionStore(await client(), options);
+    const B = new RedisSessionStore(await client({ options: { socket: { socketTimeout: 200 } } }), options);
+    const spy = feedSpy();
+    const sub = await B.subscribe(spy.listener, { onStatus: spy.onStatus });
+    expect(await waitFor(() => spy.count('interrupted') >= 1, 3_000)).toBe(true);
+    expect(await waitFor(() => spy.statuses.at(-1)?.status === 'subscribed', 3_000)).toBe(true);
+    const s = await created(A, uid('idle'));
+    expect(await waitFor(() => spy.events.some((e) => e.id === s.id))).toBe(true);
+    await sub.unsubscribe();
+  });
+
   for (const RESP of [3, 2] as const) {
     it(`RESP${RESP}: CLIENT KILL TYPE pubsub is reported interrupted, then subscribed; the event in the gap is lost and the cache re-validates`, async () => {
       const channel = `${uniquePrefix('nrkill')}events`;

@@ -8,7 +8,8 @@
  * - request lost: the same rejection; nothing applied, then or later.
  * - no reply at all: node-redis has no timeout for a command once written;
  *   `socket.socketTimeout` closes the idle socket and rejects what was in
- *   flight: OUTCOME_UNKNOWN.
+ *   flight: OUTCOME_UNKNOWN. Its default reconnect strategy does not
+ *   reconnect after a socket timeout: the client is closed for good.
  * - a command that waits in the offline queue past its `timeout` (node-redis
  *   command option), or is refused with `disableOfflineQueue`, was never
  *   written: CONNECTION, not_applied, and it never runs. (A queued command
@@ -143,6 +144,24 @@ describe('node-redis: timeouts and the offline queue', () => {
     } finally {
       await server.kill();
     }
+  });
+
+  it("socketTimeout with node-redis's default reconnect strategy: after the timeout the client is closed for good", async () => {
+    const nr = nodeRedisClient(env.proxy.url, { options: { socket: { socketTimeout: 200 } } });
+    env.clients.push({ disconnect: () => nr.close() });
+    await nr.ready();
+    const prefix = uniquePrefix('nr-timeout-final');
+    const store = new RedisSessionStore(nr.client, { prefix, evictionPolicyCheck: 'off' });
+    const healthyClient = createClient(5, env.server.url);
+    env.clients.push(healthyClient);
+    const p = await plan('update', new RedisSessionStore(healthyClient, { prefix }));
+    expectFault(await rejection(p.run(store, () => env.proxy.setMode('blackhole'))), 'OUTCOME_UNKNOWN', 'unknown', p);
+    env.proxy.setMode('pass');
+    // node-redis does not reconnect after a SocketTimeoutError unless reconnectStrategy says so:
+    // every later call is refused before it is written.
+    await sleep(300);
+    expectFault(await rejection(store.peek(p.id)), 'CONNECTION', 'not_applied');
+    expect((nr.client as unknown as { isOpen: boolean }).isOpen).toBe(false);
   });
 
   it('a client never connected (or closed): CONNECTION, not_applied, before anything is written', async () => {

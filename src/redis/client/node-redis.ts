@@ -191,11 +191,17 @@ export function nodeRedisAdapter(client: object): ClientAdapter {
   };
 }
 
+/** Reconnect delays of a classic subscriber connection when the client has no strategy of its own. */
+function backoff(retries: number): number {
+  return Math.min(50 * 2 ** retries, 2_000);
+}
+
 /**
  * A subscriber connection: a `duplicate()` of `base` (host, auth, TLS, RESP
  * version carry over). node-redis resubscribes by itself after a reconnect
  * and emits `ready` once that is done; a classic connection keeps the base's
- * reconnect strategy, a sharded one has none (the feed replaces it after
+ * reconnect strategy (or, without one, reconnects with backoff, also after a
+ * socket timeout, where node-redis's default would give up), a sharded one has none (the feed replaces it after
  * refreshing the slot map). node-redis has no public way to drop the socket
  * and reconnect, so `drop` on a classic connection replaces the duplicate.
  */
@@ -205,7 +211,10 @@ function subscriber(
   events: SubscriberEvents,
 ): SubscriberConnection {
   const name = `${base.options?.name ?? 'session-cas'}:events`;
-  const socket = { ...base.options?.socket, ...(mode === 'sharded' ? { reconnectStrategy: false } : {}) };
+  const own = base.options?.socket?.reconnectStrategy;
+  // node-redis's default strategy gives up after a socket timeout; a feed connection keeps reconnecting.
+  const reconnectStrategy = mode === 'sharded' ? false : (own ?? backoff);
+  const socket = { ...base.options?.socket, reconnectStrategy };
   let closed = false;
   let current: { sub: NodeRedisClient; connected: Promise<unknown>; handshake: boolean } | undefined;
   const listener: Listener = (message, channel) => {

@@ -39,7 +39,9 @@ export type SessionStoreErrorCode =
   /** The server's configuration breaks a guarantee (for example an eviction policy that can drop tombstones). */
   | 'UNSAFE_CONFIG'
   /** The object was closed (a `SessionCache` after `close()`); nothing was sent. */
-  | 'CLOSED';
+  | 'CLOSED'
+  /** `session-cas/express` with `sameField: 'error'`: another request changed the same field; nothing was written. */
+  | 'SESSION_CONFLICT';
 
 /** Whether a failed command was applied. */
 export type Outcome = 'not_applied' | 'unknown';
@@ -110,6 +112,7 @@ const CODES: Readonly<Record<SessionStoreErrorCode, true>> = {
   UNEXPECTED_REPLY: true,
   UNSAFE_CONFIG: true,
   CLOSED: true,
+  SESSION_CONFLICT: true,
 };
 
 /** Whether `e` is any error thrown by session-cas (works across ESM/CJS copies). */
@@ -119,7 +122,7 @@ export function isSessionStoreError(e: unknown): e is SessionStoreError {
     hasCode(e) &&
     typeof e.code === 'string' &&
     Object.prototype.hasOwnProperty.call(CODES, e.code) &&
-    (e.name === 'SessionStoreError' || e.name === 'InvalidArgumentError' || e.name === 'RedisFaultError')
+    ['SessionStoreError', 'InvalidArgumentError', 'RedisFaultError', 'SessionConflictError'].includes(e.name as string)
   );
 }
 

@@ -11,6 +11,7 @@ import { InvalidArgumentError, SessionStoreError } from '../core/errors.js';
 import { type ConnectionWatch, toFault, watchConnection } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
 import { sessionKey } from './keys.js';
+import { scanSessionIds } from './listing.js';
 import { checkMutateArgs, runMutate } from '../core/mutate.js';
 import {
   type ArgsOf,
@@ -652,6 +653,14 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {
     checkId(id);
     return runMutate(this, id, fn, checkMutateArgs(fn, opts));
+  }
+
+  /**
+   * @internal Pages of the ids of this store's session keys (live or tombstone), by SCAN with `count`
+   * per call (every Cluster primary), for the express store's `all`, `length` and `clear`.
+   */
+  scanIds(count: number): AsyncIterable<string[]> {
+    return scanSessionIds({ client: this.client, keyPrefix: this.keyPrefix, prefix: this.prefix }, count);
   }
 }
 

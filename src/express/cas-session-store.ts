@@ -17,7 +17,8 @@ import { decodeId, encodeId } from '../redis/keys.js';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../redis/redis-store.js';
 import type { Client } from '../redis/scripts.js';
 import type { Metadata, PatchChanges, Session, SessionStore, WriteResult } from '../core/types.js';
-import { type AllowedKeys, REDIS_STORE_OPTION_KEYS, checkOptions, checkPositiveInt } from '../core/validate.js';
+import { type AllowedKeys, checkOptions, checkPositiveInt } from '../core/validate.js';
+import { REDIS_STORE_OPTION_KEYS } from '../redis/store-options.js';
 
 /**
  * How one session field becomes one stored string and back. `JSON` fits.

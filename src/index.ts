@@ -42,9 +42,8 @@ export type { EvictionPolicyCheck, EvictionPolicyReport } from './redis/eviction
 export type { RedisSessionStoreOptions } from './redis/store-options.js';
 export { MemorySessionStore } from './memory/memory-store.js';
 export type { MemorySessionStoreOptions } from './memory/memory-store.js';
-export { DEFAULT_PREFIX, encodeId, decodeId, sessionKey } from './redis/keys.js';
+export { DEFAULT_PREFIX, sessionKey } from './redis/keys.js';
 export { SLOT_COUNT, keySlot } from './redis/slots.js';
-export { DEFAULTS } from './core/defaults.js';
 export { MAX_ID_LENGTH } from './core/validate.js';
 export type {
   ChangeEvent,

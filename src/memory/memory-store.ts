@@ -79,10 +79,15 @@ const SWEEP_EVERY = 1024;
 export class MemorySessionStore implements SessionStore, GenerationReader, ChangeFeed {
   /** Options after defaults. */
   readonly options: ResolvedOptions;
+  /** @internal */
   private readonly now: () => number;
+  /** @internal */
   private readonly records = new Map<string, StoredRecord>();
+  /** @internal */
   private highWater = 0;
+  /** @internal */
   private opsSinceSweep = 0;
+  /** @internal */
   private readonly listeners = new Listeners();
 
   /** @throws InvalidArgumentError for bad options. */
@@ -94,7 +99,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     this.now = o.now ?? Date.now;
   }
 
-  /** The unexpired record of an id, dropping an expired one. */
+  /** @internal The unexpired record of an id, dropping an expired one. */
   private record(id: string): StoredRecord | undefined {
     const now = this.now();
     if (++this.opsSinceSweep >= SWEEP_EVERY) this.sweep(now);
@@ -106,25 +111,27 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     return rec;
   }
 
+  /** @internal */
   private sweep(now: number): void {
     this.opsSinceSweep = 0;
     for (const [id, rec] of this.records) if (rec.expiresAt <= now) this.records.delete(id);
   }
 
-  /** Events go out on a microtask, in write order, so a listener never runs inside a write. */
+  /** @internal Events go out on a microtask, in write order, so a listener never runs inside a write. */
   private emit(kind: ChangeKind, generation: number, id: string): void {
     if (this.listeners.size === 0) return;
     const event: ChangeEvent = { kind, id, generation };
     queueMicrotask(() => this.listeners.emit(event));
   }
 
+  /** @internal */
   private store(session: Session, ttlMs: number): Session {
     this.highWater = Math.max(this.highWater, session.generation);
     this.records.set(session.id, { kind: 'live', session, expiresAt: this.now() + ttlMs });
     return session;
   }
 
-  /** Why a write cannot apply, or the live record it applies to. */
+  /** @internal Why a write cannot apply, or the live record it applies to. */
   private live(
     id: string,
     expected: number | undefined,

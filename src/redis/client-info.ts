@@ -6,9 +6,9 @@
  */
 
 /** Whether ioredis rejected with a Redis error reply (the server refused; the connection is fine). */
-export function isReplyError(err: unknown): boolean {
-  const e = err as { name?: unknown; constructor?: { name?: unknown } } | null;
-  return e !== null && typeof e === 'object' && (e.name === 'ReplyError' || e.constructor?.name === 'ReplyError');
+export function isReplyError(err: unknown): err is Error {
+  // By name, not instanceof: the two ioredis majors have distinct ReplyError classes.
+  return err instanceof Error && (err.name === 'ReplyError' || err.constructor?.name === 'ReplyError');
 }
 
 /**

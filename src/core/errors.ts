@@ -34,7 +34,11 @@ export type SessionStoreErrorCode =
   | 'CLUSTER'
   /** Any other error reply from Redis; the script did not write. */
   | 'REDIS_ERROR'
-  /** Redis answered with a reply this version does not understand. */
+  /**
+   * Redis answered with a reply this version does not understand. From a
+   * store call it is a {@link RedisFaultError}: after a write its `outcome` is
+   * `unknown` (the function ran and may have applied), after a read `not_applied`.
+   */
   | 'UNEXPECTED_REPLY'
   /** The server's configuration breaks a guarantee (for example an eviction policy that can drop tombstones). */
   | 'UNSAFE_CONFIG'
@@ -58,7 +62,13 @@ export class SessionStoreError extends Error {
   }
 }
 
-/** A bad argument or option, thrown before anything touches Redis. */
+/**
+ * A bad argument or option, thrown before anything touches Redis, with one
+ * exception: a `patch` whose result would exceed `maxMetadataBytes` (the size
+ * of the entries it leaves alone is known only to the server) is refused by
+ * the server's function before its first write, so nothing is written, but
+ * the call did reach Redis.
+ */
 export class InvalidArgumentError extends SessionStoreError {
   declare readonly code: 'INVALID_ARGUMENT';
   /** Which argument was rejected, e.g. `id`, `metadata`, `opts.ttlMs`. */

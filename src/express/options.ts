@@ -4,14 +4,10 @@
  */
 import { InvalidArgumentError } from '../core/errors.js';
 import type { SessionStore } from '../core/types.js';
-import {
-  type AllowedKeys,
-  DEFAULTS,
-  REDIS_STORE_OPTION_KEYS,
-  checkOptions,
-  checkPositiveInt,
-} from '../core/validate.js';
-import { RedisSessionStore, type RedisSessionStoreOptions } from '../redis/redis-store.js';
+import { DEFAULTS } from '../core/defaults.js';
+import { type AllowedKeys, checkOptions, checkPositiveInt } from '../core/validate.js';
+import { RedisSessionStore } from '../redis/redis-store.js';
+import { REDIS_STORE_OPTION_KEYS, type RedisSessionStoreOptions } from '../redis/store-options.js';
 import type { Client } from '../redis/scripts.js';
 import { FieldCodec, type FieldSerializer } from './field-diff.js';
 

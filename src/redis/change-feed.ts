@@ -23,9 +23,11 @@ import type { ClientAdapter, SubscriberConnection, SupportedClient } from './cli
 import { toFault } from './faults.js';
 import { DEFAULT_PREFIX, decodeId, encodeId } from './keys.js';
 import { Listeners, type Registration } from '../core/listeners.js';
+import { GENERATION } from './decode.js';
 import { ShardedSubscriber } from './shard-channels.js';
 import type { ChangeEvent, ChangeKind, SubscribeOptions, Subscription } from '../core/types.js';
-import { DEFAULTS, MAX_ID_LENGTH } from '../core/validate.js';
+import { DEFAULTS } from '../core/defaults.js';
+import { MAX_ID_LENGTH } from '../core/validate.js';
 
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['created', 'updated', 'terminated']);
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -46,7 +48,7 @@ export function parseChangeMessage(message: string, namespace: string = DEFAULT_
   if (second < 0) return null;
   const kind = message.slice(0, first);
   const gen = message.slice(first + 1, second);
-  if (!KINDS.has(kind) || !/^[1-9][0-9]{0,15}$/.test(gen)) return null;
+  if (!KINDS.has(kind) || !GENERATION.test(gen)) return null;
   const generation = Number(gen);
   if (!Number.isSafeInteger(generation)) return null;
   const id = idOfKey(message, second + 1, namespace);

@@ -20,8 +20,7 @@ import {
   isSessionStoreError,
 } from '../core/errors.js';
 import { adapt } from './client/detect.js';
-import { isReplyError as isIoredisReplyError } from './client/ioredis.js';
-import { isErrorReply } from './client/node-redis.js';
+import { isReplyError } from './client-info.js';
 
 const REPLY_CODES: ReadonlyArray<[RegExp, SessionStoreErrorCode]> = [
   [/^OOM\b/, 'OOM'],
@@ -45,11 +44,6 @@ const NODE_REDIS_NOT_SENT: ReadonlySet<string> = new Set([
   'CommandTimeoutDuringMaintenanceError',
   'AbortError',
 ]);
-
-/** An error reply from Redis, as either client reports it (ioredis `ReplyError`, node-redis `ErrorReply`). */
-function isReplyError(e: Error): boolean {
-  return isIoredisReplyError(e) || isErrorReply(e);
-}
 
 /** Rejected by the client before it wrote anything. */
 function notSent(e: Error): boolean {
@@ -177,4 +171,28 @@ function connectionNote(e: Error, watch: ConnectionWatch | undefined): string {
     Object.defineProperty(e, 'cause', { value: last.error, writable: true, configurable: true, enumerable: false });
   }
   return `; last connection error (${Math.max(0, Date.now() - last.at)} ms ago): ${last.error.message}`;
+}
+
+/**
+ * A reply the library cannot read (`UNEXPECTED_REPLY`). On a write the
+ * function ran and may have applied, so the outcome is `unknown`, and the
+ * message says so; on a read nothing changed.
+ * @param detail what was wrong, e.g. `unexpected reply code 7`.
+ */
+export function unexpectedReply(
+  operation: string,
+  sessionId: string,
+  writes: boolean,
+  detail: string,
+  cause?: unknown,
+): RedisFaultError {
+  const message = writes
+    ? `${operation}: the outcome is unknown (the write may have been applied): ${detail}`
+    : `${operation}: ${detail}`;
+  return new RedisFaultError('UNEXPECTED_REPLY', message, {
+    outcome: writes ? 'unknown' : 'not_applied',
+    operation,
+    sessionId,
+    cause,
+  });
 }

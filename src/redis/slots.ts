@@ -1,13 +1,10 @@
 /**
  * Redis Cluster hash slots, and whether a client is a Cluster client. Which
  * connection served a key (WAIT must run on the primary that owns the session
- * key's slot) is the client adapter's `forKey` (client/interface.ts);
- * {@link connectionForKey} is its ioredis-only form.
+ * key's slot) is the client adapter's `forKey` (client/interface.ts).
  * @module
  */
-import type { Redis } from 'ioredis';
 import { adapt } from './client/detect.js';
-import type { Client } from './scripts.js';
 
 /** Number of hash slots in a Redis Cluster. */
 export const SLOT_COUNT = 16384;
@@ -54,31 +51,7 @@ export function keySlot(key: string | Uint8Array): number {
   return crc16(bytes, start, end) % SLOT_COUNT;
 }
 
-interface ClusterLike {
-  isCluster: true;
-  options: { keyPrefix?: string };
-  slots: string[][];
-  nodes(role?: 'all' | 'master' | 'slave'): Redis[];
-}
-
 /** Whether the client is a Cluster client, ioredis or node-redis (the one test of it in the package). */
 export function isCluster(client: unknown): boolean {
   return adapt(client)?.cluster === true;
-}
-
-/**
- * ioredis only (the adapter's `forKey` serves both clients).
- * The connection on which a write to `key` (as passed to the client, without
- * its `keyPrefix`) was served: a standalone or Sentinel client has one; a
- * Cluster client's is the connection to the node its slot map names as the
- * primary of the key's slot (ioredis updates that map on every MOVED).
- * `undefined` when the Cluster client knows no such node (slot map not loaded).
- */
-export function connectionForKey(client: Client, key: string): Redis | undefined {
-  if ((client as { isCluster?: unknown }).isCluster !== true) return client as Redis;
-  const cluster = client as unknown as ClusterLike;
-  const slot = keySlot((cluster.options.keyPrefix ?? '') + key);
-  const nodeKey = cluster.slots[slot]?.[0];
-  if (nodeKey === undefined) return undefined;
-  return cluster.nodes('all').find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
 }

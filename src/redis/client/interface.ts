@@ -99,6 +99,12 @@ export interface ClientAdapter {
    * before the request was handed to the client.
    */
   fcall(name: string, key: string, args: readonly Arg[], readOnly: boolean): Promise<unknown>;
+  /**
+   * A one-key command, `command key ...rest`, with the key given without the
+   * client's key prefix (added as Redis sees it), routed by the key on a
+   * Cluster: PTTL for the express store's cookie expiry.
+   */
+  keyed(command: 'PTTL', key: string): Promise<unknown>;
   /** A keyless command through the client's own routing (INFO, CONFIG GET: any node of a Cluster). */
   command(args: ReadonlyArray<string | number>): Promise<unknown>;
   /** The connection to each primary (the one node of a standalone client). */

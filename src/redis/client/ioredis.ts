@@ -61,7 +61,9 @@ const delay = (ms: number): Promise<void> =>
 /** The adapter of an ioredis client (checked by the caller with {@link isIoredis}). */
 export function ioredisAdapter(client: Redis | Cluster): ClientAdapter {
   const cluster = isIoredisCluster(client);
-  const keyPrefix = (client as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
+  // A Cluster's own keyPrefix, else the one of its redisOptions.
+  const o = (client as { options?: { keyPrefix?: unknown; redisOptions?: { keyPrefix?: unknown } } }).options;
+  const keyPrefix = o?.keyPrefix ?? o?.redisOptions?.keyPrefix;
   const internals = client as unknown as ClusterInternals;
   const nodes = (role: 'all' | 'master'): Redis[] => (cluster ? (client as Cluster).nodes(role) : [client as Redis]);
   return {
@@ -75,6 +77,9 @@ export function ioredisAdapter(client: Redis | Cluster): ClientAdapter {
       // ioredis flattens nested arrays itself.
       return method.call(client, name, 1, key, ...(args as Arg[]));
     },
+    // The typed method, so ioredis adds its keyPrefix to the key.
+    keyed: (command, key) =>
+      (client as unknown as Record<string, (k: string) => Promise<unknown>>)[command.toLowerCase()]!(key),
     command: (args) => client.call(String(args[0]), ...args.slice(1)),
     primaries: async () => nodes('master').map(connectionOf),
     async forKey(key) {

@@ -153,6 +153,7 @@ export function nodeRedisAdapter(client: object): ClientAdapter {
       flatten(args, out);
       return send(full, readOnly, out);
     },
+    keyed: (command, key) => send(keyPrefix + key, true, [command, keyPrefix + key]),
     command: (args) => send(undefined, true, args.map(String)),
     async primaries() {
       if (!cluster) return [connectionOf(single)];

@@ -95,4 +95,18 @@ describe('package', () => {
       expect(code, f).not.toMatch(/readFileSync|lua\/[a-z]+\.lua/);
     }
   });
+
+  it('neither client package is needed: the code never loads ioredis or redis, the types never name them', () => {
+    // Any line but a doc comment's (the TSDoc examples import the clients).
+    const client = /^(?!\s*\*).*(?:require\(|from |import\()\s*['"](?:ioredis|redis|@redis\/client)['"]/m;
+    for (const f of readdirSync('dist').filter((n) => /\.(c?js|d\.c?ts)$/.test(n))) {
+      expect(readFileSync(`dist/${f}`, 'utf8'), f).not.toMatch(client);
+    }
+    const loaded = run([
+      '-e',
+      `require('session-cas'); require('session-cas/express');` +
+        `console.log(Object.keys(require.cache).filter((k) => /node_modules\\/(ioredis|redis|@redis)\\//.test(k)).length)`,
+    ]);
+    expect(loaded.trim()).toBe('0');
+  });
 });

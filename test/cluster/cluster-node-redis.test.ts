@@ -6,6 +6,9 @@
  *   is `durable: false`, never a thrown error (the terminate applied);
  * - on a node-redis Cluster, WAIT runs on the primary that owns the session's
  *   slot, with the node-redis `keyPrefix` in the slot;
+ * - resharding under load: slots move while two node-redis Cluster clients
+ *   (RESP3, RESP2) create, update and terminate; the history holds and every
+ *   redirection is followed;
  * - a slot held half-migrated: node-redis follows ASK, and "Function not
  *   found" on the importing node loads the library there; with
  *   `maxCommandRedirections: 0` the store throws typed faults.
@@ -22,6 +25,7 @@ import {
   nodeRedisClient,
   nodeRedisCluster,
 } from '../infra/node-redis-clients.js';
+import { History, checkHistory, runWorkload } from './cluster-history.js';
 import { commandCount, errorCount, idsInSlot, resetStats } from './slot-helpers.js';
 
 const opened: NodeRedis[] = [];
@@ -161,6 +165,42 @@ describe('node-redis Cluster: WAIT routing and half-migrated slots', () => {
     await resetStats(cluster.nodes);
     expect(await store.terminate(id)).toMatchObject({ ok: true, replication: { durable: true } });
     expect(await commandCount([owner], 'wait')).toBe(1);
+  });
+
+  it('resharding under load: no resurrection, no lost acknowledged update, every redirection followed', async () => {
+    await resetStats(cluster.nodes);
+    const slots = [200, 6100, 11100, 15100];
+    const ids = slots.flatMap((slot) => idsInSlot(slot, 4, `nrrs${slot}`));
+    const options = { prefix: uniquePrefix('nr-reshard'), ttlMs: 120_000, tombstoneTtlMs: 300 };
+    const stores = [
+      new RedisSessionStore(await clusterClient(), options),
+      new RedisSessionStore(await clusterClient({ RESP: 2 }), options),
+    ];
+    const history = new History();
+    const deadline = Date.now() + 3_000;
+    const running = () => Date.now() < deadline;
+    let moves = 0;
+    const resharder = (async () => {
+      const primaries = await cluster.primaries();
+      for (let round = 0; round < 1000 && running(); round++) {
+        for (const slot of slots) {
+          if (!running()) break;
+          const owner = await cluster.ownerOf(slot);
+          const to = primaries[(primaries.findIndex((p) => p.id === owner.id) + 1) % primaries.length]!;
+          await cluster.moveSlot(slot, to, { batch: 1, pauseMs: 20 });
+          moves++;
+        }
+      }
+    })();
+    await Promise.all([runWorkload({ stores, ids, workersPerStore: 8, running, history }), resharder]);
+    await cluster.waitForOk({ replicas: false });
+    expect(checkHistory(history)).toEqual([]);
+    expect(history.errors().map((o) => `${o.kind}:${o.reason}`)).toEqual([]);
+    expect(moves).toBeGreaterThanOrEqual(slots.length);
+    expect(await errorCount(cluster.nodes, 'MOVED')).toBeGreaterThan(0);
+    expect(await errorCount(cluster.nodes, 'ASK')).toBeGreaterThan(0);
+    expect(history.count('update', 'ok')).toBeGreaterThan(100);
+    expect(history.count('create', 'ok')).toBeGreaterThan(5);
   });
 
   describe('a slot held half-migrated', () => {

@@ -6,6 +6,8 @@
  *   is `durable: false`, never a thrown error (the terminate applied);
  * - on a node-redis Cluster, WAIT runs on the primary that owns the session's
  *   slot, with the node-redis `keyPrefix` in the slot;
+ * - CLUSTER FAILOVER under load: operations resume on the promoted replica
+ *   with bounded errors (the same bound as on ioredis) and the history holds;
  * - resharding under load: slots move while two node-redis Cluster clients
  *   (RESP3, RESP2) create, update and terminate; the history holds and every
  *   redirection is followed;
@@ -16,9 +18,16 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, isOutcomeUnknown, isRedisFault, keySlot } from '../../src/index.js';
-import { type ClusterNode, type RedisCluster, startRedisCluster, waitForReplicaOffset } from '../../harness/cluster.js';
+import {
+  type ClusterNode,
+  type RedisCluster,
+  startRedisCluster,
+  waitForReplicaOffset,
+  waitUntil,
+} from '../../harness/cluster.js';
 import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
 import { createClient, sleep, uniquePrefix } from '../infra/clients.js';
+import { libraryLoaded } from '../infra/server-faults.js';
 import {
   type NodeRedis,
   type NodeRedisOptions,
@@ -165,6 +174,45 @@ describe('node-redis Cluster: WAIT routing and half-migrated slots', () => {
     await resetStats(cluster.nodes);
     expect(await store.terminate(id)).toMatchObject({ ok: true, replication: { durable: true } });
     expect(await commandCount([owner], 'wait')).toBe(1);
+  });
+
+  it('CLUSTER FAILOVER under load: resumes on the promoted replica with bounded errors, and the history holds', async () => {
+    const slot = 100;
+    const oldPrimary = await cluster.ownerOf(slot);
+    const replica = (await cluster.replicaOf(oldPrimary))!;
+    expect(replica).toBeDefined();
+    const options = { prefix: uniquePrefix('nr-failover'), ttlMs: 120_000, tombstoneTtlMs: 300 };
+    const stores = [
+      new RedisSessionStore(await clusterClient(), options),
+      new RedisSessionStore(await clusterClient({ RESP: 2 }), options),
+    ];
+    await stores[0]!.loadLibrary();
+    await waitUntil('the library to reach the replica', () => libraryLoaded(replica.admin), 5_000);
+    const ids = [...idsInSlot(slot, 6, 'nrfo'), ...idsInSlot(6000, 3, 'nrfo'), ...idsInSlot(11000, 3, 'nrfo')];
+    const history = new History();
+    let stop = false;
+    const load = runWorkload({ stores, ids, workersPerStore: 6, running: () => !stop, history });
+    await sleep(1_000);
+    await replica.admin.call('CLUSTER', 'FAILOVER');
+    await waitUntil('the replica to be promoted', async () => (await replica.role()) === 'master', 20_000);
+    const promotedAt = performance.now();
+    await sleep(1_500);
+    stop = true;
+    await load;
+    const errors = history.errors();
+    const slotIds = new Set(ids.slice(0, 6));
+    const resumed = history.ops.filter(
+      (o) => slotIds.has(o.id) && o.kind === 'update' && o.status === 'ok' && o.start > promotedAt,
+    );
+    console.info(
+      `[failover node-redis] ${history.ops.length} ops, ${resumed.length} updates on the failed-over slot after ` +
+        `promotion, ${errors.length} errors: ${[...new Set(errors.map((e) => e.reason))].join(',')}`,
+    );
+    expect(checkHistory(history)).toEqual([]);
+    expect(errors.length).toBeLessThanOrEqual(10);
+    expect(resumed.length).toBeGreaterThan(10);
+    expect(await oldPrimary.role()).toBe('slave');
+    await cluster.waitForOk();
   });
 
   it('resharding under load: no resurrection, no lost acknowledged update, every redirection followed', async () => {

@@ -226,6 +226,7 @@ function subscriber(
     const me = { sub, connected: Promise.resolve() as Promise<unknown>, handshake: false };
     const mine = (): boolean => !closed && current === me;
     sub.on('error', () => {
+      me.handshake = false; // down until the next 'connect', as ioredis's 'reconnecting' status
       if (mine()) events.lost();
     });
     sub.on('connect', () => {
@@ -236,6 +237,7 @@ function subscriber(
       if (mine()) events.ready();
     });
     sub.on('end', () => {
+      me.handshake = false;
       if (mine()) events.lost();
     });
     // The node lost the slot of a shard channel (migration, failover): node-redis dropped the listener.

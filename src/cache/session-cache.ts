@@ -27,6 +27,7 @@ import type {
   ChangeEvent,
   ChangeFeed,
   ChangeKind,
+  CreateOptions,
   CreateResult,
   FeedStatus,
   GenerationReader,
@@ -39,6 +40,8 @@ import type {
   Session,
   SessionStore,
   Subscription,
+  TerminateAllOptions,
+  TerminateAllResult,
   TerminateOptions,
   TerminateResult,
   TouchOptions,
@@ -777,7 +780,7 @@ export class SessionCache implements SessionStore {
   // ---------------------------------------------------------------- writes
 
   /** Passes through; on success caches the new session. */
-  create(id: string, metadata?: Metadata, opts?: WriteOptions): Promise<CreateResult> {
+  create(id: string, metadata?: Metadata, opts?: CreateOptions): Promise<CreateResult> {
     return this.write(
       id,
       expecting('created', 'above', undefined),
@@ -873,6 +876,28 @@ export class SessionCache implements SessionStore {
         }
       },
     );
+  }
+
+  /** Passes through to the store: a principal's sessions are never served from the cache. */
+  sessionsOf(principal: string): Promise<Session[]> {
+    this.assertOpen();
+    return this.store.sessionsOf(principal);
+  }
+
+  /**
+   * Passes through; then drops the entries of the ended sessions (`onEvict`
+   * reason `terminated`) and poisons loads of them that are in flight.
+   */
+  async terminateAll(principal: string, opts?: TerminateAllOptions): Promise<TerminateAllResult> {
+    this.assertOpen();
+    const result = await this.store.terminateAll(principal, opts);
+    for (const id of result.terminated) {
+      const slot = this.slots.get(id);
+      if (slot?.inflight) slot.inflight.poisoned = true;
+      const entry = this.entries.get(id);
+      if (entry) this.evict(id, entry, 'terminated');
+    }
+    return result;
   }
 
   /** Passes through; drops the entry (`onEvict` reason `terminated`) on success, not_found and terminated. */

@@ -54,6 +54,12 @@ export const DEFAULTS = {
   evictionPolicyCheck: 'warn',
   /** `mutate`: CAS attempts before it returns the last conflict. */
   maxAttempts: 10,
+  /** No cap on the live sessions of a principal. */
+  maxSessionsPerPrincipal: null,
+  /** Over the cap, `create` terminates the principal's oldest sessions. */
+  onPrincipalLimit: 'evict-oldest',
+  /** No absolute lifetime: only the sliding TTL. */
+  maxLifetimeMs: null,
 } as const satisfies Readonly<Record<keyof RedisSessionStoreOptions, unknown>> & { maxAttempts: number };
 
 /** Options after defaults and checks. */
@@ -209,6 +215,9 @@ const STORE_OPTIONS: AllowedKeys<SessionStoreOptions> = {
   touchOnGet: true,
   tombstoneTtlMs: true,
   maxMetadataBytes: true,
+  maxSessionsPerPrincipal: true,
+  onPrincipalLimit: true,
+  maxLifetimeMs: true,
 };
 export const MEMORY_STORE_OPTION_KEYS: AllowedKeys<MemorySessionStoreOptions> = { ...STORE_OPTIONS, now: true };
 export const REDIS_STORE_OPTION_KEYS: AllowedKeys<RedisSessionStoreOptions> = {

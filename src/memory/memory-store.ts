@@ -7,10 +7,21 @@
 import { Listeners, checkSubscribeArgs } from '../core/listeners.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { checkMutateArgs, runMutate } from '../core/mutate.js';
+import {
+  type PrincipalOptions,
+  bySessionAge,
+  checkCreateOptions,
+  checkPrincipal,
+  checkTerminateAllArgs,
+  limitDecision,
+  resolvePrincipalOptions,
+} from '../core/principals.js';
+import { MemoryPrincipalIndex } from './principals.js';
 import type {
   ChangeEvent,
   ChangeFeed,
   ChangeKind,
+  CreateOptions,
   CreateResult,
   GenerationOptions,
   GenerationReader,
@@ -26,6 +37,8 @@ import type {
   SessionStoreOptions,
   SubscribeOptions,
   Subscription,
+  TerminateAllOptions,
+  TerminateAllResult,
   TerminateOptions,
   TerminateResult,
   TouchOptions,
@@ -41,6 +54,7 @@ import {
   TOUCH_OPTION_KEYS,
   WRITE_OPTION_KEYS,
   checkWaitOption,
+  type AllowedKeys,
   type ResolvedOptions,
   checkChanges,
   checkExpectedGeneration,
@@ -87,7 +101,10 @@ const SWEEP_EVERY = 1024;
 export class MemorySessionStore implements SessionStore, GenerationReader, ChangeFeed {
   /** Options after defaults. */
   readonly options: ResolvedOptions;
+  /** The principal options (`maxSessionsPerPrincipal`, `onPrincipalLimit`, `maxLifetimeMs`) after defaults. */
+  readonly principalOptions: PrincipalOptions;
   private readonly now: () => number;
+  private readonly principals = new MemoryPrincipalIndex();
   private readonly records = new Map<string, StoredRecord>();
   private highWater = 0;
   private opsSinceSweep = 0;
@@ -97,6 +114,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   constructor(options?: MemorySessionStoreOptions) {
     const o = checkOptions<MemorySessionStoreOptions>(options, 'options', MEMORY_STORE_OPTION_KEYS);
     this.options = resolveOptions(o);
+    this.principalOptions = resolvePrincipalOptions(o);
     if (o.now !== undefined && typeof o.now !== 'function')
       throw new InvalidArgumentError('options.now', 'expected a function');
     this.now = o.now ?? Date.now;
@@ -117,6 +135,21 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   private sweep(now: number): void {
     this.opsSinceSweep = 0;
     for (const [id, rec] of this.records) if (rec.expiresAt <= now) this.records.delete(id);
+    this.principals.sweep((principal, id) => this.liveOf(principal, id) !== undefined);
+  }
+
+  /** The live session `id` if it belongs to `principal`. */
+  private liveOf(principal: string, id: string): Session | undefined {
+    const rec = this.records.get(id);
+    if (!rec || rec.kind !== 'live' || rec.expiresAt <= this.now()) return undefined;
+    return rec.session.principal === principal ? rec.session : undefined;
+  }
+
+  /** The live sessions of `principal`, in creation order. */
+  private liveSessionsOf(principal: string): Session[] {
+    return this.principals
+      .live(principal, (id) => this.liveOf(principal, id) !== undefined)
+      .map((id) => this.liveOf(principal, id)!);
   }
 
   private ttl(opts: TtlOption): number {
@@ -124,15 +157,17 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   }
 
   /** Events go out on a microtask, in write order, so a listener never runs inside a write. */
-  private emit(kind: ChangeKind, generation: number, id: string): void {
+  private emit(kind: ChangeKind, generation: number, id: string, principal?: string): void {
     if (this.listeners.size === 0) return;
-    const event: ChangeEvent = { kind, id, generation };
+    const event: ChangeEvent = principal === undefined ? { kind, id, generation } : { kind, id, generation, principal };
     queueMicrotask(() => this.listeners.emit(event));
   }
 
   private store(session: Session, ttlMs: number): Session {
     this.highWater = Math.max(this.highWater, session.generation);
-    this.records.set(session.id, { kind: 'live', session, expiresAt: this.now() + ttlMs });
+    const lifetime = this.principalOptions.maxLifetimeMs;
+    const until = lifetime === null ? Infinity : session.createdAt + lifetime;
+    this.records.set(session.id, { kind: 'live', session, expiresAt: Math.min(this.now() + ttlMs, until) });
     return session;
   }
 
@@ -152,15 +187,65 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     return rec;
   }
 
-  async create(id: string, metadata: Metadata = {}, opts?: WriteOptions): Promise<CreateResult> {
+  async create(id: string, metadata: Metadata = {}, opts?: CreateOptions): Promise<CreateResult> {
     checkId(id);
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkWrite(opts));
+    const { o, principal } = checkCreateOptions(opts);
+    const ttl = this.ttl(checkWrite(o, CREATE_KEYS));
     const rec = this.record(id);
     if (rec) return { ok: false, reason: rec.kind === 'live' ? 'exists' : 'terminated' };
-    const session = { id, generation: this.highWater + 1, metadata: freezeMetadata(checked.entries) };
-    this.emit('created', session.generation, id);
+    const cap = this.principalOptions.maxSessionsPerPrincipal;
+    if (principal !== undefined && cap !== null) {
+      // One step: the sessions a capped create sees are exactly the live ones, none in flight.
+      const others = this.liveSessionsOf(principal).map((s) => ({ id: s.id, terminable: true }));
+      const decision = limitDecision(
+        [...others, { id, terminable: false }],
+        id,
+        cap,
+        this.principalOptions.onPrincipalLimit,
+      );
+      if (decision.refused) return { ok: false, reason: 'limit' };
+      for (const s of decision.evict) this.end(this.records.get(s.id) as LiveRecord);
+    }
+    const base = { id, generation: this.highWater + 1, metadata: freezeMetadata(checked.entries) };
+    const session: Session =
+      principal === undefined ? { ...base, createdAt: this.now() } : { ...base, principal, createdAt: this.now() };
+    if (principal !== undefined) this.principals.add(principal, id);
+    this.emit('created', session.generation, id, principal);
     return { ok: true, session: this.store(session, ttl) };
+  }
+
+  /** Leaves a tombstone for a live record and emits its `terminated` event. */
+  private end(rec: LiveRecord): number {
+    const { id, generation, principal } = rec.session;
+    this.records.set(id, { kind: 'tombstone', generation, expiresAt: this.now() + this.options.tombstoneTtlMs });
+    this.emit('terminated', generation, id, principal);
+    return generation;
+  }
+
+  /**
+   * The live sessions of `principal`, oldest `createdAt` first (ties by id). Never refreshes a TTL.
+   * @throws InvalidArgumentError for a bad principal.
+   */
+  async sessionsOf(principal: string): Promise<Session[]> {
+    checkPrincipal(principal);
+    return this.liveSessionsOf(principal).sort(bySessionAge);
+  }
+
+  /**
+   * Terminates every live session of `principal` but those in `opts.except`, as `terminate` does.
+   * @returns the ids it ended, oldest first.
+   * @throws InvalidArgumentError for a bad principal or `except`.
+   */
+  async terminateAll(principal: string, opts?: TerminateAllOptions): Promise<TerminateAllResult> {
+    const { principal: p, except } = checkTerminateAllArgs(principal, opts);
+    const terminated: string[] = [];
+    for (const s of this.liveSessionsOf(p).sort(bySessionAge)) {
+      if (except.has(s.id)) continue;
+      this.end(this.records.get(s.id) as LiveRecord);
+      terminated.push(s.id);
+    }
+    return { terminated };
   }
 
   async get(id: string): Promise<Session | null> {
@@ -226,8 +311,12 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     const ttl = this.ttl(checkWrite(opts));
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
-    const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(checked.entries) };
-    this.emit('updated', session.generation, id);
+    const session = {
+      ...rec.session,
+      generation: rec.session.generation + 1,
+      metadata: freezeMetadata(checked.entries),
+    };
+    this.emit('updated', session.generation, id, session.principal);
     return { ok: true, session: this.store(session, ttl) };
   }
 
@@ -253,8 +342,8 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
         `the patched metadata would be ${bytes} bytes, over maxMetadataBytes (${this.options.maxMetadataBytes})`,
       );
     }
-    const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(next) };
-    this.emit('updated', session.generation, id);
+    const session = { ...rec.session, generation: rec.session.generation + 1, metadata: freezeMetadata(next) };
+    this.emit('updated', session.generation, id, session.principal);
     return { ok: true, session: this.store(session, ttl) };
   }
 
@@ -276,10 +365,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     const expected = checkExpectedGeneration(o);
     const rec = this.live(id, expected);
     if (!('kind' in rec)) return rec;
-    const generation = rec.session.generation;
-    this.records.set(id, { kind: 'tombstone', generation, expiresAt: this.now() + this.options.tombstoneTtlMs });
-    this.emit('terminated', generation, id);
-    return { ok: true, generation };
+    return { ok: true, generation: this.end(rec) };
   }
 
   async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {
@@ -293,9 +379,12 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   }
 }
 
+/** `create`'s keys were checked by `checkCreateOptions` (with `principal`). */
+const CREATE_KEYS: AllowedKeys<WriteOptions> = { ...WRITE_OPTION_KEYS, principal: true } as AllowedKeys<WriteOptions>;
+
 /** `create`/`update` options: `wait` is checked like the Redis store's and has nothing to wait for here. */
-function checkWrite(opts: unknown): WriteOptions {
-  const o = checkOptions<WriteOptions>(opts, 'opts', WRITE_OPTION_KEYS);
+function checkWrite(opts: unknown, keys: AllowedKeys<WriteOptions> = WRITE_OPTION_KEYS): WriteOptions {
+  const o = checkOptions<WriteOptions>(opts, 'opts', keys);
   checkWaitOption(o);
   return o;
 }

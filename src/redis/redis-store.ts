@@ -4,7 +4,7 @@
  * @module
  */
 import { randomFillSync } from 'node:crypto';
-import { Code, type Reply, decodeReply, requireGeneration, sessionFromFields } from './decode.js';
+import { Code, type Reply, decodeReply, identityFromFields, requireGeneration, sessionFromFields } from './decode.js';
 import { checkSubscribeArgs } from '../core/listeners.js';
 import { type ChangeFeedOptions, RedisChangeFeed, checkFeedOptions } from './change-feed.js';
 import { InvalidArgumentError, SessionStoreError } from '../core/errors.js';
@@ -12,6 +12,14 @@ import { type ConnectionWatch, toFault, watchConnection } from './faults.js';
 import type { ScriptName } from './generated/lua.js';
 import { sessionKey } from './keys.js';
 import { checkMutateArgs, runMutate } from '../core/mutate.js';
+import {
+  type PrincipalOptions,
+  checkCreateOptions,
+  checkPrincipal,
+  checkTerminateAllArgs,
+  resolvePrincipalOptions,
+} from '../core/principals.js';
+import * as principals from './principals.js';
 import {
   type ArgsOf,
   type Client,
@@ -27,6 +35,7 @@ import { connectionForKey, isCluster, keySlot } from './slots.js';
 import type {
   ChangeEvent,
   ChangeFeed,
+  CreateOptions,
   CreateResult,
   GenerationOptions,
   GenerationReader,
@@ -43,6 +52,8 @@ import type {
   SessionStoreOptions,
   SubscribeOptions,
   Subscription,
+  TerminateAllOptions,
+  TerminateAllResult,
   TerminateOptions,
   TerminateResult,
   TouchOptions,
@@ -190,6 +201,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   readonly prefix: string;
   /** Options after defaults. */
   readonly options: ResolvedOptions;
+  /** The principal options (`maxSessionsPerPrincipal`, `onPrincipalLimit`, `maxLifetimeMs`) after defaults. */
+  readonly principalOptions: PrincipalOptions;
   private readonly channel: string;
   /** The client's ioredis `keyPrefix` (Redis sees it before every key). */
   private readonly keyPrefix: string;
@@ -210,6 +223,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     }
     const o = checkOptions<RedisSessionStoreOptions>(options, 'options', REDIS_STORE_OPTION_KEYS);
     this.options = resolveOptions(o);
+    this.principalOptions = resolvePrincipalOptions(o);
     if (o.prefix !== undefined && (typeof o.prefix !== 'string' || /[{}]/.test(o.prefix))) {
       // A brace in the prefix would make Redis hash part of the prefix instead
       // of the id, putting many sessions in one cluster slot.
@@ -361,19 +375,42 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     return { ok: false, reason: 'conflict', session: sessionFromFields(id, reply.fields) };
   }
 
-  async create(id: string, metadata: Metadata = {}, opts?: WriteOptions): Promise<CreateResult> {
+  async create(id: string, metadata: Metadata = {}, opts?: CreateOptions): Promise<CreateResult> {
     checkId(id);
     const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const o = checkOptions<WriteOptions>(opts, 'opts', WRITE_OPTION_KEYS);
+    const { o, principal } = checkCreateOptions(opts);
     const ttlMs = this.ttl(o);
     const wait = this.waitOf(o, this.writeWait);
+    const create = () => this.createRecord(id, checked, ttlMs, wait, principal);
+    if (principal === undefined) return create();
+    return principals.createForPrincipal(this.principalBackend(), id, principal, ttlMs, create);
+  }
+
+  private async createRecord(
+    id: string,
+    checked: CheckedMetadata,
+    ttlMs: number,
+    wait: ReplicationWait | undefined,
+    principal: string | undefined,
+  ): Promise<CreateResult> {
     const key = sessionKey(id, this.prefix);
-    const args = { opId: nextOpId(), ttlMs, events: this.events(key), fields: fieldArgs(checked) };
+    const args = {
+      opId: nextOpId(),
+      ttlMs,
+      events: this.events(key),
+      principal: principal ?? '',
+      lifetimeMs: this.principalOptions.maxLifetimeMs ?? undefined,
+      fields: fieldArgs(checked),
+    };
     const reply = await this.run('create', 'create', id, args, true, key);
     switch (reply.code) {
       case Code.OK:
-      case Code.REPLAYED:
-        return this.durable('create', id, wait, reply, { ok: true, session: this.written(id, reply, checked) });
+      case Code.REPLAYED: {
+        // createdAt is the create's generation (server µs) in ms, as create.lua stores it.
+        const identity = { principal, createdAt: Math.floor(requireGeneration(reply) / 1000) };
+        const session = this.written(id, reply, checked, identity);
+        return this.durable('create', id, wait, reply, { ok: true, session });
+      }
       case Code.EXISTS:
         return { ok: false, reason: 'exists' };
       case Code.TERMINATED:
@@ -389,16 +426,81 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
    * current record (the closest truthful snapshot; its generation is the
    * current one, so the caller's next CAS sees what they did).
    */
-  private written(id: string, reply: Reply, checked: CheckedMetadata): Session {
-    if (reply.fields.length > 0) return sessionFromFields(id, reply.fields);
-    return { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.entries) };
+  private written(
+    id: string,
+    reply: Reply,
+    checked: CheckedMetadata,
+    known: { principal?: string | undefined; createdAt?: number | undefined } = {},
+  ): Session {
+    const identity = identityFromFields(reply.fields);
+    if (hasGeneration(reply.fields)) return sessionFromFields(id, reply.fields);
+    const principal = identity.principal ?? known.principal;
+    const createdAt = identity.createdAt ?? known.createdAt ?? 0;
+    const base = { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.entries), createdAt };
+    return principal === undefined ? base : { ...base, principal };
+  }
+
+  /** What the principal logic (principals.ts) calls back into. */
+  private principalBackend(): principals.PrincipalBackend {
+    return {
+      principalOptions: this.principalOptions,
+      runIndex: (op, script, principal, args) =>
+        this.run(op, script, principal, args, script !== 'principalList', this.indexKey(principal)),
+      load: (id) => this.load(id),
+      terminate: (id, opts) => this.terminate(id, opts),
+    };
+  }
+
+  private indexKey(principal: string): string {
+    return principals.principalIndexKey(principal, this.prefix);
+  }
+
+  /**
+   * A member's TTL was reset: keep its principal's index alive at least as
+   * long (not needed with maxLifetimeMs, whose index outlives every member).
+   * Not awaited: a lost keep is covered by the index's margin (see keepTtl).
+   */
+  private keepIndex(fields: readonly string[], ttlMs: number): void {
+    if (this.principalOptions.maxLifetimeMs !== null) return;
+    const { principal } = identityFromFields(fields);
+    if (principal === undefined) return;
+    const key = this.indexKey(principal);
+    this.run('keepIndex', 'principalKeep', principal, principals.keepTtl(ttlMs), true, key).catch(() => undefined);
+  }
+
+  /**
+   * The live sessions of `principal`, oldest `createdAt` first (ties by id).
+   * Never refreshes a TTL. Reads the principal's index, then every session in
+   * it (one pipelined round trip), and drops from the index the entries of
+   * sessions that are gone.
+   * @throws InvalidArgumentError for a bad principal, before any I/O.
+   * @throws RedisFaultError when Redis fails.
+   */
+  async sessionsOf(principal: string): Promise<Session[]> {
+    checkPrincipal(principal);
+    return principals.sessionsOf(this.principalBackend(), principal);
+  }
+
+  /**
+   * Terminates every live session of `principal` but those in `opts.except`,
+   * each exactly as `terminate` does (tombstone, `terminated` event, and the
+   * store's `terminateWait`).
+   * @returns the ids it ended, oldest first.
+   * @throws InvalidArgumentError for a bad principal or `except`, before any I/O.
+   * @throws RedisFaultError when Redis fails (some sessions may be terminated already).
+   */
+  async terminateAll(principal: string, opts?: TerminateAllOptions): Promise<TerminateAllResult> {
+    const { principal: p, except } = checkTerminateAllArgs(principal, opts);
+    return principals.terminateAll(this.principalBackend(), p, except);
   }
 
   async get(id: string): Promise<Session | null> {
     checkId(id);
     if (!this.options.touchOnGet) return this.peek(id);
     const reply = await this.run('get', 'get', id, { ttlMs: this.options.ttlMs }, true);
-    return reply.code === Code.OK ? sessionFromFields(id, reply.fields) : null;
+    if (reply.code !== Code.OK) return null;
+    this.keepIndex(reply.fields, this.options.ttlMs);
+    return sessionFromFields(id, reply.fields);
   }
 
   async peek(id: string): Promise<Session | null> {
@@ -424,7 +526,9 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       { ttlMs: touch ? this.options.ttlMs : undefined },
       touch,
     );
-    return reply.code === Code.OK ? { ok: true, generation: requireGeneration(reply) } : missing('generationOf', reply);
+    if (reply.code !== Code.OK) return missing('generationOf', reply);
+    this.keepIndex(reply.fields, this.options.ttlMs);
+    return { ok: true, generation: requireGeneration(reply) };
   }
 
   /**
@@ -479,6 +583,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     switch (reply.code) {
       case Code.OK:
       case Code.REPLAYED:
+        this.keepIndex(reply.fields, ttlMs);
         return this.durable('update', id, wait, reply, { ok: true, session: this.written(id, reply, checked) });
       case Code.CONFLICT:
         return this.conflict(id, reply);
@@ -510,6 +615,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     const reply = await this.run('patch', 'patch', id, args, true, key);
     switch (reply.code) {
       case Code.OK:
+        this.keepIndex(reply.fields, ttlMs);
         // The reply holds the record before the patch: apply the patch to it.
         return this.durable('patch', id, wait, reply, {
           ok: true,
@@ -547,15 +653,11 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     checkId(id);
     const o = checkOptions<TouchOptions>(opts, 'opts', TOUCH_OPTION_KEYS);
-    const reply = await this.run(
-      'touch',
-      'touch',
-      id,
-      { ttlMs: this.ttl(o), expected: checkExpectedGeneration(o) },
-      true,
-    );
+    const ttlMs = this.ttl(o);
+    const reply = await this.run('touch', 'touch', id, { ttlMs, expected: checkExpectedGeneration(o) }, true);
     switch (reply.code) {
       case Code.OK:
+        this.keepIndex(reply.fields, ttlMs);
         return { ok: true, generation: requireGeneration(reply) };
       case Code.CONFLICT:
         return this.conflict(id, reply);
@@ -664,7 +766,15 @@ function patchedSession(id: string, generation: number, before: readonly string[
   }
   for (const name of changes.remove) metadata.delete(name);
   for (const [k, v] of changes.set.entries) metadata.set(k, v);
-  return { id, generation, metadata: freezeMetadata([...metadata]) };
+  const { principal, createdAt = 0 } = identityFromFields(before);
+  const base = { id, generation, metadata: freezeMetadata([...metadata]), createdAt };
+  return principal === undefined ? base : { ...base, principal };
+}
+
+/** Whether raw fields are a whole record (they name `g`), not just `c`/`p`. */
+function hasGeneration(fields: readonly string[]): boolean {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'g') return true;
+  return false;
 }
 
 /** An error reply (NOPERM, unknown or renamed command): the server refused, the connection is fine. */

@@ -7,11 +7,15 @@
 -- ARGV[1]  session id (non-empty)
 -- ARGV[2]  index TTL in milliseconds (positive integer): the index lives at
 --          least this long from now (an existing longer TTL stays)
+-- ARGV[3]  '1': enter the id as pending (negative score) until principalConfirm,
+--          so a capped create can tell a create in flight from a session that
+--          expired; '': enter it confirmed
 --
 -- Reply:
 --   {OK, score, {}}   entered (or moved) with this score: server time in µs,
---                     above every other score of the index, so scores give
---                     the principal's creates one order on one clock
+--                     above the absolute value of every other score of the
+--                     index, so scores give the principal's creates one order
+--                     on one clock (stored negated when pending)
 --- @include "codes"
 --- @include "args"
 --- @include "clock"
@@ -20,11 +24,15 @@ local key = KEYS[1]
 local id = ARGV[1]
 if id == nil or id == '' then fail('bad session id') end
 local ttl = parseTtl(ARGV[2])
+local pending = ARGV[3] == '1'
+if not pending and ARGV[3] ~= '' then fail('bad pending flag') end
 
 local score = serverMicros()
 local top = redis.call('ZRANGE', key, 0, 0, 'REV', 'WITHSCORES')
+local bottom = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
-redis.call('ZADD', key, score, id)
+if bottom[2] and -tonumber(bottom[2]) >= score then score = -tonumber(bottom[2]) + 1 end
+if pending then redis.call('ZADD', key, -score, id) else redis.call('ZADD', key, score, id) end
 local pttl = redis.call('PTTL', key)
 if pttl < ttl then redis.call('PEXPIRE', key, ttl) end
 return {OK, fmt(score), {}}

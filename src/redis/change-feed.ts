@@ -33,7 +33,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 /**
  * Parses a message published by the write scripts:
- * `<kind>:<generation>:<key>`, where `<key>` is the session record's key as
+ * `<kind>:<generation>:<key>[:p<principal>]`, where `<key>` is the session record's key as
  * Redis sees it, `<namespace>{<encodeId(id)>}:s`, and `namespace` is the
  * client's ioredis `keyPrefix` followed by the store's `prefix`.
  * @param namespace default `'scas:'` (the default prefix, no `keyPrefix`).
@@ -50,21 +50,35 @@ export function parseChangeMessage(message: string, namespace: string = DEFAULT_
   if (!KINDS.has(kind) || !/^[1-9][0-9]{0,15}$/.test(gen)) return null;
   const generation = Number(gen);
   if (!Number.isSafeInteger(generation)) return null;
-  const id = idOfKey(message, second + 1, namespace);
-  return id === null ? null : { kind: kind as ChangeKind, id, generation };
+  const parsed = idOfKey(message, second + 1, namespace);
+  if (parsed === null) return null;
+  const event = { kind: kind as ChangeKind, id: parsed.id, generation };
+  return parsed.principal === undefined ? event : { ...event, principal: parsed.principal };
 }
 
-/** The id in `text.slice(from)` if it is exactly `<namespace>{<encoded id>}:s`, else null. */
-function idOfKey(text: string, from: number, namespace: string): string | null {
+/**
+ * The id in `text.slice(from)` if it is exactly `<namespace>{<encoded id>}:s`,
+ * optionally followed by `:p<principal>`, else null.
+ */
+function idOfKey(text: string, from: number, namespace: string): { id: string; principal?: string } | null {
   if (!text.startsWith(namespace, from)) return null;
   const open = from + namespace.length;
-  if (text.charCodeAt(open) !== 0x7b /* { */ || !text.endsWith('}:s') || text.length - open < 5) return null;
-  const encoded = text.slice(open + 1, -3);
-  if (encoded.includes('{') || encoded.includes('}')) return null;
+  // The encoded id holds no brace, so the first `}` closes the tag.
+  const close = text.indexOf('}', open);
+  if (text.charCodeAt(open) !== 0x7b /* { */ || close < open + 2 || !text.startsWith('}:s', close)) return null;
+  const encoded = text.slice(open + 1, close);
+  if (encoded.includes('{')) return null;
   const id = decodeId(encoded);
   // Only the canonical encoding of a valid id: anything else was not written by sessionKey().
-  if (encodeId(id) !== encoded || id.length > MAX_ID_LENGTH || LONE_SURROGATE.test(id)) return null;
-  return id;
+  if (encodeId(id) !== encoded || !isValidId(id)) return null;
+  const rest = text.slice(close + 3);
+  if (rest === '') return { id };
+  const principal = rest.startsWith(':p') ? rest.slice(2) : '';
+  return isValidId(principal) ? { id, principal } : null;
+}
+
+function isValidId(s: string): boolean {
+  return s.length > 0 && s.length <= MAX_ID_LENGTH && !LONE_SURROGATE.test(s);
 }
 
 // ---------------------------------------------------------------- options

@@ -10,6 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { type PrincipalOptions, bySessionAge, limitDecision } from '../core/principals.js';
+import type { PrincipalLimitMode } from '../core/types.js';
 import type { CreateResult, Session, TerminateOptions, TerminateResult } from '../core/types.js';
 import type { Reply } from './decode.js';
 import { encodeId } from './keys.js';
@@ -50,19 +51,25 @@ export interface PrincipalBackend {
 
 interface Entry {
   readonly id: string;
-  /** The score as Redis wrote it (compared by principalDrop). */
+  /** The score as Redis wrote it (compared by principalDrop): negative while the create is pending. */
   readonly score: string;
+  /** The entry's place in the principal's order of creates: the score's absolute value (µs). */
+  readonly order: number;
 }
 
 interface Listing {
   /** Server time of the index's node when it was read, µs. */
   readonly now: number;
+  /** In the order of creates. */
   readonly entries: readonly Entry[];
 }
 
-/** A read of a principal's sessions: the live ones (index order) and the entries that are not. */
+/** A read of a principal's sessions, each entry sorted into one of three. */
 interface Members {
+  /** Live sessions of the principal, in the order of creates. */
   readonly live: ReadonlyArray<{ readonly session: Session; readonly entry: Entry }>;
+  /** Entries of creates in flight (pending, no live session yet, younger than the grace). */
+  readonly pending: readonly Entry[];
   /** Entries whose session is not a live session of the principal, and old enough to drop. */
   readonly stale: readonly Entry[];
 }
@@ -85,22 +92,28 @@ export function keepTtl(ttlMs: number): { minMs: number; setMs: number } {
 async function list(b: PrincipalBackend, principal: string): Promise<Listing> {
   const reply = await b.runIndex('sessionsOf', 'principalList', principal, undefined);
   const entries: Entry[] = [];
-  for (let i = 0; i < reply.fields.length; i += 2) entries.push({ id: reply.fields[i]!, score: reply.fields[i + 1]! });
+  for (let i = 0; i < reply.fields.length; i += 2) {
+    const score = reply.fields[i + 1]!;
+    entries.push({ id: reply.fields[i]!, score, order: Math.abs(Number(score)) });
+  }
+  entries.sort((x, y) => x.order - y.order);
   return { now: reply.generation ?? 0, entries };
 }
 
-/** Reads every member (all at once: one round trip when pipelined) and sorts out the live ones. */
+/** Reads every member (all at once: one round trip when pipelined) and sorts the entries out. */
 async function members(b: PrincipalBackend, principal: string, listing: Listing): Promise<Members> {
   const loaded = await Promise.all(listing.entries.map((e) => b.load(e.id)));
   const live: Array<{ session: Session; entry: Entry }> = [];
+  const pending: Entry[] = [];
   const stale: Entry[] = [];
   const oldBefore = listing.now - INDEX_TIMING.pendingGraceMs * 1000;
   loaded.forEach((s, i) => {
     const entry = listing.entries[i]!;
     if (typeof s !== 'string' && s.principal === principal) live.push({ session: s, entry });
-    else if (Number(entry.score) < oldBefore) stale.push(entry);
+    else if (entry.order < oldBefore) stale.push(entry);
+    else if (Number(entry.score) < 0) pending.push(entry);
   });
-  return { live, stale };
+  return { live, pending, stale };
 }
 
 /** Second step of every read: drop entries that name no live session (errors are left to the next read). */
@@ -155,10 +168,12 @@ export async function terminateAll(
 }
 
 /**
- * A create with a principal: (refuse mode: a check first, so that over the
- * cap nothing is written), enter the id in the index, create the session,
- * then with a cap look at the principal's live sessions again and evict (or
- * take back the new one, when racing creates got ahead of it).
+ * A create with a principal. Uncapped: enter the id in the index, then create
+ * the session. Capped: in refuse mode check first (over the cap nothing is
+ * written), enter the id as pending, create the session, confirm the entry,
+ * then look at the principal's sessions again, as they are after this
+ * create, and evict the oldest (or take back the new one, when racing
+ * creates got ahead of it). See docs/principals.md for why this order.
  */
 export async function createForPrincipal(
   b: PrincipalBackend,
@@ -170,23 +185,49 @@ export async function createForPrincipal(
   const { maxSessionsPerPrincipal: cap, onPrincipalLimit: mode } = b.principalOptions;
   if (cap !== null && mode === 'refuse') {
     const before = await members(b, principal, await list(b, principal));
-    if (before.live.filter((l) => l.session.id !== id).length >= cap) return { ok: false, reason: 'limit' };
+    if (before.live.filter((l) => l.session.id !== id).length + before.pending.length >= cap) {
+      return { ok: false, reason: 'limit' };
+    }
   }
   const started = performance.now();
-  const add = () => b.runIndex('create', 'principalAdd', principal, { id, ttlMs: indexTtl(b.principalOptions, ttlMs) });
-  await add();
+  const ttl = indexTtl(b.principalOptions, ttlMs);
+  const add = async (pending: boolean) => {
+    const reply = await b.runIndex('create', 'principalAdd', principal, { id, ttlMs: ttl, pending });
+    return String(reply.generation);
+  };
+  const score = await add(cap !== null);
   const created = await create();
+  if (cap !== null) await b.runIndex('create', 'principalConfirm', principal, { id, score });
   // A create that failed leaves its entry: the id may be a live session of this principal, whose entry it is.
   if (!created.ok) return created;
   // A create this slow may have had its entry dropped as stale meanwhile: enter it again.
-  if (performance.now() - started > INDEX_TIMING.pendingGraceMs / 2) await add();
+  if (performance.now() - started > INDEX_TIMING.pendingGraceMs / 2) await add(false);
   if (cap === null) return created;
+  return enforceCap(b, id, principal, cap, mode, created);
+}
+
+/** The last step of a capped create: the principal's sessions as they are now, against the cap. */
+async function enforceCap(
+  b: PrincipalBackend,
+  id: string,
+  principal: string,
+  cap: number,
+  mode: PrincipalLimitMode,
+  created: CreateResult & { ok: true },
+): Promise<CreateResult> {
   const after = await members(b, principal, await list(b, principal));
-  const ordered = after.live.map((l) => ({ id: l.session.id, terminable: l.session.id !== id, l }));
-  if (!ordered.some((o) => o.id === id)) ordered.push({ id, terminable: false, l: undefined! });
-  const decision = limitDecision(ordered, id, cap, mode);
-  const ended = await Promise.all(decision.evict.map((o) => terminateMember(b, principal, o.l.session)));
-  const dropped = decision.evict.filter((_, i) => ended[i]).map((o) => o.l.entry);
+  type Place = { id: string; terminable: boolean; order: number; live?: { session: Session; entry: Entry } };
+  const places: Place[] = [
+    ...after.live.map((l) => ({ id: l.session.id, terminable: l.session.id !== id, order: l.entry.order, live: l })),
+    ...after.pending.map((e) => ({ id: e.id, terminable: false, order: e.order })),
+  ];
+  if (!places.some((p) => p.id === id)) places.push({ id, terminable: false, order: Infinity });
+  places.sort((x, y) => x.order - y.order);
+  // Refuse counts only those before the new session: the creates that got there first keep their places.
+  const ahead = mode === 'refuse' ? places.slice(0, places.findIndex((p) => p.id === id) + 1) : places;
+  const decision = limitDecision(ahead, id, cap, mode);
+  const ended = await Promise.all(decision.evict.map((p) => terminateMember(b, principal, p.live!.session)));
+  const dropped = decision.evict.filter((_, i) => ended[i]).map((p) => p.live!.entry);
   if (decision.refused) {
     const own = after.live.find((l) => l.session.id === id);
     const r = await b.terminate(id, { expectedGeneration: created.session.generation });

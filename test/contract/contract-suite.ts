@@ -12,6 +12,7 @@ import {
   isInvalidArgument,
 } from '../../src/index.js';
 import { hostileInput } from './hostile-input.js';
+import { principalsSuite } from './principals-suite.js';
 import type { ContractTarget } from './targets.js';
 
 const TTL = 60_000;
@@ -734,6 +735,7 @@ export function contractSuite(target: ContractTarget): void {
     });
 
     hostileInput(target, mk);
+    principalsSuite(target);
 
     describe('bad input is rejected before any I/O, naming the argument', () => {
       const badIds: Array<[string, unknown]> = [

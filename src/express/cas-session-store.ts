@@ -49,6 +49,16 @@ export interface CasSessionStoreOptions extends RedisSessionStoreOptions {
   maxAttempts?: number;
   /** `COUNT` hint of each SCAN call made by `all`, `length` and `clear`. Default 100. */
   scanCount?: number;
+  /**
+   * Names the principal (user) of a session when it is first stored: called
+   * with the session data on the save that creates the record, never later (a
+   * session's principal cannot change). Return `undefined` for none. So that a
+   * session gets its principal, apps should `req.session.regenerate()` at
+   * login, as express-session advises anyway, and set the user before the
+   * first save. Lists and ends with `destroyAll` (and the store's
+   * `sessionsOf` / `terminateAll`). Default: no principal.
+   */
+  principal?: (sess: SessionData) => string | undefined;
 }
 
 /**
@@ -109,6 +119,7 @@ const OPTION_KEYS: AllowedKeys<CasSessionStoreOptions> = {
   sameField: true,
   maxAttempts: true,
   scanCount: true,
+  principal: true,
 };
 
 /** The store's key space, for SCAN; only a {@link RedisSessionStore} has one. */
@@ -160,6 +171,7 @@ export class CasSessionStore extends Store {
   /** The session-cas store the sessions live in. */
   readonly sessions: SessionStore;
   private readonly serializer: FieldSerializer;
+  private readonly principalOf: ((sess: SessionData) => string | undefined) | undefined;
   private readonly sameField: SameFieldPolicy;
   private readonly maxAttempts: number;
   private readonly scanCount: number;
@@ -203,6 +215,10 @@ export class CasSessionStore extends Store {
       throw new InvalidArgumentError('storeOrClient', 'expected a session-cas SessionStore or an ioredis client');
     }
     this.serializer = checkSerializer(o.serializer);
+    if (o.principal !== undefined && typeof o.principal !== 'function') {
+      throw new InvalidArgumentError('options.principal', 'expected a function (sess) => string | undefined');
+    }
+    this.principalOf = o.principal;
     if (o.sameField !== undefined && o.sameField !== 'last-write-wins' && o.sameField !== 'error') {
       throw new InvalidArgumentError('options.sameField', "expected 'last-write-wins' or 'error'");
     }
@@ -254,7 +270,28 @@ export class CasSessionStore extends Store {
 
   /** Destroys every session (they become tombstones). RedisSessionStore only (SCAN). */
   override clear(callback?: (err?: unknown) => void): Promise<void> {
-    return this.settle(this.destroyAll(), callback);
+    return this.settle(this.destroyEverything(), callback);
+  }
+
+  /**
+   * Destroys every live session of `principal` ("log out everywhere"), but
+   * `except` (one session id, e.g. `req.sessionID` to stay logged in here, or
+   * a list): each becomes a tombstone, so later saves of it are dropped.
+   * @returns the ids destroyed (also passed to the callback).
+   */
+  destroyAll(
+    principal: string,
+    except?: string | readonly string[],
+    callback?: Callback<string[]>,
+  ): Promise<string[] | undefined> {
+    const list = typeof except === 'string' ? [except] : except;
+    const work = Promise.resolve().then(() =>
+      this.sessions.terminateAll(principal, list === undefined ? undefined : { except: list }),
+    );
+    return this.settle(
+      work.then((r) => r.terminated),
+      callback,
+    );
   }
 
   /** express-session builds its Session from our data here; the new object inherits what we remember. */
@@ -369,9 +406,13 @@ export class CasSessionStore extends Store {
     const known = this.loaded.get(sess);
     if (known && known.id === sid) return this.saveLoaded(sid, sess, known, fields, ttl);
     if (ttl === 'expired') return;
-    const created = await this.sessions.create(sid, toMetadata(fields), { ttlMs: ttl });
+    const principal = this.principalOf?.(sess as unknown as SessionData);
+    const opts = principal === undefined ? { ttlMs: ttl } : { ttlMs: ttl, principal };
+    const created = await this.sessions.create(sid, toMetadata(fields), opts);
     if (created.ok) return this.remember(sess, sid, created.session.generation, fields);
-    if (created.reason === 'terminated') return this.remember(sess, sid, undefined, fields);
+    // Destroyed, or refused by maxSessionsPerPrincipal ('refuse'): nothing is stored, later saves are dropped.
+    if (created.reason === 'terminated' || created.reason === 'limit')
+      return this.remember(sess, sid, undefined, fields);
     // A live id this store did not load (a direct `set`): replace it whole, live only.
     const replaced = await this.sessions.mutate(sid, () => toMetadata(fields), { ttlMs: ttl });
     this.remember(sess, sid, replaced.ok ? replaced.session.generation : undefined, fields);
@@ -478,7 +519,7 @@ export class CasSessionStore extends Store {
     return n;
   }
 
-  private async destroyAll(): Promise<void> {
+  private async destroyEverything(): Promise<void> {
     const store = this.scannable('clear');
     for await (const ids of scanIds(store, this.scanCount)) {
       await Promise.all(ids.map((id) => store.terminate(id)));

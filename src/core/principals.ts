@@ -6,7 +6,8 @@
  */
 import { InvalidArgumentError } from './errors.js';
 import type { CreateOptions, PrincipalLimitMode, Session, SessionStoreOptions, TerminateAllOptions } from './types.js';
-import { type AllowedKeys, DEFAULTS, checkId, checkOptions, checkPositiveInt } from './validate.js';
+import { DEFAULTS } from './defaults.js';
+import { type AllowedKeys, checkId, checkOptions, checkPositiveInt } from './validate.js';
 
 /** Allowed keys of `create`'s options. */
 export const CREATE_OPTION_KEYS: AllowedKeys<CreateOptions> = { ttlMs: true, wait: true, principal: true };

@@ -10,7 +10,6 @@ import { checkMutateArgs, runMutate } from '../core/mutate.js';
 import {
   type PrincipalOptions,
   bySessionAge,
-  checkCreateOptions,
   checkPrincipal,
   checkTerminateAllArgs,
   limitDecision,
@@ -43,29 +42,18 @@ import type {
   TerminateResult,
   TouchOptions,
   TouchResult,
-  TtlOption,
   WriteOptions,
   WriteResult,
 } from '../core/types.js';
+import { type ResolvedOptions, resolveOptions } from '../core/defaults.js';
+import { prepareCreate, preparePatch, prepareTerminate, prepareTouch, prepareUpdate } from '../core/requests.js';
 import {
-  MEMORY_STORE_OPTION_KEYS,
-  PATCH_OPTION_KEYS,
-  TERMINATE_OPTION_KEYS,
-  TOUCH_OPTION_KEYS,
-  WRITE_OPTION_KEYS,
-  checkWaitOption,
   type AllowedKeys,
-  type ResolvedOptions,
-  checkChanges,
-  checkExpectedGeneration,
-  checkGeneration,
+  STORE_OPTION_KEYS,
   checkGenerationOptions,
   checkId,
-  checkMetadata,
   checkOptions,
-  checkTtl,
   freezeMetadata,
-  resolveOptions,
   utf8Bytes,
 } from '../core/validate.js';
 
@@ -74,6 +62,8 @@ export interface MemorySessionStoreOptions extends SessionStoreOptions {
   /** Clock in ms; inject one to move time in tests. Default `Date.now`. */
   now?: () => number;
 }
+
+const MEMORY_STORE_OPTION_KEYS: AllowedKeys<MemorySessionStoreOptions> = { ...STORE_OPTION_KEYS, now: true };
 
 interface LiveRecord {
   readonly kind: 'live';
@@ -103,11 +93,17 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   readonly options: ResolvedOptions;
   /** The principal options (`maxSessionsPerPrincipal`, `onPrincipalLimit`, `maxLifetimeMs`) after defaults. */
   readonly principalOptions: PrincipalOptions;
+  /** @internal */
   private readonly now: () => number;
+  /** @internal */
   private readonly principals = new MemoryPrincipalIndex();
+  /** @internal */
   private readonly records = new Map<string, StoredRecord>();
+  /** @internal */
   private highWater = 0;
+  /** @internal */
   private opsSinceSweep = 0;
+  /** @internal */
   private readonly listeners = new Listeners();
 
   /** @throws InvalidArgumentError for bad options. */
@@ -120,7 +116,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     this.now = o.now ?? Date.now;
   }
 
-  /** The unexpired record of an id, dropping an expired one. */
+  /** @internal The unexpired record of an id, dropping an expired one. */
   private record(id: string): StoredRecord | undefined {
     const now = this.now();
     if (++this.opsSinceSweep >= SWEEP_EVERY) this.sweep(now);
@@ -132,6 +128,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     return rec;
   }
 
+  /** @internal */
   private sweep(now: number): void {
     this.opsSinceSweep = 0;
     for (const [id, rec] of this.records) if (rec.expiresAt <= now) this.records.delete(id);
@@ -152,17 +149,14 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
       .map((id) => this.liveOf(principal, id)!);
   }
 
-  private ttl(opts: TtlOption): number {
-    return opts.ttlMs === undefined ? this.options.ttlMs : checkTtl(opts.ttlMs, 'opts.ttlMs');
-  }
-
-  /** Events go out on a microtask, in write order, so a listener never runs inside a write. */
+  /** @internal Events go out on a microtask, in write order, so a listener never runs inside a write. */
   private emit(kind: ChangeKind, generation: number, id: string, principal?: string): void {
     if (this.listeners.size === 0) return;
     const event: ChangeEvent = principal === undefined ? { kind, id, generation } : { kind, id, generation, principal };
     queueMicrotask(() => this.listeners.emit(event));
   }
 
+  /** @internal */
   private store(session: Session, ttlMs: number): Session {
     this.highWater = Math.max(this.highWater, session.generation);
     const lifetime = this.principalOptions.maxLifetimeMs;
@@ -171,7 +165,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     return session;
   }
 
-  /** Why a write cannot apply, or the live record it applies to. */
+  /** @internal Why a write cannot apply, or the live record it applies to. */
   private live(
     id: string,
     expected: number | undefined,
@@ -188,37 +182,31 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   }
 
   async create(id: string, metadata: Metadata = {}, opts?: CreateOptions): Promise<CreateResult> {
-    checkId(id);
-    const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const { o, principal } = checkCreateOptions(opts);
-    const ttl = this.ttl(checkWrite(o, CREATE_KEYS));
+    const req = prepareCreate(id, metadata, opts, this.options); // `wait`: checked, nothing to wait for here
+    const { principal } = req;
     const rec = this.record(id);
     if (rec) return { ok: false, reason: rec.kind === 'live' ? 'exists' : 'terminated' };
     const cap = this.principalOptions.maxSessionsPerPrincipal;
     if (principal !== undefined && cap !== null) {
       // One step: the sessions a capped create sees are exactly the live ones, none in flight.
       const others = this.liveSessionsOf(principal).map((s) => ({ id: s.id, terminable: true }));
-      const decision = limitDecision(
-        [...others, { id, terminable: false }],
-        id,
-        cap,
-        this.principalOptions.onPrincipalLimit,
-      );
+      const mode = this.principalOptions.onPrincipalLimit;
+      const decision = limitDecision([...others, { id, terminable: false }], id, cap, mode);
       if (decision.refused) return { ok: false, reason: 'limit' };
       for (const s of decision.evict) this.end(this.records.get(s.id) as LiveRecord);
     }
-    const base = { id, generation: this.highWater + 1, metadata: freezeMetadata(checked.entries) };
-    const session: Session =
-      principal === undefined ? { ...base, createdAt: this.now() } : { ...base, principal, createdAt: this.now() };
+    const base = { id, generation: this.highWater + 1, metadata: freezeMetadata(req.metadata.entries) };
+    const createdAt = this.now();
+    const session: Session = principal === undefined ? { ...base, createdAt } : { ...base, principal, createdAt };
     if (principal !== undefined) this.principals.add(principal, id);
     this.emit('created', session.generation, id, principal);
-    return { ok: true, session: this.store(session, ttl) };
+    return { ok: true, session: this.store(session, req.ttlMs) };
   }
 
   /** Leaves a tombstone for a live record and emits its `terminated` event. */
-  private end(rec: LiveRecord): number {
+  private end(rec: LiveRecord, tombstoneTtlMs = this.options.tombstoneTtlMs): number {
     const { id, generation, principal } = rec.session;
-    this.records.set(id, { kind: 'tombstone', generation, expiresAt: this.now() + this.options.tombstoneTtlMs });
+    this.records.set(id, { kind: 'tombstone', generation, expiresAt: this.now() + tombstoneTtlMs });
     this.emit('terminated', generation, id, principal);
     return generation;
   }
@@ -305,67 +293,51 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   }
 
   async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: WriteOptions): Promise<WriteResult> {
-    checkId(id);
-    const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
-    const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkWrite(opts));
-    const rec = this.live(id, expected);
+    const req = prepareUpdate(id, expectedGeneration, metadata, opts, this.options);
+    const rec = this.live(id, req.expected);
     if (!('kind' in rec)) return rec;
-    const session = {
-      ...rec.session,
-      generation: rec.session.generation + 1,
-      metadata: freezeMetadata(checked.entries),
-    };
+    const generation = rec.session.generation + 1;
+    const session = { ...rec.session, generation, metadata: freezeMetadata(req.metadata.entries) };
     this.emit('updated', session.generation, id, session.principal);
-    return { ok: true, session: this.store(session, ttl) };
+    return { ok: true, session: this.store(session, req.ttlMs) };
   }
 
   async patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
-    checkId(id);
-    const checked = checkChanges(changes, this.options.maxMetadataBytes);
-    const o = checkOptions<PatchOptions>(opts, 'opts', PATCH_OPTION_KEYS);
-    checkWaitOption(o); // checked like the Redis store's; no replicas here
-    const expected = checkExpectedGeneration(o);
-    const ttl = this.ttl(o);
-    const rec = this.live(id, expected);
+    const req = preparePatch(id, changes, opts, this.options);
+    const rec = this.live(id, req.expected);
     if (!('kind' in rec)) return rec;
     // Nothing to change: no write, no new generation, no event, no TTL refresh.
-    if (checked.set.entries.length === 0 && checked.remove.length === 0) return { ok: true, session: rec.session };
+    if (req.empty) return { ok: true, session: rec.session };
     const next = new Map(Object.entries(rec.session.metadata));
-    for (const name of checked.remove) next.delete(name);
-    for (const [k, v] of checked.set.entries) next.set(k, v);
+    for (const name of req.changes.remove) next.delete(name);
+    for (const [k, v] of req.changes.set.entries) next.set(k, v);
     let bytes = 0;
     for (const [k, v] of next) bytes += utf8Bytes(k) + utf8Bytes(v);
     if (bytes > this.options.maxMetadataBytes) {
       throw new InvalidArgumentError(
         'changes',
-        `the patched metadata would be ${bytes} bytes, over maxMetadataBytes (${this.options.maxMetadataBytes})`,
+        `the patched metadata would be ${bytes} bytes, over maxMetadataBytes ` +
+          `(${this.options.maxMetadataBytes}); nothing was written`,
       );
     }
     const session = { ...rec.session, generation: rec.session.generation + 1, metadata: freezeMetadata(next) };
     this.emit('updated', session.generation, id, session.principal);
-    return { ok: true, session: this.store(session, ttl) };
+    return { ok: true, session: this.store(session, req.ttlMs) };
   }
 
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
-    checkId(id);
-    const o = checkOptions<TouchOptions>(opts, 'opts', TOUCH_OPTION_KEYS);
-    const expected = checkExpectedGeneration(o);
-    const ttl = this.ttl(o);
-    const rec = this.live(id, expected);
+    const req = prepareTouch(id, opts, this.options);
+    const rec = this.live(id, req.expected);
     if (!('kind' in rec)) return rec;
-    this.store(rec.session, ttl);
+    this.store(rec.session, req.ttlMs);
     return { ok: true, generation: rec.session.generation };
   }
 
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
-    checkId(id);
-    const o = checkOptions<TerminateOptions>(opts, 'opts', TERMINATE_OPTION_KEYS);
-    checkWaitOption(o); // checked like the Redis store's; no replicas here
-    const expected = checkExpectedGeneration(o);
-    const rec = this.live(id, expected);
+    const req = prepareTerminate(id, opts, this.options); // `wait`: checked, no replicas here
+    const rec = this.live(id, req.expected);
     if (!('kind' in rec)) return rec;
-    return { ok: true, generation: this.end(rec) };
+    return { ok: true, generation: this.end(rec, req.ttlMs) };
   }
 
   async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {
@@ -377,14 +349,4 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   get size(): number {
     return this.records.size;
   }
-}
-
-/** `create`'s keys were checked by `checkCreateOptions` (with `principal`). */
-const CREATE_KEYS: AllowedKeys<WriteOptions> = { ...WRITE_OPTION_KEYS, principal: true } as AllowedKeys<WriteOptions>;
-
-/** `create`/`update` options: `wait` is checked like the Redis store's and has nothing to wait for here. */
-function checkWrite(opts: unknown, keys: AllowedKeys<WriteOptions> = WRITE_OPTION_KEYS): WriteOptions {
-  const o = checkOptions<WriteOptions>(opts, 'opts', keys);
-  checkWaitOption(o);
-  return o;
 }

@@ -24,18 +24,18 @@ import {
   SLOT_COUNT,
   type Session,
   SessionCache,
-  encodeId,
   keySlot,
   sessionKey,
 } from '../../src/index.js';
+import { encodeId } from '../../src/redis/keys.js';
 import type { Client } from '../../src/redis/scripts.js';
 import { shardChannel } from '../../src/redis/shard-channels.js';
 import { runFeedLoad } from '../cache/feed-load.js';
 import { idsInSlot } from './slot-helpers.js';
 import { eventMessage, evictions, publishEvent, uid, waitFor } from '../cache/helpers.js';
-import { sleep, uniquePrefix } from '../support/clients.js';
-import { type RedisCluster, startRedisCluster } from '../support/cluster.js';
-import { type FaultProxy, startProxy } from '../support/proxy.js';
+import { sleep, uniquePrefix } from '../infra/clients.js';
+import { type RedisCluster, startRedisCluster } from '../../harness/cluster.js';
+import { type FaultProxy, startProxy } from '../infra/proxy.js';
 
 let cluster: RedisCluster;
 const extra: Array<{ disconnect(): void }> = [];

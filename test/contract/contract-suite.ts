@@ -13,7 +13,7 @@ import {
 } from '../../src/index.js';
 import { hostileInput } from './hostile-input.js';
 import { principalsSuite } from './principals-suite.js';
-import type { ContractTarget } from './targets.js';
+import type { ContractTarget } from './contract-targets.js';
 
 const TTL = 60_000;
 /** Slack for TTL checks: time passes between the write and the PTTL read. */

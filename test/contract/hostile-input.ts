@@ -12,13 +12,13 @@ import {
   type Session,
   type SessionStore,
   type SessionStoreOptions,
-  encodeId,
   isInvalidArgument,
   isSessionStoreError,
   keySlot,
   sessionKey,
 } from '../../src/index.js';
-import type { ContractTarget } from './targets.js';
+import { encodeId } from '../../src/redis/keys.js';
+import type { ContractTarget } from './contract-targets.js';
 
 type Mk = (o?: SessionStoreOptions) => SessionStore;
 

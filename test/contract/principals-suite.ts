@@ -14,7 +14,7 @@ import {
   type SessionStoreOptions,
   isInvalidArgument,
 } from '../../src/index.js';
-import type { ContractTarget } from './targets.js';
+import type { ContractTarget } from './contract-targets.js';
 
 const TTL = 60_000;
 const SHORT = 60;

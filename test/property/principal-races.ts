@@ -14,8 +14,8 @@
  */
 import fc from 'fast-check';
 import type { Session, SessionStore, SessionStoreOptions } from '../../src/index.js';
-import { fcParams } from '../support/budget.js';
-import { type Flow, type RaceTarget, type RaceWorld, runFlows } from '../support/race.js';
+import { fcParams } from '../infra/budget.js';
+import { type Flow, type RaceTarget, type RaceWorld, runFlows } from '../oracles/race.js';
 
 export class PrincipalViolation extends Error {
   override readonly name = 'PrincipalViolation';

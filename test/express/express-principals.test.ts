@@ -17,7 +17,7 @@ import {
   type SessionStoreOptions,
   isInvalidArgument,
 } from '../../src/index.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
 
 type Sess = session.Session & { user?: string };
 

@@ -5,9 +5,9 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROPERTY_TIMEOUT_MS } from '../support/budget.js';
-import { createClient } from '../support/clients.js';
-import { naiveRaceTarget } from '../support/race.js';
+import { PROPERTY_TIMEOUT_MS } from '../infra/budget.js';
+import { createClient } from '../infra/clients.js';
+import { naiveRaceTarget } from '../oracles/race.js';
 import { PrincipalViolation, capRace, terminateAllRace } from './principal-races.js';
 
 let client: Redis | undefined;

@@ -4,9 +4,9 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, describe, it } from 'vitest';
-import { PROPERTY_TIMEOUT_MS } from '../support/budget.js';
-import { createClient } from '../support/clients.js';
-import { memoryRaceTarget, redisRaceTarget } from '../support/race.js';
+import { PROPERTY_TIMEOUT_MS } from '../infra/budget.js';
+import { createClient } from '../infra/clients.js';
+import { memoryRaceTarget, redisRaceTarget } from '../oracles/race.js';
 import { capRace, terminateAllRace } from './principal-races.js';
 
 let client: Redis | undefined;

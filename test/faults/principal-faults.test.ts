@@ -10,8 +10,8 @@ import { RedisSessionStore, type SessionStoreOptions } from '../../src/index.js'
 import { INDEX_TIMING, principalIndexKey } from '../../src/redis/principals.js';
 import { FUNCTIONS } from '../../src/redis/generated/lua.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { createClient, sleep, uniquePrefix } from '../support/clients.js';
-import { useProxiedServer } from './harness.js';
+import { createClient, sleep, uniquePrefix } from '../infra/clients.js';
+import { useProxiedServer } from './fault-harness.js';
 
 const env = useProxiedServer();
 const GRACE = 400;

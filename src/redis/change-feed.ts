@@ -20,7 +20,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { InvalidArgumentError } from '../core/errors.js';
 import { toFault } from './faults.js';
-import { DEFAULT_PREFIX, decodeId, encodeId } from './keys.js';
+import { DEFAULT_PREFIX, parseEventKey } from './keys.js';
 import type { Client } from './scripts.js';
 import { Listeners, type Registration } from '../core/listeners.js';
 import { ShardedSubscriber } from './shard-channels.js';
@@ -29,10 +29,8 @@ import { GENERATION } from './decode.js';
 import { isCluster } from './slots.js';
 import type { ChangeEvent, ChangeKind, SubscribeOptions, Subscription } from '../core/types.js';
 import { DEFAULTS } from '../core/defaults.js';
-import { MAX_ID_LENGTH } from '../core/validate.js';
 
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['created', 'updated', 'terminated']);
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * Parses a message published by the write scripts:
@@ -53,35 +51,10 @@ export function parseChangeMessage(message: string, namespace: string = DEFAULT_
   if (!KINDS.has(kind) || !GENERATION.test(gen)) return null;
   const generation = Number(gen);
   if (!Number.isSafeInteger(generation)) return null;
-  const parsed = idOfKey(message, second + 1, namespace);
+  const parsed = parseEventKey(message, second + 1, namespace);
   if (parsed === null) return null;
   const event = { kind: kind as ChangeKind, id: parsed.id, generation };
   return parsed.principal === undefined ? event : { ...event, principal: parsed.principal };
-}
-
-/**
- * The id in `text.slice(from)` if it is exactly `<namespace>{<encoded id>}:s`,
- * optionally followed by `:p<principal>`, else null.
- */
-function idOfKey(text: string, from: number, namespace: string): { id: string; principal?: string } | null {
-  if (!text.startsWith(namespace, from)) return null;
-  const open = from + namespace.length;
-  // The encoded id holds no brace, so the first `}` closes the tag.
-  const close = text.indexOf('}', open);
-  if (text.charCodeAt(open) !== 0x7b /* { */ || close < open + 2 || !text.startsWith('}:s', close)) return null;
-  const encoded = text.slice(open + 1, close);
-  if (encoded.includes('{')) return null;
-  const id = decodeId(encoded);
-  // Only the canonical encoding of a valid id: anything else was not written by sessionKey().
-  if (encodeId(id) !== encoded || !isValidId(id)) return null;
-  const rest = text.slice(close + 3);
-  if (rest === '') return { id };
-  const principal = rest.startsWith(':p') ? rest.slice(2) : '';
-  return isValidId(principal) ? { id, principal } : null;
-}
-
-function isValidId(s: string): boolean {
-  return s.length > 0 && s.length <= MAX_ID_LENGTH && !LONE_SURROGATE.test(s);
 }
 
 // ---------------------------------------------------------------- options

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { type PrincipalOptions, bySessionAge, limitDecision } from '../core/principals.js';
 import type { PrincipalLimitMode } from '../core/types.js';
 import type { CreateResult, Session, TerminateOptions, TerminateResult } from '../core/types.js';
-import type { Reply } from './decode.js';
+import { Code, type Reply, identityFromFields } from './decode.js';
 import { encodeId } from './keys.js';
 import type { ArgsOf } from './scripts.js';
 import type { ScriptName } from './generated/lua.js';
@@ -235,4 +235,80 @@ async function enforceCap(
   }
   await drop(b, principal, [...after.stale, ...dropped]);
   return decision.refused ? { ok: false, reason: 'limit' } : created;
+}
+
+/** The arguments of create.lua that principals add. */
+export interface CreatePrincipalArgs {
+  readonly principal: string;
+  readonly lifetimeMs: number | undefined;
+}
+
+/** What the {@link RedisPrincipalIndex} needs of its store. */
+export interface PrincipalStore {
+  readonly prefix: string;
+  readonly principalOptions: PrincipalOptions;
+  load(id: string): Promise<Session | 'not_found' | 'terminated'>;
+  terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult>;
+}
+
+/** The store's function runner (its private `run`). */
+export type RunFunction = <N extends ScriptName>(
+  op: string,
+  script: N,
+  id: string,
+  args: ArgsOf<N>,
+  writes: boolean,
+  key: string,
+) => Promise<Reply>;
+
+/** The store's side of principals: the index calls, bound to one store. */
+export class RedisPrincipalIndex {
+  private readonly backend: PrincipalBackend;
+  constructor(
+    private readonly store: PrincipalStore,
+    private readonly run: RunFunction,
+  ) {
+    this.backend = {
+      principalOptions: store.principalOptions,
+      runIndex: (op, script, principal, args) =>
+        run(op, script, principal, args, script !== 'principalList', this.key(principal)),
+      load: (id) => store.load(id),
+      terminate: (id, opts) => store.terminate(id, opts),
+    };
+  }
+
+  /** The principal's index key (without the client's `keyPrefix`). */
+  key(principal: string): string {
+    return principalIndexKey(principal, this.store.prefix);
+  }
+
+  /** create.lua's arguments: `base` with the two this module decides, the principal ('' for none) and lifetime. */
+  createArgs<T extends object>(base: T, principal: string | undefined): T & CreatePrincipalArgs {
+    return { ...base, principal: principal ?? '', lifetimeMs: this.store.principalOptions.maxLifetimeMs ?? undefined };
+  }
+
+  create(id: string, principal: string, ttlMs: number, create: () => Promise<CreateResult>): Promise<CreateResult> {
+    return createForPrincipal(this.backend, id, principal, ttlMs, create);
+  }
+
+  sessionsOf(principal: string): Promise<Session[]> {
+    return sessionsOf(this.backend, principal);
+  }
+
+  terminateAll(principal: string, except: ReadonlySet<string>): Promise<{ terminated: string[] }> {
+    return terminateAll(this.backend, principal, except);
+  }
+
+  /**
+   * A member's TTL was just reset to `ttlMs` (the reply of get, touch,
+   * generationOf, update or patch names its principal): keep the index alive
+   * at least as long. Not needed with maxLifetimeMs (the index outlives every
+   * member). Not awaited: a lost keep is covered by the margin (see keepTtl).
+   */
+  keep(reply: Reply, ttlMs: number): void {
+    if (this.store.principalOptions.maxLifetimeMs !== null || reply.code !== Code.OK) return;
+    const { principal } = identityFromFields(reply.fields);
+    if (principal === undefined) return;
+    this.run('keepIndex', 'principalKeep', principal, keepTtl(ttlMs), true, this.key(principal)).catch(() => undefined);
+  }
 }

@@ -12,13 +12,8 @@ import { checkSubscribeArgs } from '../core/listeners.js';
 import { scanSessionIds } from './listing.js';
 import { checkMutateArgs, runMutate } from '../core/mutate.js';
 import { prepareCreate, preparePatch, prepareTerminate, prepareTouch, prepareUpdate } from '../core/requests.js';
-import {
-  type PrincipalOptions,
-  checkPrincipal,
-  checkTerminateAllArgs,
-  resolvePrincipalOptions,
-} from '../core/principals.js';
-import * as principals from './principals.js';
+import { type PrincipalOptions, checkPrincipal, checkTerminateAllArgs } from '../core/principals.js';
+import { RedisPrincipalIndex } from './principals.js';
 import type {
   ChangeEvent,
   ChangeFeed,
@@ -50,7 +45,7 @@ import type {
 import { checkGenerationOptions, checkId } from '../core/validate.js';
 import { RedisChangeFeed } from './change-feed.js';
 import { keyPrefixOf } from './client-info.js';
-import { Code, type Reply, decodeReply, identityFromFields, requireGeneration, sessionFromFields } from './decode.js';
+import { Code, type Reply, decodeReply, requireGeneration, sessionFromFields } from './decode.js';
 import { type EvictionPolicyReport, PolicyGate, readEvictionPolicy } from './eviction-policy.js';
 import { type ConnectionWatch, toFault, unexpectedReply, watchConnection } from './faults.js';
 import {
@@ -103,6 +98,8 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   readonly options: ResolvedOptions;
   /** The principal options (`maxSessionsPerPrincipal`, `onPrincipalLimit`, `maxLifetimeMs`) after defaults. */
   readonly principalOptions: PrincipalOptions;
+  /** @internal */
+  private readonly principals: RedisPrincipalIndex;
   /** @internal `''`: no events. */
   private readonly channel: string;
   /** @internal The client's ioredis `keyPrefix` (Redis sees it before every key). */
@@ -127,7 +124,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     }
     const settings = resolveRedisOptions(client, options);
     this.options = settings.options;
-    this.principalOptions = resolvePrincipalOptions(options);
+    this.principalOptions = settings.principalOptions;
     this.prefix = settings.prefix;
     this.channel = settings.channel;
     this.terminateWait = settings.terminateWait;
@@ -136,6 +133,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     this.client = client;
     this.keyPrefix = keyPrefixOf(client);
     this.connection = watchConnection(client);
+    this.principals = new RedisPrincipalIndex(this, (...a) => this.run(...a));
     this.policy = new PolicyGate(settings.evictionPolicyCheck, () => this.checkEvictionPolicy());
   }
 
@@ -216,83 +214,40 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     const { principal } = req;
     const wait = waitOf(req.wait, this.writeWait);
     const key = sessionKey(id, this.prefix);
+    const fields = fieldArgs(req.metadata);
     const create = async (): Promise<CreateResult> => {
-      const args = {
-        opId: nextOpId(),
-        ttlMs: req.ttlMs,
-        events: this.events(key),
-        principal: principal ?? '',
-        lifetimeMs: this.principalOptions.maxLifetimeMs ?? undefined,
-        fields: fieldArgs(req.metadata),
-      };
-      const reply = await this.run('create', 'create', id, args, true, key);
+      const args = { opId: nextOpId(), ttlMs: req.ttlMs, events: this.events(key), fields };
+      const reply = await this.run('create', 'create', id, this.principals.createArgs(args, principal), true, key);
       const result = settle('create', id, true, () => createResult(id, reply, req.metadata, principal));
       return result.ok ? durable(this.at('create', id, key), wait, reply, result) : result;
     };
-    if (principal === undefined) return create();
-    return principals.createForPrincipal(this.principalBackend(), id, principal, req.ttlMs, create);
-  }
-
-  /** @internal What the principal logic (principals.ts) calls back into. */
-  private principalBackend(): principals.PrincipalBackend {
-    return {
-      principalOptions: this.principalOptions,
-      runIndex: (op, script, principal, args) =>
-        this.run(op, script, principal, args, script !== 'principalList', this.indexKey(principal)),
-      load: (id) => this.load(id),
-      terminate: (id, opts) => this.terminate(id, opts),
-    };
-  }
-
-  /** @internal */
-  private indexKey(principal: string): string {
-    return principals.principalIndexKey(principal, this.prefix);
+    return principal === undefined ? create() : this.principals.create(id, principal, req.ttlMs, create);
   }
 
   /**
-   * @internal A member's TTL was reset: keep its principal's index alive at
-   * least as long (not needed with maxLifetimeMs, whose index outlives every
-   * member). Not awaited: a lost keep is covered by the index's margin (see keepTtl).
-   */
-  private keepIndex(reply: Reply, ttlMs: number): void {
-    if (this.principalOptions.maxLifetimeMs !== null || reply.code !== Code.OK) return;
-    const { principal } = identityFromFields(reply.fields);
-    if (principal === undefined) return;
-    const key = this.indexKey(principal);
-    this.run('keepIndex', 'principalKeep', principal, principals.keepTtl(ttlMs), true, key).catch(() => undefined);
-  }
-
-  /**
-   * The live sessions of `principal`, oldest `createdAt` first (ties by id).
-   * Never refreshes a TTL. Reads the principal's index, then every session in
-   * it (one pipelined round trip), and drops from the index the entries of
-   * sessions that are gone.
-   * @throws InvalidArgumentError for a bad principal, before any I/O.
-   * @throws RedisFaultError when Redis fails.
+   * Live sessions of `principal`, oldest `createdAt` first; never refreshes a TTL. Reads the principal's
+   * index, then its sessions (pipelined), and drops entries of sessions that are gone (docs/principals.md).
+   * @throws InvalidArgumentError for a bad principal, before any I/O; RedisFaultError when Redis fails.
    */
   async sessionsOf(principal: string): Promise<Session[]> {
-    checkPrincipal(principal);
-    return principals.sessionsOf(this.principalBackend(), principal);
+    return this.principals.sessionsOf(checkPrincipal(principal));
   }
 
   /**
-   * Terminates every live session of `principal` but those in `opts.except`,
-   * each exactly as `terminate` does (tombstone, `terminated` event, and the
-   * store's `terminateWait`).
-   * @returns the ids it ended, oldest first.
-   * @throws InvalidArgumentError for a bad principal or `except`, before any I/O.
-   * @throws RedisFaultError when Redis fails (some sessions may be terminated already).
+   * Terminates every live session of `principal` but `opts.except`, each as `terminate` does (tombstone,
+   * event, `terminateWait`). @returns the ids it ended, oldest first.
+   * @throws InvalidArgumentError for bad arguments, before any I/O; RedisFaultError (some may be ended).
    */
   async terminateAll(principal: string, opts?: TerminateAllOptions): Promise<TerminateAllResult> {
     const { principal: p, except } = checkTerminateAllArgs(principal, opts);
-    return principals.terminateAll(this.principalBackend(), p, except);
+    return this.principals.terminateAll(p, except);
   }
 
   async get(id: string): Promise<Session | null> {
     checkId(id);
     if (!this.options.touchOnGet) return this.peek(id);
     const reply = await this.run('get', 'get', id, { ttlMs: this.options.ttlMs }, true);
-    this.keepIndex(reply, this.options.ttlMs);
+    this.principals.keep(reply, this.options.ttlMs);
     return settle('get', id, true, () => (reply.code === Code.OK ? sessionFromFields(id, reply.fields) : null));
   }
 
@@ -314,7 +269,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     const { touch } = checkGenerationOptions(opts, this.options.touchOnGet);
     const args = { ttlMs: touch ? this.options.ttlMs : undefined };
     const reply = await this.run('generationOf', 'generation', id, args, touch);
-    if (touch) this.keepIndex(reply, this.options.ttlMs);
+    if (touch) this.principals.keep(reply, this.options.ttlMs);
     return settle('generationOf', id, touch, () =>
       reply.code === Code.OK
         ? { ok: true, generation: requireGeneration(reply) }
@@ -368,7 +323,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     const { ttlMs, expected } = req;
     const args = { opId: nextOpId(), ttlMs, expected, events: this.events(key), fields: fieldArgs(req.metadata) };
     const reply = await this.run('update', 'update', id, args, true, key);
-    this.keepIndex(reply, ttlMs);
+    this.principals.keep(reply, ttlMs);
     const result = settle('update', id, true, () => updateResult(id, reply, req.metadata));
     return result.ok ? durable(this.at('update', id, key), wait, reply, result) : result;
   }
@@ -390,7 +345,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       remove,
     };
     const reply = await this.run('patch', 'patch', id, args, true, key);
-    this.keepIndex(reply, req.ttlMs);
+    this.principals.keep(reply, req.ttlMs);
     const max = this.options.maxMetadataBytes;
     const result = settle('patch', id, true, () => patchResult(id, reply, req.changes, max));
     return result.ok ? durable(this.at('patch', id, key), wait, reply, result) : result;
@@ -413,7 +368,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     const req = prepareTouch(id, opts, this.options);
     const reply = await this.run('touch', 'touch', id, { ttlMs: req.ttlMs, expected: req.expected }, true);
-    this.keepIndex(reply, req.ttlMs);
+    this.principals.keep(reply, req.ttlMs);
     return settle('touch', id, true, () => touchResult(id, reply));
   }
 

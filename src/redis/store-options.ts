@@ -4,6 +4,7 @@
  * @module
  */
 import { DEFAULTS, type ResolvedOptions, resolveOptions } from '../core/defaults.js';
+import { type PrincipalOptions, resolvePrincipalOptions } from '../core/principals.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { ReplicationWait, SessionStoreOptions } from '../core/types.js';
 import { type AllowedKeys, STORE_OPTION_KEYS, checkOptions, checkReplicationWait } from '../core/validate.js';
@@ -81,6 +82,8 @@ void _everyOptionHasADefault;
 /** The store's settings after defaults and checks. */
 export interface RedisStoreSettings {
   readonly options: ResolvedOptions;
+  /** `maxSessionsPerPrincipal`, `onPrincipalLimit`, `maxLifetimeMs` (see core/principals.ts). */
+  readonly principalOptions: PrincipalOptions;
   readonly prefix: string;
   /** `''`: no events. */
   readonly channel: string;
@@ -115,6 +118,7 @@ export function resolveRedisOptions(client: Client, options: unknown): RedisStor
   }
   return {
     options: resolved,
+    principalOptions: resolvePrincipalOptions(o),
     prefix: o.prefix ?? DEFAULTS.prefix,
     channel,
     terminateWait,

@@ -47,6 +47,7 @@ import { baselineScenarios } from './scenarios/baselines.js';
 import { cacheScenarios } from './scenarios/cache.js';
 import { contentionScenarios } from './scenarios/contention.js';
 import { memoryScenarios } from './scenarios/memory.js';
+import { principalScenarios } from './scenarios/principals.js';
 import { operationScenarios } from './scenarios/operations.js';
 import { serverCostScenarios } from './scenarios/server-cost.js';
 
@@ -71,6 +72,7 @@ const SECTION_HELP: Record<Section, string> = {
   contention: '16 writers on one session: mutate, WATCH/MULTI loop, naive store',
   'server-cost': 'issue #11: server usec per call of every script vs the bare scripts, 1, 10 and 100 fields',
   memory: 'MEMORY USAGE per session, 1, 10 and 100 fields',
+  principals: 'issue #13: create with a principal vs plain create, sessionsOf of 1/10/100, terminateAll of 100',
 };
 
 const USAGE =
@@ -158,6 +160,7 @@ function scenarios(
     ...contentionScenarios(pipelining),
     ...serverCostScenarios(),
     ...memoryScenarios(),
+    ...principalScenarios(pipelining),
   ];
   return only === undefined ? all : all.filter((s) => only.includes(s.section));
 }

@@ -19,7 +19,7 @@ describe('maxLifetimeMs', () => {
     const store = new RedisSessionStore(client, { prefix: uniquePrefix('lifetime'), maxLifetimeMs: LIFETIME });
     const created = await store.create('s', { n: '0' }, { principal: 'ada', ttlMs: 600_000 });
     if (!created.ok) throw new Error('create failed');
-    const [sec, usec] = (await client.time()) as [string, string];
+    const [sec, usec] = (await client.time()) as unknown as [string, string];
     // How far our clock is from the server's (same machine: about 0), to place its deadline on our clock.
     const skew = Date.now() - (Number(sec) * 1000 + Math.floor(Number(usec) / 1000));
     const deadline = created.session.createdAt + LIFETIME + skew;

@@ -31,11 +31,20 @@ async function expectCaught(run: () => Promise<void>, message: RegExp): Promise<
 describe('naive store: the principal properties catch it', () => {
   const target = naiveRaceTarget(conn);
   it(
-    'terminate-all',
+    'terminate-all: by its assertions',
     () =>
       expectCaught(
-        () => terminateAllRace(target, RUNS, { endOnFailure: true }),
+        () => terminateAllRace(target, RUNS, { checks: 'assertions', expectFailure: true, fc: { endOnFailure: true } }),
         /^terminate-all: .*(live after terminateAll|late write)/,
+      ),
+    T,
+  );
+  it(
+    'terminate-all: by the linearizability checker alone',
+    () =>
+      expectCaught(
+        () => terminateAllRace(target, RUNS, { checks: 'checker', expectFailure: true, fc: { endOnFailure: true } }),
+        /^terminate-all: history is not linearizable/,
       ),
     T,
   );

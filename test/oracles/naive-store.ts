@@ -105,7 +105,8 @@ export class NaiveRedisStore implements SessionStore {
       .hset(this.keyFor(id), ...fields)
       .pexpire(this.keyFor(id), ttlMs)
       .exec();
-    return { id, generation, metadata: { ...metadata }, ...identity };
+    const { createdAt, principal } = identity;
+    return { id, generation, metadata: { ...metadata }, createdAt, ...(principal === undefined ? {} : { principal }) };
   }
 
   private missing(l: Loaded): { ok: false; reason: 'not_found' | 'terminated' } | undefined {

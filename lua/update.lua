@@ -55,10 +55,13 @@ local newGen = nextGeneration(gen)
 checkAcl(key, {'HDEL', 'PEXPIRE'}, channel, command)
 local newGenStr = fmt(newGen)
 writeRecord(key, newGenStr, pushOp(ctl[3], opId), ARGV, 6, nArgs)
--- A live record is g, r and its metadata: any field beyond those the update
--- just wrote is an old name it does not set again. HLEN is O(1), so an update
--- that keeps the names (the common case) never lists the hash.
-if redis.call('HLEN', key) > 2 + (nArgs - 5) / 2 then dropMetadataExcept(key, ARGV, 6, nArgs) end
+-- A live record is g, r, those of c, p, d it has, and its metadata: any field
+-- beyond those the update just wrote is an old name it does not set again.
+-- HLEN is O(1), so an update that keeps the names (the common case) never
+-- lists the hash.
+local control = 2
+for i = 4, 6 do if ctl[i] then control = control + 1 end end
+if redis.call('HLEN', key) > control + (nArgs - 5) / 2 then dropMetadataExcept(key, ARGV, 6, nArgs) end
 redis.call('PEXPIRE', key, ttl)
 publish(channel, command, 'updated', newGenStr, key, ctl[5])
 if not ctl[4] then return newGen end

@@ -21,7 +21,7 @@ export interface RedisSessionStoreOptions extends SessionStoreOptions, ChangeFee
    */
   prefix?: string;
   /**
-   * Publish a change event (`<kind>:<generation>:<key>`, kind one of created,
+   * Publish a change event (`<kind>:<generation>:<key>[:p<principal>]`, kind one of created,
    * updated, terminated, key the record's key as Redis sees it) from inside
    * every successful write, in the same atomic step: PUBLISH on this channel,
    * or on a Cluster client SPUBLISH on the shard channel of the key's slot

@@ -63,7 +63,15 @@ export function checkTerminateAllArgs(principal: unknown, opts: unknown): { prin
   if (o.except === undefined) return { principal: p, except: new Set() };
   if (!Array.isArray(o.except)) throw new InvalidArgumentError('opts.except', 'expected an array of session ids');
   // Array.from visits the holes of a sparse array (as undefined), which map() skips.
-  const ids = Array.from(o.except as unknown[], (id, i) => checkId(id, `opts.except[${i}]`));
+  // The argument named is `opts.except` (as `changes.remove` for its names); the message says which entry.
+  const ids = Array.from(o.except as unknown[], (id, i) => {
+    try {
+      return checkId(id, 'opts.except');
+    } catch (err) {
+      const reason = (err as Error).message.replace(/^Invalid argument `opts\.except`: /, '');
+      throw new InvalidArgumentError('opts.except', `entry ${i}: ${reason}`);
+    }
+  });
   return { principal: p, except: new Set(ids) };
 }
 

@@ -82,6 +82,7 @@ export class CasSessionStore extends Store {
   /** The session-cas store the sessions live in. */
   readonly sessions: SessionStore;
   private readonly codec: FieldCodec;
+  private readonly principalOf: ((sess: SessionData) => string | undefined) | undefined;
   private readonly sameField: SameFieldPolicy;
   private readonly maxAttempts: number;
   private readonly scanCount: number;
@@ -101,6 +102,7 @@ export class CasSessionStore extends Store {
     const c = resolveConfig(storeOrClient, options);
     this.sessions = c.sessions;
     this.codec = c.codec;
+    this.principalOf = c.principal;
     this.sameField = c.sameField;
     this.maxAttempts = c.maxAttempts;
     this.scanCount = c.scanCount;
@@ -162,7 +164,25 @@ export class CasSessionStore extends Store {
 
   /** Destroys every session (they become tombstones). RedisSessionStore only (SCAN). */
   override clear(callback?: (err?: unknown) => void): Promise<void> {
-    return settle(this, this.destroyAll(), callback);
+    return settle(this, this.destroyEverything(), callback);
+  }
+
+  /**
+   * Destroys every live session of `principal` ("log out everywhere"), but
+   * `except` (one session id, e.g. `req.sessionID` to stay logged in here, or
+   * a list): each becomes a tombstone, so later saves of it are dropped.
+   * @returns the ids destroyed (also passed to the callback).
+   */
+  destroyAll(
+    principal: string,
+    except?: string | readonly string[],
+    callback?: Callback<string[]>,
+  ): Promise<string[] | undefined> {
+    const list = typeof except === 'string' ? [except] : except;
+    const work = Promise.resolve()
+      .then(() => this.sessions.terminateAll(principal, list === undefined ? undefined : { except: list }))
+      .then((r) => r.terminated);
+    return settle(this, work, callback);
   }
 
   /** express-session builds its Session from our data here; the new object inherits what we remember. */
@@ -216,9 +236,13 @@ export class CasSessionStore extends Store {
     }
     const known = this.loaded.get(sess);
     if (known && known.id === sid) return this.saveLoaded(sid, sess, known, fields, ttl);
-    const created = await this.sessions.create(sid, toMetadata(fields), { ttlMs: ttl });
+    const principal = this.principalOf?.(sess as unknown as SessionData);
+    const opts = principal === undefined ? { ttlMs: ttl } : { ttlMs: ttl, principal };
+    const created = await this.sessions.create(sid, toMetadata(fields), opts);
     if (created.ok) return this.remember(sess, sid, created.session.generation, fields);
-    if (created.reason === 'terminated') return this.remember(sess, sid, undefined, fields);
+    // Destroyed, or refused by maxSessionsPerPrincipal ('refuse'): nothing is stored, later saves are dropped.
+    if (created.reason === 'terminated' || created.reason === 'limit')
+      return this.remember(sess, sid, undefined, fields);
     // A live id this store did not load (a direct `set`): replace it whole, live only.
     const replaced = await this.sessions.mutate(sid, () => toMetadata(fields), { ttlMs: ttl });
     this.remember(sess, sid, replaced.ok ? replaced.session.generation : undefined, fields);
@@ -312,7 +336,7 @@ export class CasSessionStore extends Store {
     return n;
   }
 
-  private async destroyAll(): Promise<void> {
+  private async destroyEverything(): Promise<void> {
     const store = this.listing('clear');
     for await (const ids of store.scanIds(this.scanCount)) {
       await Promise.all(ids.map((id) => store.terminate(id)));

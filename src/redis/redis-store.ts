@@ -44,7 +44,7 @@ import type {
 } from '../core/types.js';
 import { checkGenerationOptions, checkId } from '../core/validate.js';
 import { RedisChangeFeed } from './change-feed.js';
-import { adapt } from './client/detect.js';
+import { requireAdapter } from './client/detect.js';
 import type { ClientAdapter, SupportedClient } from './client/interface.js';
 import { Code, type Reply, decodeReply, requireGeneration, sessionFromFields } from './decode.js';
 import { type EvictionPolicyReport, PolicyGate, readEvictionPolicy } from './eviction-policy.js';
@@ -72,10 +72,8 @@ export type { RedisSessionStoreOptions } from './store-options.js';
 
 /**
  * A {@link SessionStore} on Redis (single node, Cluster or Sentinel) through
- * a client you own, ioredis 5/6 (`Redis`, `Cluster`) or node-redis v5+
- * (`createClient`, `createCluster`, connected): the store never connects or
- * quits it. Where the two clients differ (re-send after a reconnect, offline
- * queue, timeouts) see docs/node-redis.md.
+ * a client you own, ioredis 5/6 (`Redis`, `Cluster`) or node-redis v5+ (`createClient`, `createCluster`,
+ * connected): the store never connects or quits it. node-redis and where it differs: docs/node-redis.md.
  *
  * @example
  * ```ts
@@ -83,12 +81,6 @@ export type { RedisSessionStoreOptions } from './store-options.js';
  * import { RedisSessionStore } from 'session-cas';
  * const store = new RedisSessionStore(new Redis(), { ttlMs: 15 * 60_000 });
  * const created = await store.create('sess-1', { user: 'ada' });
- * ```
- * @example
- * ```ts
- * import { createClient } from 'redis';
- * const client = await createClient({ url: 'redis://localhost:6379' }).connect();
- * const store = new RedisSessionStore(client);
  * ```
  */
 export class RedisSessionStore<C extends SupportedClient = SupportedClient>
@@ -106,8 +98,6 @@ export class RedisSessionStore<C extends SupportedClient = SupportedClient>
   private readonly principals: RedisPrincipalIndex;
   /** @internal `''`: no events. */
   private readonly channel: string;
-  /** @internal The client's own `keyPrefix` (Redis sees it before every key). */
-  private readonly keyPrefix: string;
   /** @internal What the store needs of the client, ioredis or node-redis (client/interface.ts). */
   private readonly adapter: ClientAdapter;
   /** @internal */
@@ -125,13 +115,7 @@ export class RedisSessionStore<C extends SupportedClient = SupportedClient>
 
   /** @throws InvalidArgumentError for a client that is neither ioredis nor node-redis, or bad options. */
   constructor(client: C, options?: RedisSessionStoreOptions) {
-    const adapter = adapt(client);
-    if (!adapter) {
-      throw new InvalidArgumentError(
-        'client',
-        'expected an ioredis Redis or Cluster, or a node-redis client (createClient or createCluster)',
-      );
-    }
+    const adapter = requireAdapter(client);
     const settings = resolveRedisOptions(client, options);
     this.options = settings.options;
     this.principalOptions = settings.principalOptions;
@@ -142,17 +126,15 @@ export class RedisSessionStore<C extends SupportedClient = SupportedClient>
     this.feedOptions = settings.feedOptions;
     this.client = client;
     this.adapter = adapter;
-    this.keyPrefix = adapter.keyPrefix;
     this.connection = watchConnection(client);
     this.principals = new RedisPrincipalIndex(this, (...a) => this.run(...a));
     this.policy = new PolicyGate(settings.evictionPolicyCheck, () => this.checkEvictionPolicy());
   }
 
   /**
-   * Loads this version's function library on the server (every primary of a
-   * Cluster). Optional: the store loads it by itself on first use and after
-   * FUNCTION FLUSH or a restart. Call it at deploy time, as a user allowed to
-   * run FUNCTION LOAD, when the store's own user may not.
+   * Loads this version's function library on the server (every primary of a Cluster). Optional: the store
+   * loads it by itself on first use and after FUNCTION FLUSH or a restart. Call it at deploy time, as a user
+   * allowed to run FUNCTION LOAD, when the store's own user may not.
    * @throws RedisFaultError (`NOPERM`) when FUNCTION LOAD is refused.
    */
   async loadLibrary(): Promise<void> {
@@ -167,7 +149,7 @@ export class RedisSessionStore<C extends SupportedClient = SupportedClient>
   private events(key: string): EventTarget {
     if (this.channel === '') return NO_EVENTS;
     if (!this.adapter.cluster) return { channel: this.channel, command: 'PUBLISH' };
-    return { channel: shardChannel(this.channel, keySlot(this.keyPrefix + key)), command: 'SPUBLISH' };
+    return { channel: shardChannel(this.channel, keySlot(this.adapter.keyPrefix + key)), command: 'SPUBLISH' };
   }
 
   /** The Redis key of a session's record (without the client's `keyPrefix`). */
@@ -317,7 +299,12 @@ export class RedisSessionStore<C extends SupportedClient = SupportedClient>
         'subscribe needs the store to be created with an eventsChannel',
       );
     }
-    this.feed ??= new RedisChangeFeed(this.adapter, this.channel, this.keyPrefix + this.prefix, this.feedOptions);
+    this.feed ??= new RedisChangeFeed(
+      this.adapter,
+      this.channel,
+      this.adapter.keyPrefix + this.prefix,
+      this.feedOptions,
+    );
     return this.feed.subscribe(listener, o);
   }
 
@@ -363,9 +350,8 @@ export class RedisSessionStore<C extends SupportedClient = SupportedClient>
   }
 
   /**
-   * @internal A patch that changes nothing is a read (no write function runs,
-   * so no new generation, no event, no TTL refresh): the current session, or
-   * why there is none, with the usual CAS check.
+   * @internal A patch that changes nothing is a read (no write function runs, so no new generation, no
+   * event, no TTL refresh): the current session, or why there is none, with the usual CAS check.
    */
   private async emptyPatch(id: string, expected: number | undefined): Promise<WriteResult> {
     const loaded = await this.load(id);
@@ -398,20 +384,14 @@ export class RedisSessionStore<C extends SupportedClient = SupportedClient>
     return runMutate(this, id, fn, checkMutateArgs(fn, opts));
   }
 
-  /**
-   * @internal The remaining TTL in ms of the id's record (PTTL: -2 no key, -1 no TTL), for the express
-   * store's cookie expiry.
-   */
+  /** @internal The remaining TTL in ms of the id's record (PTTL: -2 no key, -1 no TTL), for express cookies. */
   async remainingTtl(id: string): Promise<number> {
     return Number(await this.adapter.keyed('PTTL', this.keyFor(id)));
   }
 
-  /**
-   * @internal Pages of the ids of this store's session keys (live or tombstone), by SCAN with `count`
-   * per call (every Cluster primary), for the express store's `all`, `length` and `clear`.
-   */
+  /** @internal Pages of this store's ids (live or tombstone), SCAN on every primary: express `all`, `clear`. */
   scanIds(count: number): AsyncIterable<string[]> {
-    return scanSessionIds({ client: this.adapter, keyPrefix: this.keyPrefix, prefix: this.prefix }, count);
+    return scanSessionIds({ client: this.adapter, keyPrefix: this.adapter.keyPrefix, prefix: this.prefix }, count);
   }
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Cluster, Redis } from 'ioredis';
+import { InvalidArgumentError } from '../../core/errors.js';
 import type { ClientAdapter, SupportedClient } from './interface.js';
 import { ioredisAdapter, isIoredis } from './ioredis.js';
 import { isNodeRedis, nodeRedisAdapter } from './node-redis.js';
@@ -36,4 +37,17 @@ export function adapt(client: unknown): ClientAdapter | undefined {
   else if (isNodeRedis(client)) made = nodeRedisAdapter(client);
   if (made) adapters.set(client, made);
   return made;
+}
+
+/**
+ * The adapter of `client`.
+ * @throws InvalidArgumentError naming `argument` for anything but a supported client.
+ */
+export function requireAdapter(client: unknown, argument = 'client'): ClientAdapter {
+  const adapter = adapt(client);
+  if (adapter) return adapter;
+  throw new InvalidArgumentError(
+    argument,
+    'expected an ioredis Redis or Cluster, or a node-redis client (createClient or createCluster)',
+  );
 }

@@ -17,9 +17,12 @@ import type { ResolvedFieldOptions } from './options.js';
 /** What a request knows about the session it loaded (or saved). */
 export interface Loaded {
   readonly id: string;
-  /** Generation it was read or last written at; `undefined` once it is known to be gone. */
+  /**
+   * Generation the request's knowledge of the fields it did not write dates from (the one it
+   * loaded, or created); `undefined` once the session is known to be gone.
+   */
   readonly generation: number | undefined;
-  /** Field name -> serialized value as this request last knew it. */
+  /** Field name -> serialized value as this request last knew it (loaded, or written by it). */
   readonly baseline: ReadonlyMap<string, string>;
 }
 
@@ -117,8 +120,11 @@ export class FieldSessions {
       this.options.sameField === 'error' && known.generation !== undefined
         ? await this.patchChecked(sid, known, changes, ttl)
         : await this.sessions.patch(sid, changes, { ttlMs: ttl });
-    // Not live any more: the save is dropped, and stays dropped for this object.
-    return { id: sid, generation: result.ok ? result.session.generation : undefined, baseline: fields };
+    // Not live any more: the save is dropped, and stays dropped for this object. Live: the
+    // generation stays the loaded one. Another request may have changed a field this one did not
+    // write between its load and this save, and the baseline still holds the loaded value, so a
+    // later save of that field must be checked from the load on, not from this write.
+    return { id: sid, generation: result.ok ? known.generation : undefined, baseline: fields };
   }
 
   /** Patch at the known generation; on conflict, retry only if no changed field moved meanwhile. */

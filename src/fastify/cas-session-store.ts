@@ -23,6 +23,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
+import type { SessionStore as FastifySessionStore } from '@fastify/session';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { SessionStore } from '../core/types.js';
 import { type AllowedKeys, REDIS_STORE_OPTION_KEYS } from '../core/validate.js';
@@ -55,8 +56,12 @@ export interface CasSessionStoreOptions extends RedisSessionStoreOptions, FieldS
 export type CasSessionStoreConfig = CasSessionStoreOptions &
   ({ client: Client; store?: undefined } | { store: SessionStore; client?: undefined });
 
-/** A session as @fastify/session passes it: its data fields (and methods, which are not own fields). */
-export type FastifySessionData = Record<string, unknown>;
+/**
+ * A session as @fastify/session hands it to `set` (its `Session`) and takes it
+ * from `get` (plain data it copies into a new `Session`): the app's
+ * `Fastify.Session` interface.
+ */
+export type FastifySessionData = Parameters<FastifySessionStore['set']>[1];
 
 const OPTION_KEYS: AllowedKeys<CasSessionStoreOptions> = { ...REDIS_STORE_OPTION_KEYS, ...FIELD_OPTION_KEYS };
 
@@ -107,7 +112,7 @@ class SessionCasToken {
  * await app.register(fastifySession, { secret: process.env.SESSION_SECRET!, store: new CasSessionStore(new Redis()) });
  * ```
  */
-export class CasSessionStore extends EventEmitter {
+export class CasSessionStore extends EventEmitter implements FastifySessionStore {
   /** The session-cas store the sessions live in. */
   readonly sessions: SessionStore;
   private readonly fields: FieldSessions;
@@ -163,6 +168,10 @@ export class CasSessionStore extends EventEmitter {
   }
 
   private async load(sid: string): Promise<FastifySessionData | null> {
+    return (await this.loadData(sid)) as FastifySessionData | null;
+  }
+
+  private async loadData(sid: string): Promise<Data | null> {
     const read = await this.fields.load(sid);
     if (!read) return null;
     const { data, loaded } = read;
@@ -187,7 +196,8 @@ export class CasSessionStore extends EventEmitter {
     return run;
   }
 
-  private async save(sid: string, session: FastifySessionData): Promise<void> {
+  private async save(sid: string, obj: object): Promise<void> {
+    const session = obj as Data;
     const data: Data = {};
     for (const name of Object.keys(session)) if (name !== TRACKING_FIELD) setOwn(data, name, session[name]);
     const token = session[TRACKING_FIELD];

@@ -67,6 +67,24 @@ describe('package', () => {
     expect(loaded.trim()).toBe('false');
   });
 
+  it('session-cas/fastify loads both ways, and neither it nor the root entry loads express-session or fastify', () => {
+    const cjs = run([
+      '-e',
+      `const m = require('session-cas/fastify'); console.log(typeof m.CasSessionStore, typeof m.isSessionConflict)`,
+    ]);
+    const esm = run([
+      '--input-type=module',
+      '-e',
+      `const m = await import('session-cas/fastify'); console.log(typeof m.CasSessionStore, typeof m.isSessionConflict)`,
+    ]);
+    expect([cjs.trim(), esm.trim()]).toEqual(['function function', 'function function']);
+    const loaded = run([
+      '-e',
+      `require('session-cas/fastify'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](express-session|fastify|@fastify)[\\\\/]/.test(k)).length)`,
+    ]);
+    expect(loaded.trim()).toBe('0');
+  });
+
   it('npm pack ships only dist (code and types, no source maps), README, LICENSE and package.json', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       encoding: 'utf8',
@@ -83,6 +101,12 @@ describe('package', () => {
       'dist/index.d.cts',
       'dist/express.js',
       'dist/express.cjs',
+      'dist/express.d.ts',
+      'dist/express.d.cts',
+      'dist/fastify.js',
+      'dist/fastify.cjs',
+      'dist/fastify.d.ts',
+      'dist/fastify.d.cts',
     ]) {
       expect(files).toContain(f);
     }

@@ -1,6 +1,6 @@
 /**
  * DEFAULTS is the one record of every default: the stores resolve to it, and
- * the README's defaults table lists each entry with the same value.
+ * the defaults table of docs/api.md lists each entry with the same value.
  */
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -44,12 +44,12 @@ describe('DEFAULTS', () => {
     expect(DEFAULTS.tombstoneTtlMs).toBe('ttlMs');
   });
 
-  it('every entry is a row of the README defaults table, with its value', () => {
-    const readme = readFileSync('README.md', 'utf8');
-    const table = /<!-- defaults:begin -->\n([\s\S]*?)<!-- defaults:end -->/.exec(readme)?.[1];
+  it('every entry is a row of the defaults table in docs/api.md, with its value', () => {
+    const doc = readFileSync('docs/api.md', 'utf8');
+    const table = /<!-- defaults:begin[^\n]*-->\n([\s\S]*?)<!-- defaults:end -->/.exec(doc)?.[1];
     expect(
       table,
-      'README.md needs a defaults table between <!-- defaults:begin --> and <!-- defaults:end -->',
+      'docs/api.md needs a defaults table between <!-- defaults:begin --> and <!-- defaults:end -->',
     ).toBeDefined();
     const rows = new Map<string, string>();
     for (const line of table!.split('\n')) {
@@ -68,10 +68,11 @@ describe('DEFAULTS', () => {
               ? `\`${v.toLocaleString('en-US').replace(/,/g, '_')}\``
               : `\`${String(v)}\``;
     for (const [k, v] of Object.entries(DEFAULTS)) {
-      expect(rows.get(k), `README defaults row for ${k}`).toBeDefined();
-      expect(rows.get(k)!.startsWith(shown(v)), `${k}: README says ${rows.get(k)}, DEFAULTS has ${String(v)}`).toBe(
-        true,
-      );
+      expect(rows.get(k), `docs/api.md defaults row for ${k}`).toBeDefined();
+      expect(
+        rows.get(k)!.startsWith(shown(v)),
+        `${k}: docs/api.md says ${rows.get(k)}, DEFAULTS has ${String(v)}`,
+      ).toBe(true);
     }
   });
 });

@@ -168,10 +168,6 @@ export class CasSessionStore extends EventEmitter implements FastifySessionStore
   }
 
   private async load(sid: string): Promise<FastifySessionData | null> {
-    return (await this.loadData(sid)) as FastifySessionData | null;
-  }
-
-  private async loadData(sid: string): Promise<Data | null> {
     const read = await this.fields.load(sid);
     if (!read) return null;
     const { data, loaded } = read;
@@ -180,7 +176,7 @@ export class CasSessionStore extends EventEmitter implements FastifySessionStore
     const baseline = new Map(loaded.baseline);
     baseline.delete(TRACKING_FIELD);
     setOwn(data, TRACKING_FIELD, new SessionCasToken({ ...loaded, baseline }));
-    return data;
+    return data as unknown as FastifySessionData;
   }
 
   /** Saves of one session object run one after another, each diffing against the last. */

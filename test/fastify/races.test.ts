@@ -176,6 +176,35 @@ describe.each(targets)('$name', (target) => {
     expect((await tab.clone().request('/set?name=x&value=2&save=1')).status).toBe(200);
     expect((await tab.get('/read')).data).toEqual({ user: 'ada', x: '2' });
   });
+
+  it('reload after the record is gone: after logout the save stays dropped; after expiry the id comes back empty', async () => {
+    // @fastify/session's reload() of a missing record builds a new Session under the same id, with
+    // nothing loaded, so its save is a create: a tombstone refuses it, an expired key does not (a
+    // limit documented in docs/fastify.md; express-session's reload fails instead).
+    const { store, sessions } = target.make();
+    app = await startApp(store);
+    const tab = app.browser();
+    const { sid } = await tab.get('/login?user=ada');
+    let gate = app.gates.open('r');
+    let reloading = tab.clone().get('/reload?gate=r');
+    await gate.loaded;
+    await tab.clone().get('/logout');
+    gate.release();
+    expect((await reloading).data).toEqual({});
+    expect(await sessions.peek(sid)).toBeNull();
+
+    const other = app.browser();
+    const second = (await other.get('/login?user=bob')).sid as string;
+    gate = app.gates.open('r2');
+    reloading = other.clone().get('/reload?gate=r2');
+    await gate.loaded;
+    await target.expire(sessions, second);
+    gate.release();
+    expect((await reloading).data).toEqual({});
+    const back = await sessions.peek(second);
+    expect(back).not.toBeNull();
+    expect(Object.keys(back!.metadata)).toEqual(['cookie']); // not logged in: only the cookie field
+  });
 });
 
 describe('the tracking field', () => {

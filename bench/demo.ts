@@ -6,6 +6,7 @@
  * Exits 1 if session-cas resurrects a session or loses an update.
  * @module
  */
+import { type ParseArgsConfig, parseArgs as parseFlags } from 'node:util';
 import { closeRedis, openRedis, runPrefix } from './env.js';
 import { watchdog } from './load.js';
 import { type RaceOptions, type RaceTally, casDemoStore, naiveDemoStore, runRaces } from './races.js';
@@ -15,38 +16,47 @@ const USAGE = 'usage: npm run demo -- [--sessions N] [--writer-sessions N] [--re
 const TTL_MS = 600_000;
 const LIMITS = { sessions: 20_000, writerSessions: 2_000, removals: 200, maxIoMs: 1_000 };
 
+/** A bad command line: reported without a stack. */
+class UsageError extends Error {}
+
+/** Every flag, strict: an unknown flag, a missing value or a positional argument is a usage error. */
+const OPTIONS = {
+  sessions: { type: 'string' },
+  'writer-sessions': { type: 'string' },
+  removals: { type: 'string' },
+  'max-io-ms': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** `--name N`: a safe integer in [min, max], else `fallback` when the flag is absent. */
+function count(values: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} takes an integer from ${min} to ${max}, got ${String(raw)}\n${USAGE}`);
+  }
+  return n;
+}
+
 function parseArgs(argv: readonly string[]): RaceOptions & { json: boolean } {
-  const o = { sessions: 500, writerSessions: 50, removals: 20, maxIoMs: 8, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--json') {
-      o.json = true;
-      continue;
-    }
-    if (a === '--help' || a === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    const key = (
-      {
-        '--sessions': 'sessions',
-        '--writer-sessions': 'writerSessions',
-        '--removals': 'removals',
-        '--max-io-ms': 'maxIoMs',
-      } as const
-    )[a];
-    const n = Number(argv[++i]);
-    if (key === undefined || !Number.isSafeInteger(n) || n < (key === 'maxIoMs' ? 2 : 1) || n > LIMITS[key]) {
-      throw new Error(`bad argument ${a} ${argv[i] ?? ''}\n${USAGE}`);
-    }
-    o[key] = n;
+  let values;
+  try {
+    values = parseFlags({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
   return {
-    sessions: o.sessions,
-    writerSessions: o.writerSessions,
-    removalsPerWriter: o.removals,
-    maxIoMs: o.maxIoMs,
-    json: o.json,
+    sessions: count(values, 'sessions', 500, 1, LIMITS.sessions),
+    writerSessions: count(values, 'writer-sessions', 50, 1, LIMITS.writerSessions),
+    removalsPerWriter: count(values, 'removals', 20, 1, LIMITS.removals),
+    maxIoMs: count(values, 'max-io-ms', 8, 2, LIMITS.maxIoMs),
+    json: values.json === true,
   };
 }
 
@@ -101,6 +111,10 @@ ${row('removals given up, reported (race 2)', naive.gaveUp, cas.gaveUp)}
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(err.message);
+      process.exit(2);
+    }
     console.error(`[demo] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(1);
   },

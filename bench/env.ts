@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
-import { startRedisCluster } from '../test/support/cluster.js';
-import { type RedisSource, provideRedis } from '../test/support/provision.js';
+import { startRedisCluster } from '../harness/cluster.js';
+import { type RedisSource, provideRedis } from '../harness/provision.js';
 
 /** No bench command waits longer than this for a reply. */
 const COMMAND_TIMEOUT_MS = 30_000;

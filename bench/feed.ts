@@ -20,12 +20,13 @@
  * Every loop is bounded by a count and a time limit.
  * @module
  */
+import { parseArgs } from 'node:util';
 import { type Cluster, Redis } from 'ioredis';
 import { type FeedStatus, RedisSessionStore, keySlot, sessionKey } from '../src/index.js';
 import type { Client } from '../src/redis/scripts.js';
 import { shardChannel } from '../src/redis/shard-channels.js';
-import { startRedisCluster } from '../test/support/cluster.js';
-import { startRedisServer } from '../test/support/redis-server.js';
+import { startRedisCluster } from '../harness/cluster.js';
+import { startRedisServer } from '../harness/redis-server.js';
 
 export interface FeedFigures {
   readonly topology: 'standalone' | 'cluster';
@@ -251,13 +252,20 @@ function render(f: FeedFigures): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--quick' && a !== '--cluster');
-  if (unknown.length > 0) {
-    console.error(`usage: npm run bench:feed -- [--quick] [--cluster]; unknown: ${unknown.join(' ')}`);
+  let values;
+  try {
+    values = parseArgs({
+      options: { quick: { type: 'boolean' }, cluster: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    console.error(
+      `usage: npm run bench:feed -- [--quick] [--cluster]; ${err instanceof Error ? err.message : String(err)}`,
+    );
     process.exit(2);
   }
-  runFeedBench({ quick: args.includes('--quick'), cluster: args.includes('--cluster') }).then(
+  runFeedBench({ quick: values.quick === true, cluster: values.cluster === true }).then(
     (figures) => {
       for (const f of figures) console.log(render(f));
       console.log(JSON.stringify(figures));

@@ -31,7 +31,7 @@ import {
   createContext,
   onCluster,
   runScenarios,
-} from './harness.js';
+} from './bench-harness.js';
 import {
   type ClusterReport,
   type Report,

@@ -6,7 +6,7 @@
  * @module
  */
 import { type Metadata, RedisSessionStore } from '../src/index.js';
-import { NaiveSessionStore } from './baselines.js';
+import { NaiveSessionStore } from './baseline-stores.js';
 import type { BenchClient } from './env.js';
 
 const IDS = 'vmcp.backend.ids';

@@ -12,7 +12,7 @@ import type {
   ServerCostData,
   Skipped,
   StoreKind,
-} from './harness.js';
+} from './bench-harness.js';
 import { round } from './load.js';
 import { CACHE_SUBJECTS, cacheProblem } from './scenarios/cache.js';
 import { contentionId } from './scenarios/contention.js';

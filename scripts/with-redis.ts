@@ -7,7 +7,7 @@
  *   tsx scripts/with-redis.ts <command> [args...]
  */
 import { spawn } from 'node:child_process';
-import { provideRedis } from '../test/support/provision.js';
+import { provideRedis } from '../harness/provision.js';
 
 const [cmd, ...args] = process.argv.slice(2);
 if (!cmd) {

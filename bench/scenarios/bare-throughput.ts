@@ -1,6 +1,6 @@
 /**
  * The throughput targets of issue #11: `update` and `get` through the store
- * against the bare scripts of bench/baselines.ts, 64 calls in flight on one
+ * against the bare scripts of bench/baseline-stores.ts, 64 calls in flight on one
  * ioredis client (the store's and the bare scripts' client are the same),
  * one-field metadata, auto-pipelining on and off:
  *   update-1-field     store.update, each worker on its own session
@@ -11,8 +11,8 @@
  * so each round measures them back to back.
  * @module
  */
-import { bareCas, bareGet, createPlainRecord, fieldArgs } from '../baselines.js';
-import { type BenchContext, BENCH_TTL_MS, type Scenario, sharedClient } from '../harness.js';
+import { bareCas, bareGet, createPlainRecord, fieldArgs } from '../baseline-stores.js';
+import { type BenchContext, BENCH_TTL_MS, type Scenario, sharedClient } from '../bench-harness.js';
 import type { Pipelining } from '../env.js';
 import { forEachLimited } from '../load.js';
 import { metadataOf } from '../payload.js';

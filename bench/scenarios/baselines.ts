@@ -9,8 +9,8 @@
  * @module
  */
 import type { Redis } from 'ioredis';
-import { NaiveSessionStore, bareCas, createPlainRecord, fieldArgs, hsetPexpire, watchCas } from '../baselines.js';
-import { type BenchContext, BENCH_TTL_MS, type Scenario, requireRedis, sharedClient } from '../harness.js';
+import { NaiveSessionStore, bareCas, createPlainRecord, fieldArgs, hsetPexpire, watchCas } from '../baseline-stores.js';
+import { type BenchContext, BENCH_TTL_MS, type Scenario, requireRedis, sharedClient } from '../bench-harness.js';
 import type { BenchClient, Pipelining } from '../env.js';
 import { PAYLOAD, incremented } from '../payload.js';
 import { type Prepared, loadMatrix } from './measured.js';

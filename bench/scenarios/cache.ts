@@ -11,7 +11,7 @@
  * @module
  */
 import { type SessionCacheStats, SessionCache, type SessionStore } from '../../src/index.js';
-import { type BenchContext, type LoadData, type Scenario } from '../harness.js';
+import { type BenchContext, type LoadData, type Scenario } from '../bench-harness.js';
 import type { Pipelining } from '../env.js';
 import { forEachLimited } from '../load.js';
 import { type Prepared, loadMatrix } from './measured.js';

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Redis } from 'ioredis';
-import { NaiveSessionStore, createPlainRecord, fieldArgs, watchIncrement } from '../baselines.js';
+import { NaiveSessionStore, createPlainRecord, fieldArgs, watchIncrement } from '../baseline-stores.js';
 import {
   type BenchContext,
   BENCH_TTL_MS,
@@ -17,7 +17,7 @@ import {
   type Slice,
   requireRedis,
   sharedClient,
-} from '../harness.js';
+} from '../bench-harness.js';
 import type { Pipelining } from '../env.js';
 import { LoadSeries, type Operation, round, sliceBudget } from '../load.js';
 import { PAYLOAD, incremented } from '../payload.js';

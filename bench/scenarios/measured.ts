@@ -4,7 +4,7 @@
  * @module
  */
 import type { Pipelining } from '../env.js';
-import { type BenchContext, CONCURRENCIES, type LoadData, type Scenario, type Section } from '../harness.js';
+import { type BenchContext, CONCURRENCIES, type LoadData, type Scenario, type Section } from '../bench-harness.js';
 import { LoadSeries, type Operation, capBudget, sliceBudget } from '../load.js';
 
 /** What a load scenario measures, set up once before its first slice. */

@@ -13,7 +13,7 @@ import {
   type Scenario,
   requireRedis,
   sharedClient,
-} from '../harness.js';
+} from '../bench-harness.js';
 import { PAYLOAD_FIELD_COUNTS, metadataOf } from '../payload.js';
 
 export const MEMORY_FIELD_COUNTS = PAYLOAD_FIELD_COUNTS;

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Metadata, SessionStore } from '../../src/index.js';
-import type { Scenario } from '../harness.js';
+import type { Scenario } from '../bench-harness.js';
 import type { Pipelining } from '../env.js';
 import { type Operation, forEachLimited } from '../load.js';
 import { PAYLOAD, incremented } from '../payload.js';

@@ -17,7 +17,7 @@
  * @module
  */
 import type { Metadata, SessionStore } from '../../src/index.js';
-import { bareCas, bareGet, createPlainRecord, fieldArgs } from '../baselines.js';
+import { bareCas, bareGet, createPlainRecord, fieldArgs } from '../baseline-stores.js';
 import {
   type BenchContext,
   BENCH_TTL_MS,
@@ -27,7 +27,7 @@ import {
   type Slice,
   requireRedis,
   sharedClient,
-} from '../harness.js';
+} from '../bench-harness.js';
 import { type CommandMonitor, type MonitoredCommand, type RedisEnv, openStatsWindow } from '../env.js';
 import { type Operation, forEachLimited, round, runLoad } from '../load.js';
 import { type FieldCount, PAYLOAD_FIELD_COUNTS, metadataOf } from '../payload.js';
@@ -47,7 +47,7 @@ export const SERVER_COST_SCRIPTS = [
 ] as const;
 export type ServerCostScript = (typeof SERVER_COST_SCRIPTS)[number];
 
-/** The bare scripts of bench/baselines.ts: the CAS every write is compared with, and the read `get` is compared with. */
+/** The bare scripts of bench/baseline-stores.ts: the CAS every write is compared with, and the read `get` is compared with. */
 export const BARE_SCRIPTS = ['bare-cas', 'bare-get'] as const;
 export type BareScript = (typeof BARE_SCRIPTS)[number];
 export type ServerCostSubject = ServerCostScript | BareScript;

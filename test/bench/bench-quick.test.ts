@@ -46,7 +46,7 @@ const SERVER_USEC_RATIOS = SCRIPTS.flatMap((s) =>
   ),
 );
 const CONCURRENCIES = [1, 64];
-/** Server-cost calls per subject in a quick run (bench/harness.ts BUDGETS.quick.serverCostCalls, over 2 rounds). */
+/** Server-cost calls per subject in a quick run (bench/bench-harness.ts BUDGETS.quick.serverCostCalls, over 2 rounds). */
 const QUICK_SERVER_COST_CALLS = 300;
 const CONTENTION = ['mutate', 'watch-multi-cas', 'naive'].flatMap((s) =>
   ['on', 'off'].map((p) => `contention:${s}:ap-${p}`),
@@ -179,7 +179,7 @@ interface Calibration {
  * A server-cost result that measured what it says: every call seen by the
  * server, a positive usec figure that is the sum of the counted commands per
  * call, and a MONITOR calibration that found the calls and counts every
- * command the client sent (the bare scripts exactly as bench/baselines.ts
+ * command the client sent (the bare scripts exactly as bench/baseline-stores.ts
  * writes them). Not how fast: only that the figure is made of the right parts.
  */
 function expectServerCost(r: Result, calls: number): void {

@@ -1,7 +1,7 @@
 /** onEvict is called exactly once per entry that leaves the cache, with the right reason. */
 import { describe, expect, it } from 'vitest';
 import { MemorySessionStore, type Session, SessionCache, type SessionStore } from '../../src/index.js';
-import { sleep } from '../support/clients.js';
+import { sleep } from '../infra/clients.js';
 import { cluster, eventMessage, evictions, publishEvent, uid, waitFor } from './helpers.js';
 
 async function created(

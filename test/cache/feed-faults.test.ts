@@ -22,9 +22,9 @@ import {
   SessionCache,
 } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { sleep, uniquePrefix } from '../support/clients.js';
-import { type FaultProxy, startProxy } from '../support/proxy.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { sleep, uniquePrefix } from '../infra/clients.js';
+import { type FaultProxy, startProxy } from '../infra/proxy.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
 import { runFeedLoad } from './feed-load.js';
 import { eventMessage, evictions, publishEvent, uid, waitFor } from './helpers.js';
 

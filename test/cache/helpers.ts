@@ -13,7 +13,7 @@ import {
 } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
 import { shardChannel } from '../../src/redis/shard-channels.js';
-import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
+import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../infra/clients.js';
 
 /** Wraps a store so every method call is counted by name (`calls.get`, `calls.generationOf`...). */
 export function counting<S extends SessionStore>(store: S): { store: S; calls: Record<string, number> } {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MemorySessionStore, type Session, SessionCache, type SessionStore } from '../../src/index.js';
-import { sleep } from '../support/clients.js';
+import { sleep } from '../infra/clients.js';
 import { cluster, counting, evictions, gated, uid, waitFor } from './helpers.js';
 
 async function created(store: SessionStore, id: string, m: Record<string, string> = {}): Promise<Session> {

@@ -12,7 +12,7 @@ import {
   parseChangeMessage,
   sessionKey,
 } from '../../src/index.js';
-import { createClient, sleep } from '../support/clients.js';
+import { createClient, sleep } from '../infra/clients.js';
 import { clientList, cluster, uid, waitFor } from './helpers.js';
 
 describe('parseChangeMessage', () => {

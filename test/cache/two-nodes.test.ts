@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type ChangeEvent, type FeedStatus, type Session, SessionCache } from '../../src/index.js';
-import { createClient } from '../support/clients.js';
+import { createClient } from '../infra/clients.js';
 import { cluster, eventMessage, evictions, killConnection, publishEvent, uid, waitFor } from './helpers.js';
 
 async function created(

@@ -13,8 +13,8 @@ import {
   isRedisFault,
 } from '../../src/index.js';
 import { RedisSessionStore } from '../../src/index.js';
-import { createClient, sleep } from '../support/clients.js';
-import { startRedisServer } from '../support/redis-server.js';
+import { createClient, sleep } from '../infra/clients.js';
+import { startRedisServer } from '../../harness/redis-server.js';
 import { cluster, counting, evictions, uid } from './helpers.js';
 
 async function created(store: SessionStore, id: string, m: Record<string, string> = {}): Promise<Session> {

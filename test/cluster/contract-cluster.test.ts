@@ -3,9 +3,9 @@
  * ioredis keyPrefix) on one real 3-primary, 3-replica cluster for this file.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { type RedisCluster, startRedisCluster } from '../support/cluster.js';
+import { type RedisCluster, startRedisCluster } from '../../harness/cluster.js';
 import { contractSuite } from '../contract/contract-suite.js';
-import { clusterTarget } from '../contract/targets.js';
+import { clusterTarget } from '../contract/contract-targets.js';
 
 let cluster: RedisCluster | undefined;
 beforeAll(async () => {

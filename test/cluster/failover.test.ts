@@ -17,10 +17,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, SessionCache, keySlot } from '../../src/index.js';
-import { type RedisCluster, info, startRedisCluster, waitForReplicaOffset, waitUntil } from '../support/cluster.js';
-import { sleep, uniquePrefix } from '../support/clients.js';
-import { libraryLoaded } from '../support/server-faults.js';
-import { History, checkHistory, runWorkload } from './history.js';
+import { type RedisCluster, info, startRedisCluster, waitForReplicaOffset, waitUntil } from '../../harness/cluster.js';
+import { sleep, uniquePrefix } from '../infra/clients.js';
+import { libraryLoaded } from '../infra/server-faults.js';
+import { History, checkHistory, runWorkload } from './cluster-history.js';
 import { commandCount, idsInSlot, resetStats } from './slot-helpers.js';
 
 let cluster: RedisCluster;

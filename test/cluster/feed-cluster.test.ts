@@ -33,9 +33,9 @@ import { shardChannel } from '../../src/redis/shard-channels.js';
 import { runFeedLoad } from '../cache/feed-load.js';
 import { idsInSlot } from './slot-helpers.js';
 import { eventMessage, evictions, publishEvent, uid, waitFor } from '../cache/helpers.js';
-import { sleep, uniquePrefix } from '../support/clients.js';
-import { type RedisCluster, startRedisCluster } from '../support/cluster.js';
-import { type FaultProxy, startProxy } from '../support/proxy.js';
+import { sleep, uniquePrefix } from '../infra/clients.js';
+import { type RedisCluster, startRedisCluster } from '../../harness/cluster.js';
+import { type FaultProxy, startProxy } from '../infra/proxy.js';
 
 let cluster: RedisCluster;
 const extra: Array<{ disconnect(): void }> = [];

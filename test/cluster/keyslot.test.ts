@@ -8,8 +8,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, encodeId, keySlot } from '../../src/index.js';
-import { type RedisCluster, startRedisCluster } from '../support/cluster.js';
-import { uniquePrefix } from '../support/clients.js';
+import { type RedisCluster, startRedisCluster } from '../../harness/cluster.js';
+import { uniquePrefix } from '../infra/clients.js';
 
 let cluster: RedisCluster;
 beforeAll(async () => {

@@ -8,9 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, isOutcomeUnknown, isRedisFault } from '../../src/index.js';
-import { type ClusterNode, type RedisCluster, startRedisCluster } from '../support/cluster.js';
-import { sleep, uniquePrefix } from '../support/clients.js';
-import { History, checkHistory, runWorkload } from './history.js';
+import { type ClusterNode, type RedisCluster, startRedisCluster } from '../../harness/cluster.js';
+import { sleep, uniquePrefix } from '../infra/clients.js';
+import { History, checkHistory, runWorkload } from './cluster-history.js';
 import { commandCount, errorCount, idsInSlot, resetStats } from './slot-helpers.js';
 
 let cluster: RedisCluster;

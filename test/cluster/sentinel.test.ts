@@ -12,10 +12,16 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, type SessionStore } from '../../src/index.js';
-import { type RedisSentinel, info, startRedisSentinel, waitForReplicaOffset, waitUntil } from '../support/cluster.js';
-import { sleep, uniquePrefix } from '../support/clients.js';
-import { libraryLoaded } from '../support/server-faults.js';
-import { History, type Op, checkHistory, runWorkload } from './history.js';
+import {
+  type RedisSentinel,
+  info,
+  startRedisSentinel,
+  waitForReplicaOffset,
+  waitUntil,
+} from '../../harness/cluster.js';
+import { sleep, uniquePrefix } from '../infra/clients.js';
+import { libraryLoaded } from '../infra/server-faults.js';
+import { History, type Op, checkHistory, runWorkload } from './cluster-history.js';
 
 let sentinel: RedisSentinel;
 beforeAll(async () => {

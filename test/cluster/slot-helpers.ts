@@ -1,6 +1,6 @@
 /** Helpers for the cluster tests: ids in chosen slots, and per-node error/command counters. */
 import { encodeId, keySlot } from '../../src/index.js';
-import { type ClusterNode, info } from '../support/cluster.js';
+import { type ClusterNode, info } from '../../harness/cluster.js';
 
 /** `n` distinct ids (with `label` in them) whose session keys hash to `slot`. Bounded search. */
 export function idsInSlot(slot: number, n: number, label: string): string[] {

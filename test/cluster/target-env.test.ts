@@ -1,6 +1,6 @@
 /** SESSION_CAS_TARGET=cluster turns the suites' default Redis client into a Cluster client. */
 import { inject, expect, it } from 'vitest';
-import { createClient } from '../support/clients.js';
+import { createClient } from '../infra/clients.js';
 
 it('createClient() without a URL follows SESSION_CAS_TARGET', async () => {
   const wantCluster = process.env.SESSION_CAS_TARGET === 'cluster';

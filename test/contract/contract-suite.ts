@@ -12,7 +12,7 @@ import {
   isInvalidArgument,
 } from '../../src/index.js';
 import { hostileInput } from './hostile-input.js';
-import type { ContractTarget } from './targets.js';
+import type { ContractTarget } from './contract-targets.js';
 
 const TTL = 60_000;
 /** Slack for TTL checks: time passes between the write and the PTTL read. */

@@ -11,7 +11,7 @@ import {
   RedisSessionStore,
   type SessionStore,
 } from '../../src/index.js';
-import { createClient, sleep, uniquePrefix } from '../support/clients.js';
+import { createClient, sleep, uniquePrefix } from '../infra/clients.js';
 
 const client = createClient(5);
 afterAll(() => client.disconnect());

@@ -18,7 +18,7 @@ import {
   keySlot,
   sessionKey,
 } from '../../src/index.js';
-import type { ContractTarget } from './targets.js';
+import type { ContractTarget } from './contract-targets.js';
 
 type Mk = (o?: SessionStoreOptions) => SessionStore;
 

@@ -1,4 +1,4 @@
 import { contractSuite } from './contract-suite.js';
-import { memoryTarget } from './targets.js';
+import { memoryTarget } from './contract-targets.js';
 
 contractSuite(memoryTarget());

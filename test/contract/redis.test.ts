@@ -1,5 +1,5 @@
 import { contractSuite } from './contract-suite.js';
-import { redisTarget } from './targets.js';
+import { redisTarget } from './contract-targets.js';
 
 contractSuite(redisTarget(5));
 // An ioredis keyPrefix must be honoured on top of the store's own prefix.

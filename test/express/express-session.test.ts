@@ -4,8 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RedisSessionStore } from '../../src/index.js';
-import { type App, Browser, startApp } from './harness.js';
-import { call, redisCasTarget } from './targets.js';
+import { type App, Browser, startApp } from './express-harness.js';
+import { call, redisCasTarget } from './express-targets.js';
 
 const target = redisCasTarget(5);
 const pttl = (sessions: RedisSessionStore, sid: string): Promise<number> => target.client().pttl(sessions.keyFor(sid));

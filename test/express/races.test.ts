@@ -9,9 +9,9 @@ import type { Store } from 'express-session';
 import { createClient as createNodeRedis } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isSessionConflict } from '../../src/express/index.js';
-import { uniquePrefix } from '../support/clients.js';
-import { type App, Browser, startApp } from './harness.js';
-import { type CasTarget, memoryCasTarget, redisCasTarget } from './targets.js';
+import { uniquePrefix } from '../infra/clients.js';
+import { type App, Browser, startApp } from './express-harness.js';
+import { type CasTarget, memoryCasTarget, redisCasTarget } from './express-targets.js';
 
 /** A request loads the session and stalls; another logs out; the first then changes and saves it. */
 async function logoutRace(app: App): Promise<{ sid: string; after: { sid: string; data: Record<string, unknown> } }> {

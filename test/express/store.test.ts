@@ -3,8 +3,8 @@ import session from 'express-session';
 import { afterAll, describe, expect, it } from 'vitest';
 import DefaultExport, { CasSessionStore, type FieldSerializer } from '../../src/express/index.js';
 import { MemorySessionStore, RedisSessionStore, isInvalidArgument, isSessionStoreError } from '../../src/index.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
-import { call, redisCasTarget } from './targets.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
+import { call, redisCasTarget } from './express-targets.js';
 
 const target = redisCasTarget(5);
 const cookie = (maxAge?: number) =>

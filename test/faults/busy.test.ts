@@ -5,8 +5,8 @@
  * A retry after the script ends applies normally.
  */
 import { describe, it } from 'vitest';
-import { adminClient, startBusyScript } from '../support/server-faults.js';
-import { expectAppliedOnce, plan, settled, useServerWithStore, WRITE_OPS } from './harness.js';
+import { adminClient, startBusyScript } from '../infra/server-faults.js';
+import { expectAppliedOnce, plan, settled, useServerWithStore, WRITE_OPS } from './fault-harness.js';
 import { expectRefused } from './refused.js';
 
 const env = useServerWithStore('busy');

@@ -15,10 +15,10 @@ import {
   isSessionStoreError,
 } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
-import { freePort, type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient, createAclUser } from '../support/server-faults.js';
-import { rejection, scriptRuns } from './harness.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
+import { freePort, type RedisServer, startRedisServer } from '../../harness/redis-server.js';
+import { adminClient, createAclUser } from '../infra/server-faults.js';
+import { rejection, scriptRuns } from './fault-harness.js';
 
 let server: RedisServer;
 let admin: Redis;

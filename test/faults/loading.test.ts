@@ -5,8 +5,8 @@
  * not_applied; once loading ends the data is there and a retry applies.
  */
 import { describe, it } from 'vitest';
-import { adminClient, startLoading } from '../support/server-faults.js';
-import { expectAppliedOnce, plan, settled, useServerWithStore, WRITE_OPS } from './harness.js';
+import { adminClient, startLoading } from '../infra/server-faults.js';
+import { expectAppliedOnce, plan, settled, useServerWithStore, WRITE_OPS } from './fault-harness.js';
 import { expectRefused } from './refused.js';
 
 const env = useServerWithStore('loading');

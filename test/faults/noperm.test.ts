@@ -12,10 +12,10 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient, createAclUser } from '../support/server-faults.js';
-import { WRITE_OPS, type WriteOp, expectFault, plan, rejection, settled } from './harness.js';
+import { type IoredisMajor, createClient, uniquePrefix } from '../infra/clients.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
+import { adminClient, createAclUser } from '../infra/server-faults.js';
+import { WRITE_OPS, type WriteOp, expectFault, plan, rejection, settled } from './fault-harness.js';
 import { expectRefused } from './refused.js';
 
 let server: RedisServer;

@@ -9,10 +9,10 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient, forceOom, infoField, setMaxmemory } from '../support/server-faults.js';
-import { expectAppliedOnce, expectFault, plan, rawRecord, rejection, settled, type WriteOp } from './harness.js';
+import { type IoredisMajor, createClient, uniquePrefix } from '../infra/clients.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
+import { adminClient, forceOom, infoField, setMaxmemory } from '../infra/server-faults.js';
+import { expectAppliedOnce, expectFault, plan, rawRecord, rejection, settled, type WriteOp } from './fault-harness.js';
 
 let server: RedisServer;
 let admin: Redis;

@@ -3,7 +3,7 @@
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { useProxiedServer } from './harness.js';
+import { useProxiedServer } from './fault-harness.js';
 
 const env = useProxiedServer();
 

@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient, startReplica } from '../support/server-faults.js';
-import { WRITE_OPS, plan } from './harness.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
+import { adminClient, startReplica } from '../infra/server-faults.js';
+import { WRITE_OPS, plan } from './fault-harness.js';
 import { expectRefused } from './refused.js';
 
 let primary: RedisServer;

@@ -15,8 +15,8 @@ import { Redis as Redis6 } from 'ioredis6';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { type GenerationReader, RedisSessionStore, type SessionStoreErrorCode, isRedisFault } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { type IoredisMajor, sleep } from '../support/clients.js';
-import { type RedisServer, freePort, startRedisServer } from '../support/redis-server.js';
+import { type IoredisMajor, sleep } from '../infra/clients.js';
+import { type RedisServer, freePort, startRedisServer } from '../../harness/redis-server.js';
 
 const clients: Client[] = [];
 const servers: RedisServer[] = [];

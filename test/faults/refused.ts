@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import type { RedisSessionStore, SessionStoreErrorCode } from '../../src/index.js';
-import { WRITE_OPS, type Plan, expectFault, plan, rawRecord, rejection } from './harness.js';
+import { WRITE_OPS, type Plan, expectFault, plan, rawRecord, rejection } from './fault-harness.js';
 
 /** Prepares one plan per write op with `healthy` (before the fault starts). */
 export async function planAll(healthy: RedisSessionStore, label: string): Promise<Plan[]> {

@@ -9,8 +9,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
-import { expectAppliedOnce, plan, scriptRuns, settled, useProxiedServer, WRITE_OPS } from './harness.js';
+import { type IoredisMajor, createClient, uniquePrefix } from '../infra/clients.js';
+import { expectAppliedOnce, plan, scriptRuns, settled, useProxiedServer, WRITE_OPS } from './fault-harness.js';
 
 const env = useProxiedServer();
 

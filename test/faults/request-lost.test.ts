@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
 import {
   expectAppliedOnce,
   expectFault,
@@ -17,7 +17,7 @@ import {
   settled,
   useProxiedServer,
   WRITE_OPS,
-} from './harness.js';
+} from './fault-harness.js';
 
 const prefix = uniquePrefix('request-lost');
 

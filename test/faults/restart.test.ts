@@ -11,10 +11,10 @@ import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, type Session, isSessionStoreError } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { createClient, sleep, uniquePrefix } from '../support/clients.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient, libraryLoaded } from '../support/server-faults.js';
-import { expectAppliedOnce, expectFault, plan, rejection, settled, type Plan, WRITE_OPS } from './harness.js';
+import { createClient, sleep, uniquePrefix } from '../infra/clients.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
+import { adminClient, libraryLoaded } from '../infra/server-faults.js';
+import { expectAppliedOnce, expectFault, plan, rejection, settled, type Plan, WRITE_OPS } from './fault-harness.js';
 
 const PERSISTENT = ['--appendonly', 'yes', '--appendfsync', 'always'];
 const clients: Client[] = [];

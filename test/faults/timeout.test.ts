@@ -9,8 +9,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
-import { expectFault, plan, rejection, resetAndReconnect, useProxiedServer, WRITE_OPS } from './harness.js';
+import { type IoredisMajor, createClient, uniquePrefix } from '../infra/clients.js';
+import { expectFault, plan, rejection, resetAndReconnect, useProxiedServer, WRITE_OPS } from './fault-harness.js';
 
 const env = useProxiedServer();
 

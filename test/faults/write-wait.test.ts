@@ -12,9 +12,9 @@ import {
   isInvalidArgument,
 } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient, startReplica } from '../support/server-faults.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
+import { adminClient, startReplica } from '../infra/server-faults.js';
 
 let primary: RedisServer;
 let replica: RedisServer;

@@ -5,8 +5,8 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Metadata } from '../../src/index.js';
-import { type HistoryEntry, boundByConnectionOrder, checkSessionHistory } from '../support/history.js';
-import { type Operation, checkHistory } from '../support/linearizability.js';
+import { type HistoryEntry, boundByConnectionOrder, checkSessionHistory } from '../oracles/session-history.js';
+import { type Operation, checkHistory } from '../oracles/linearizability.js';
 import {
   EXACT_TIMING,
   type ModelConfig,
@@ -14,7 +14,7 @@ import {
   type SessionOp,
   type SessionOutput,
   sessionModel,
-} from '../support/model.js';
+} from '../oracles/model.js';
 
 const LONG = 1_000_000;
 const cfg: ModelConfig = { ttlMs: LONG, tombstoneTtlMs: LONG, touchOnGet: false, ...EXACT_TIMING };

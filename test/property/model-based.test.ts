@@ -4,7 +4,7 @@
  * "advance time"), runs them against a store and the model side by side, and
  * every reply must be one the model allows. After every command the TTL of
  * every record is checked too. Failures shrink to a minimal sequence and
- * print a replayable seed and path (see test/support/budget.ts).
+ * print a replayable seed and path (see test/infra/budget.ts).
  *
  * Time: the memory store gets an injected clock, so the model knows every
  * expiry instant exactly. Redis runs in real time: each command is stamped
@@ -16,9 +16,9 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, it } from 'vitest';
 import { type Metadata, MemorySessionStore, RedisSessionStore, type SessionStore } from '../../src/index.js';
-import { PROPERTY_TIMEOUT_MS, fcParams } from '../support/budget.js';
-import { createClient, sleep, uniquePrefix } from '../support/clients.js';
-import { execute, monotonicClock } from '../support/history.js';
+import { PROPERTY_TIMEOUT_MS, fcParams } from '../infra/budget.js';
+import { createClient, sleep, uniquePrefix } from '../infra/clients.js';
+import { execute, monotonicClock } from '../oracles/session-history.js';
 import {
   EXACT_TIMING,
   INITIAL,
@@ -31,10 +31,10 @@ import {
   describeOp,
   knownGeneration,
   step,
-} from '../support/model.js';
-import { NaiveRedisStore } from '../support/naive-store.js';
-import { isObj } from '../support/observations.js';
-import { scanKeys } from '../support/race.js';
+} from '../oracles/model.js';
+import { NaiveRedisStore } from '../oracles/naive-store.js';
+import { isObj } from '../oracles/observations.js';
+import { scanKeys } from '../oracles/race.js';
 
 const IDS = ['a', 'b', 'c'] as const;
 

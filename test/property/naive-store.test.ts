@@ -12,12 +12,12 @@
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROPERTY_TIMEOUT_MS, fcParams } from '../support/budget.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
-import { checkSessionHistory, checkerSummary } from '../support/history.js';
-import { REDIS_TIMING, type ModelConfig } from '../support/model.js';
-import { NaiveRedisStore } from '../support/naive-store.js';
-import { naiveRaceTarget, scanKeys } from '../support/race.js';
+import { PROPERTY_TIMEOUT_MS, fcParams } from '../infra/budget.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
+import { checkSessionHistory, checkerSummary } from '../oracles/session-history.js';
+import { REDIS_TIMING, type ModelConfig } from '../oracles/model.js';
+import { NaiveRedisStore } from '../oracles/naive-store.js';
+import { naiveRaceTarget, scanKeys } from '../oracles/race.js';
 import {
   PropertyViolation,
   type RaceOptions,
@@ -26,8 +26,8 @@ import {
   noLostUpdate,
   noResurrectionAfterExpiry,
   noResurrectionAfterTerminate,
-} from '../support/race-properties.js';
-import { ALL_KINDS, runStress, stressPlan } from '../support/stress.js';
+} from '../oracles/race-properties.js';
+import { ALL_KINDS, runStress, stressPlan } from '../oracles/stress.js';
 
 const T = PROPERTY_TIMEOUT_MS;
 /** Runs allowed to find the bug; fast-check stops at the first failure (then shrinks it). */

@@ -11,8 +11,8 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CreateResult, RedisSessionStore } from '../../src/index.js';
-import { PROPERTY_TIMEOUT_MS, fcParams } from '../support/budget.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
+import { PROPERTY_TIMEOUT_MS, fcParams } from '../infra/budget.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
 import {
   History,
   type HistoryEntry,
@@ -20,10 +20,10 @@ import {
   checkerSummary,
   execute,
   writeHistoryArtifact,
-} from '../support/history.js';
-import { REDIS_TIMING, type ModelConfig, type SessionOp } from '../support/model.js';
-import { describeEntry, generationBreach, isObj, resurrectionBreach } from '../support/observations.js';
-import { memoryRaceTarget, redisRaceTarget, scanKeys } from '../support/race.js';
+} from '../oracles/session-history.js';
+import { REDIS_TIMING, type ModelConfig, type SessionOp } from '../oracles/model.js';
+import { describeEntry, generationBreach, isObj, resurrectionBreach } from '../oracles/observations.js';
+import { memoryRaceTarget, redisRaceTarget, scanKeys } from '../oracles/race.js';
 import {
   casExclusive,
   generationMonotonic,
@@ -31,8 +31,8 @@ import {
   noResurrectionAfterExpiry,
   noResurrectionAfterTerminate,
   ttlInvariantRace,
-} from '../support/race-properties.js';
-import { type KindWeights, runStress, stressPlan } from '../support/stress.js';
+} from '../oracles/race-properties.js';
+import { type KindWeights, runStress, stressPlan } from '../oracles/stress.js';
 
 const T = PROPERTY_TIMEOUT_MS;
 /** The store defaults (30 min TTLs): nothing expires during these runs. */

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIBRARY } from '../../src/redis/generated/lua.js';
 import { RedisSessionStore, functionLibrary, isSessionStoreError } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { type IoredisMajor, createClient, uniquePrefix } from '../support/clients.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient, createAclUser, libraryLoaded } from '../support/server-faults.js';
+import { type IoredisMajor, createClient, uniquePrefix } from '../infra/clients.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
+import { adminClient, createAclUser, libraryLoaded } from '../infra/server-faults.js';
 
 let server: RedisServer;
 let admin: Redis;

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, sessionKey } from '../../src/index.js';
 import { callScriptRaw } from '../../src/redis/scripts.js';
 import type { ScriptName } from '../../src/redis/generated/lua.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
 
 const client = createClient(5);
 afterAll(() => client.disconnect());

@@ -10,7 +10,7 @@ import { Code, decodeReply } from '../../src/redis/decode.js';
 import { sessionKey } from '../../src/index.js';
 import { callScriptRaw } from '../../src/redis/scripts.js';
 import type { ScriptName } from '../../src/redis/generated/lua.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
 
 const client = createClient(5);
 afterAll(() => client.disconnect());

@@ -1,7 +1,7 @@
 /** RedisSessionStore's own options are checked at construction, before any I/O. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, isInvalidArgument } from '../../src/index.js';
-import { createClient } from '../support/clients.js';
+import { createClient } from '../infra/clients.js';
 
 const client = createClient(5, undefined, { lazyConnect: true });
 afterAll(() => client.disconnect());

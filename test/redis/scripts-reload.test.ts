@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { createClient } from '../support/clients.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { createClient } from '../infra/clients.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
 
 describe.each([5, 6] as const)('function library reload (ioredis %i)', (major) => {
   let server: RedisServer;

@@ -15,7 +15,7 @@ describe('provideRedis', () => {
       DOCKER_HOST: 'unix:///nonexistent/docker.sock',
       TESTCONTAINERS_RYUK_DISABLED: 'true',
     };
-    const script = `import { provideRedis } from './test/support/provision.ts';
+    const script = `import { provideRedis } from './harness/provision.ts';
       try { await provideRedis(); console.log('PROVIDED'); } catch (e) { console.log(e.message); process.exit(3); }`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       env,

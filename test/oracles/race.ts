@@ -16,7 +16,7 @@ import type { Redis } from 'ioredis';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from '../../src/index.js';
 import { EXACT_TIMING, type ModelConfig } from './model.js';
 import { NaiveRedisStore } from './naive-store.js';
-import { uniquePrefix } from './clients.js';
+import { uniquePrefix } from '../infra/clients.js';
 
 /** One concurrent flow of a race. */
 export class Flow {

@@ -7,8 +7,8 @@
  */
 import fc from 'fast-check';
 import type { Metadata, Session, SessionStore } from '../../src/index.js';
-import { fcParams } from './budget.js';
-import { History, type HistoryEntry, checkSessionHistory, execute, logicalClock } from './history.js';
+import { fcParams } from '../infra/budget.js';
+import { History, type HistoryEntry, checkSessionHistory, execute, logicalClock } from './session-history.js';
 import type { SessionOp, SessionOutput } from './model.js';
 import { describeEntry, generationBreach, isObj, sessionIn as sessionOf, seesLive } from './observations.js';
 import { type Flow, type RaceTarget, type RaceTtls, type RaceWorld, runFlows } from './race.js';

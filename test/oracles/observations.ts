@@ -4,7 +4,7 @@
  * @module
  */
 import type { Metadata, Session } from '../../src/index.js';
-import type { HistoryEntry } from './history.js';
+import type { HistoryEntry } from './session-history.js';
 import type { SessionOutput } from './model.js';
 
 export function isObj(v: unknown): v is Record<string, unknown> {

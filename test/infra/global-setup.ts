@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startRedisCluster } from './cluster.js';
-import { provideRedis } from './provision.js';
+import { startRedisCluster } from '../../harness/cluster.js';
+import { provideRedis } from '../../harness/provision.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

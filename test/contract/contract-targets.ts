@@ -8,7 +8,7 @@ import { Cluster as Cluster6 } from 'ioredis6';
 import { afterAll, inject } from 'vitest';
 import { MemorySessionStore, RedisSessionStore, type SessionStore, type SessionStoreOptions } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
+import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../infra/clients.js';
 
 export interface ContractTarget {
   readonly name: string;

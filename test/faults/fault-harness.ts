@@ -6,9 +6,9 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { type FaultProxy, startProxy } from '../support/proxy.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
-import { adminClient } from '../support/server-faults.js';
+import { type FaultProxy, startProxy } from '../infra/proxy.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
+import { adminClient } from '../infra/server-faults.js';
 import {
   RedisSessionStore,
   type Session,
@@ -18,7 +18,7 @@ import {
   isSessionStoreError,
 } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { createClient, uniquePrefix } from '../support/clients.js';
+import { createClient, uniquePrefix } from '../infra/clients.js';
 
 export const WRITE_OPS = ['create', 'update', 'patch', 'touch', 'terminate', 'mutate'] as const;
 export type WriteOp = (typeof WRITE_OPS)[number];

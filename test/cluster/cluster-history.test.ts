@@ -1,6 +1,6 @@
 /** The history checks catch what they claim to catch (no Redis needed). */
 import { describe, expect, it } from 'vitest';
-import { History, type Op, checkHistory } from './history.js';
+import { History, type Op, checkHistory } from './cluster-history.js';
 
 function historyOf(ops: Array<Partial<Op> & Pick<Op, 'kind' | 'start' | 'end'>>): History {
   const h = new History();

@@ -15,8 +15,8 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import type { Session, SessionStore } from '../../src/index.js';
 import { sessionKey } from '../../src/index.js';
-import { sleep } from './clients.js';
-import { History, boundByConnectionOrder, execute } from './history.js';
+import { sleep } from '../infra/clients.js';
+import { History, boundByConnectionOrder, execute } from './session-history.js';
 import type { ModelConfig, SessionOp } from './model.js';
 import { isObj, sessionIn } from './observations.js';
 

@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/index.js';
-import { createClient, sleep, uniquePrefix } from '../support/clients.js';
-import { waitForReplicaOffset } from '../support/cluster.js';
-import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { createClient, sleep, uniquePrefix } from '../infra/clients.js';
+import { waitForReplicaOffset } from '../../harness/cluster.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
 import type { Redis } from 'ioredis';
 
 let primary: RedisServer;

@@ -7,7 +7,7 @@
  */
 import { LIBRARY } from '../../src/redis/generated/lua.js';
 import { Redis } from 'ioredis';
-import { type RedisServer, startRedisServer } from './redis-server.js';
+import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

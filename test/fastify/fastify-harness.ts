@@ -7,7 +7,7 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifySession, { type FastifySessionOptions, type SessionStore } from '@fastify/session';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { Browser, Gates } from '../express/harness.js';
+import { Browser, Gates } from '../express/express-harness.js';
 
 export { Browser, Gates };
 

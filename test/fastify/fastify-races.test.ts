@@ -9,9 +9,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CasSessionStore as ExpressCasSessionStore } from '../../src/express/index.js';
 import { TRACKING_FIELD, isSessionConflict } from '../../src/fastify/index.js';
 import { RedisSessionStore } from '../../src/index.js';
-import { uniquePrefix } from '../support/clients.js';
-import { type App, startApp } from './harness.js';
-import { type CasTarget, expireNow, memoryCasTarget, redisCasTarget } from './targets.js';
+import { uniquePrefix } from '../infra/clients.js';
+import { type App, startApp } from './fastify-harness.js';
+import { type CasTarget, expireNow, memoryCasTarget, redisCasTarget } from './fastify-targets.js';
 
 /** A request loads the session and stalls; another logs out; the first then changes and saves it. */
 async function logoutRace(app: App): Promise<{ sid: string; after: { sid: string; data: Record<string, unknown> } }> {

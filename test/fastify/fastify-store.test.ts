@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import DefaultExport, { CasSessionStore, TRACKING_FIELD, type FieldSerializer } from '../../src/fastify/index.js';
 import { MemorySessionStore, RedisSessionStore, isInvalidArgument, isSessionStoreError } from '../../src/index.js';
-import { redisCasTarget } from './targets.js';
+import { redisCasTarget } from './fastify-targets.js';
 
 const target = redisCasTarget(5);
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -3,7 +3,7 @@ import { afterAll } from 'vitest';
 import { CasSessionStore, type CasSessionStoreOptions } from '../../src/fastify/index.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore, type SessionStoreOptions } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
-import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../support/clients.js';
+import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../infra/clients.js';
 
 export type StoreOptions = Pick<CasSessionStoreOptions, 'serializer' | 'sameField' | 'maxAttempts'>;
 

@@ -38,13 +38,13 @@ export {
 export type { Outcome, SessionStoreErrorCode } from './core/errors.js';
 export { RedisSessionStore } from './redis/redis-store.js';
 export { functionLibrary } from './redis/scripts.js';
-export type { EvictionPolicyCheck, EvictionPolicyReport, RedisSessionStoreOptions } from './redis/redis-store.js';
+export type { EvictionPolicyCheck, EvictionPolicyReport } from './redis/eviction-policy.js';
+export type { RedisSessionStoreOptions } from './redis/store-options.js';
 export { MemorySessionStore } from './memory/memory-store.js';
 export type { MemorySessionStoreOptions } from './memory/memory-store.js';
-export { DEFAULT_PREFIX, encodeId, decodeId, sessionKey } from './redis/keys.js';
+export { DEFAULT_PREFIX, sessionKey } from './redis/keys.js';
 export { SLOT_COUNT, keySlot } from './redis/slots.js';
-export { DEFAULTS, MAX_ID_LENGTH } from './core/validate.js';
-export type { ResolvedOptions } from './core/validate.js';
+export { MAX_ID_LENGTH } from './core/validate.js';
 export type {
   ChangeEvent,
   ChangeFeed,

@@ -34,12 +34,18 @@ export type SessionStoreErrorCode =
   | 'CLUSTER'
   /** Any other error reply from Redis; the script did not write. */
   | 'REDIS_ERROR'
-  /** Redis answered with a reply this version does not understand. */
+  /**
+   * Redis answered with a reply this version does not understand. From a
+   * store call it is a {@link RedisFaultError}: after a write its `outcome` is
+   * `unknown` (the function ran and may have applied), after a read `not_applied`.
+   */
   | 'UNEXPECTED_REPLY'
   /** The server's configuration breaks a guarantee (for example an eviction policy that can drop tombstones). */
   | 'UNSAFE_CONFIG'
   /** The object was closed (a `SessionCache` after `close()`); nothing was sent. */
-  | 'CLOSED';
+  | 'CLOSED'
+  /** `session-cas/express` with `sameField: 'error'`: another request changed the same field; nothing was written. */
+  | 'SESSION_CONFLICT';
 
 /** Whether a failed command was applied. */
 export type Outcome = 'not_applied' | 'unknown';
@@ -56,7 +62,13 @@ export class SessionStoreError extends Error {
   }
 }
 
-/** A bad argument or option, thrown before anything touches Redis. */
+/**
+ * A bad argument or option, thrown before anything touches Redis, with one
+ * exception: a `patch` whose result would exceed `maxMetadataBytes` (the size
+ * of the entries it leaves alone is known only to the server) is refused by
+ * the server's function before its first write, so nothing is written, but
+ * the call did reach Redis.
+ */
 export class InvalidArgumentError extends SessionStoreError {
   declare readonly code: 'INVALID_ARGUMENT';
   /** Which argument was rejected, e.g. `id`, `metadata`, `opts.ttlMs`. */
@@ -110,6 +122,7 @@ const CODES: Readonly<Record<SessionStoreErrorCode, true>> = {
   UNEXPECTED_REPLY: true,
   UNSAFE_CONFIG: true,
   CLOSED: true,
+  SESSION_CONFLICT: true,
 };
 
 /** Whether `e` is any error thrown by session-cas (works across ESM/CJS copies). */
@@ -119,7 +132,7 @@ export function isSessionStoreError(e: unknown): e is SessionStoreError {
     hasCode(e) &&
     typeof e.code === 'string' &&
     Object.prototype.hasOwnProperty.call(CODES, e.code) &&
-    (e.name === 'SessionStoreError' || e.name === 'InvalidArgumentError' || e.name === 'RedisFaultError')
+    ['SessionStoreError', 'InvalidArgumentError', 'RedisFaultError', 'SessionConflictError'].includes(e.name as string)
   );
 }
 

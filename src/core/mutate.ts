@@ -3,7 +3,8 @@
  * @module
  */
 import type { Metadata, MutateFn, MutateOptions, MutateResult, Session, WriteOptions, WriteResult } from './types.js';
-import { DEFAULTS, MUTATE_OPTION_KEYS, checkOptions, checkPositiveInt, checkTtl, checkWaitOption } from './validate.js';
+import { DEFAULTS } from './defaults.js';
+import { MUTATE_OPTION_KEYS, checkOptions, checkPositiveInt, checkTtl, checkWaitOption } from './validate.js';
 import { InvalidArgumentError } from './errors.js';
 
 /** What `mutate` needs of a store. */

@@ -1,68 +1,22 @@
 /**
  * Argument checks, run before any I/O. Each failure names the argument.
+ * Primitives only: the stores' option records live with each store, the
+ * defaults in defaults.ts, and the per-call checks in requests.ts.
  * @module
  */
-import type { SessionCacheOptions } from '../cache/session-cache.js';
 import { InvalidArgumentError } from './errors.js';
-import { DEFAULT_PREFIX } from '../redis/keys.js';
-import type { MemorySessionStoreOptions } from '../memory/memory-store.js';
-import type { RedisSessionStoreOptions } from '../redis/redis-store.js';
 import type {
   GenerationOptions,
   Metadata,
   MutateOptions,
   PatchChanges,
-  PatchOptions,
   ReplicationWait,
   SessionStoreOptions,
   SubscribeOptions,
-  TerminateOptions,
-  TouchOptions,
-  TtlOption,
-  WriteOptions,
 } from './types.js';
 
 /** Longest accepted id, in UTF-16 code units (JavaScript string length). */
 export const MAX_ID_LENGTH = 1024;
-
-/**
- * Every default, in one place: the options of both stores
- * ({@link RedisSessionStoreOptions}; `MemorySessionStore` has the shared ones,
- * plus `now`, default `Date.now`) and `mutate`'s `maxAttempts`.
- * `tombstoneTtlMs: 'ttlMs'` means "the store's `ttlMs`"; `null` means off.
- */
-export const DEFAULTS = {
-  /** Sliding TTL of a live session, ms (30 minutes). */
-  ttlMs: 1_800_000,
-  /** `get()` and `generationOf()` refresh the TTL. */
-  touchOnGet: true,
-  /** How long a terminated id stays terminated: the store's `ttlMs`. */
-  tombstoneTtlMs: 'ttlMs',
-  /** Cap on the UTF-8 bytes of all metadata names + values (1 MiB). */
-  maxMetadataBytes: 1024 * 1024,
-  /** Redis key prefix, before any ioredis `keyPrefix`. */
-  prefix: DEFAULT_PREFIX,
-  /** No change events are published. */
-  eventsChannel: null,
-  /** Each change-feed subscriber connection is PINGed every second; a missed beat is a reported gap. */
-  eventsHeartbeatMs: 1_000,
-  /** No WAIT after terminate (unless `writeWait` is set). */
-  terminateWait: null,
-  /** No WAIT after any write. */
-  writeWait: null,
-  /** Check `maxmemory-policy` on the first call and warn when it can evict tombstones. */
-  evictionPolicyCheck: 'warn',
-  /** `mutate`: CAS attempts before it returns the last conflict. */
-  maxAttempts: 10,
-} as const satisfies Readonly<Record<keyof RedisSessionStoreOptions, unknown>> & { maxAttempts: number };
-
-/** Options after defaults and checks. */
-export interface ResolvedOptions {
-  readonly ttlMs: number;
-  readonly touchOnGet: boolean;
-  readonly tombstoneTtlMs: number;
-  readonly maxMetadataBytes: number;
-}
 
 /** Metadata after checks: entries in insertion order and their UTF-8 size. */
 export interface CheckedMetadata {
@@ -77,7 +31,7 @@ function isWellFormed(s: string): boolean {
   return native ? native.call(s) : !LONE_SURROGATE.test(s);
 }
 
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : `the number ${Object.is(v, -0) ? '-0' : String(v)}`;
@@ -202,30 +156,17 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-// Allowed keys of every options object. Add an option to its interface and
-// the compiler points here.
-const STORE_OPTIONS: AllowedKeys<SessionStoreOptions> = {
+// Allowed keys of the options objects checked here (each store keeps its own
+// record; the per-call ones are in requests.ts). Add an option to its
+// interface and the compiler points at its record.
+/** The options every store takes; each store spreads them into its own record. */
+export const STORE_OPTION_KEYS: AllowedKeys<SessionStoreOptions> = {
   ttlMs: true,
   touchOnGet: true,
   tombstoneTtlMs: true,
   maxMetadataBytes: true,
 };
-export const MEMORY_STORE_OPTION_KEYS: AllowedKeys<MemorySessionStoreOptions> = { ...STORE_OPTIONS, now: true };
-export const REDIS_STORE_OPTION_KEYS: AllowedKeys<RedisSessionStoreOptions> = {
-  ...STORE_OPTIONS,
-  prefix: true,
-  eventsChannel: true,
-  eventsHeartbeatMs: true,
-  terminateWait: true,
-  writeWait: true,
-  evictionPolicyCheck: true,
-};
 export const TERMINATE_WAIT_KEYS: AllowedKeys<ReplicationWait> = { replicas: true, timeoutMs: true };
-export const TTL_OPTION_KEYS: AllowedKeys<TtlOption> = { ttlMs: true };
-export const WRITE_OPTION_KEYS: AllowedKeys<WriteOptions> = { ttlMs: true, wait: true };
-export const PATCH_OPTION_KEYS: AllowedKeys<PatchOptions> = { ttlMs: true, expectedGeneration: true, wait: true };
-export const TOUCH_OPTION_KEYS: AllowedKeys<TouchOptions> = { ttlMs: true, expectedGeneration: true };
-export const TERMINATE_OPTION_KEYS: AllowedKeys<TerminateOptions> = { expectedGeneration: true, wait: true };
 export const MUTATE_OPTION_KEYS: AllowedKeys<MutateOptions> = { ttlMs: true, maxAttempts: true, wait: true };
 
 /** A {@link ReplicationWait} (`options.writeWait`, `options.terminateWait`), or undefined when absent. */
@@ -245,18 +186,8 @@ export function checkWaitOption(opts: { wait?: unknown }): ReplicationWait | fal
 }
 export const GENERATION_OPTION_KEYS: AllowedKeys<GenerationOptions> = { touch: true };
 const CHANGES_KEYS: AllowedKeys<PatchChanges> = { set: true, remove: true };
-/** For `subscribe` (src/change-feed.ts): `checkOptions(opts, 'opts', SUBSCRIBE_OPTION_KEYS)`. */
+/** For `subscribe` (src/core/listeners.ts): `checkOptions(opts, 'opts', SUBSCRIBE_OPTION_KEYS)`. */
 export const SUBSCRIBE_OPTION_KEYS: AllowedKeys<SubscribeOptions> = { onStatus: true, signal: true };
-/** For `SessionCache` (src/cache.ts): `checkOptions(options, 'options', SESSION_CACHE_OPTION_KEYS)`. */
-export const SESSION_CACHE_OPTION_KEYS: AllowedKeys<SessionCacheOptions> = {
-  maxEntries: true,
-  validate: true,
-  maxStaleMs: true,
-  staleIfErrorMs: true,
-  onEvict: true,
-  onError: true,
-  now: true,
-};
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
@@ -331,21 +262,6 @@ export function checkChanges(changes: unknown, maxBytes: number): CheckedChanges
     }
   }
   return { set, remove };
-}
-
-/** Applies defaults and checks store options. */
-export function resolveOptions(options: unknown): ResolvedOptions {
-  const o = checkOptions<SessionStoreOptions>(options, 'options');
-  const ttlMs = o.ttlMs === undefined ? DEFAULTS.ttlMs : checkTtl(o.ttlMs, 'options.ttlMs');
-  const tombstoneTtlMs = o.tombstoneTtlMs === undefined ? ttlMs : checkTtl(o.tombstoneTtlMs, 'options.tombstoneTtlMs');
-  if (o.touchOnGet !== undefined && typeof o.touchOnGet !== 'boolean') {
-    throw new InvalidArgumentError('options.touchOnGet', `expected a boolean, got ${describe(o.touchOnGet)}`);
-  }
-  const maxMetadataBytes =
-    o.maxMetadataBytes === undefined
-      ? DEFAULTS.maxMetadataBytes
-      : checkPositiveInt(o.maxMetadataBytes, 'options.maxMetadataBytes');
-  return { ttlMs, tombstoneTtlMs, touchOnGet: o.touchOnGet ?? DEFAULTS.touchOnGet, maxMetadataBytes };
 }
 
 /** Builds the frozen metadata object handed to callers. `__proto__` stays an own key. */

@@ -5,13 +5,8 @@
  *
  * @packageDocumentation
  */
-export {
-  CasSessionStore,
-  SessionConflictError,
-  isSessionConflict,
-  type CasSessionStoreConfig,
-  type CasSessionStoreOptions,
-  type FieldSerializer,
-  type SameFieldPolicy,
-} from './cas-session-store.js';
+export { CasSessionStore } from './cas-session-store.js';
+export { SessionConflictError, isSessionConflict } from './conflict.js';
+export type { FieldSerializer } from './field-diff.js';
+export type { CasSessionStoreConfig, CasSessionStoreOptions, SameFieldPolicy } from './options.js';
 export { default } from './cas-session-store.js';

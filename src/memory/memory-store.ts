@@ -30,28 +30,18 @@ import type {
   TerminateResult,
   TouchOptions,
   TouchResult,
-  TtlOption,
   WriteOptions,
   WriteResult,
 } from '../core/types.js';
+import { type ResolvedOptions, resolveOptions } from '../core/defaults.js';
+import { prepareCreate, preparePatch, prepareTerminate, prepareTouch, prepareUpdate } from '../core/requests.js';
 import {
-  MEMORY_STORE_OPTION_KEYS,
-  PATCH_OPTION_KEYS,
-  TERMINATE_OPTION_KEYS,
-  TOUCH_OPTION_KEYS,
-  WRITE_OPTION_KEYS,
-  checkWaitOption,
-  type ResolvedOptions,
-  checkChanges,
-  checkExpectedGeneration,
-  checkGeneration,
+  type AllowedKeys,
+  STORE_OPTION_KEYS,
   checkGenerationOptions,
   checkId,
-  checkMetadata,
   checkOptions,
-  checkTtl,
   freezeMetadata,
-  resolveOptions,
   utf8Bytes,
 } from '../core/validate.js';
 
@@ -60,6 +50,8 @@ export interface MemorySessionStoreOptions extends SessionStoreOptions {
   /** Clock in ms; inject one to move time in tests. Default `Date.now`. */
   now?: () => number;
 }
+
+const MEMORY_STORE_OPTION_KEYS: AllowedKeys<MemorySessionStoreOptions> = { ...STORE_OPTION_KEYS, now: true };
 
 interface LiveRecord {
   readonly kind: 'live';
@@ -87,10 +79,15 @@ const SWEEP_EVERY = 1024;
 export class MemorySessionStore implements SessionStore, GenerationReader, ChangeFeed {
   /** Options after defaults. */
   readonly options: ResolvedOptions;
+  /** @internal */
   private readonly now: () => number;
+  /** @internal */
   private readonly records = new Map<string, StoredRecord>();
+  /** @internal */
   private highWater = 0;
+  /** @internal */
   private opsSinceSweep = 0;
+  /** @internal */
   private readonly listeners = new Listeners();
 
   /** @throws InvalidArgumentError for bad options. */
@@ -102,7 +99,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     this.now = o.now ?? Date.now;
   }
 
-  /** The unexpired record of an id, dropping an expired one. */
+  /** @internal The unexpired record of an id, dropping an expired one. */
   private record(id: string): StoredRecord | undefined {
     const now = this.now();
     if (++this.opsSinceSweep >= SWEEP_EVERY) this.sweep(now);
@@ -114,29 +111,27 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     return rec;
   }
 
+  /** @internal */
   private sweep(now: number): void {
     this.opsSinceSweep = 0;
     for (const [id, rec] of this.records) if (rec.expiresAt <= now) this.records.delete(id);
   }
 
-  private ttl(opts: TtlOption): number {
-    return opts.ttlMs === undefined ? this.options.ttlMs : checkTtl(opts.ttlMs, 'opts.ttlMs');
-  }
-
-  /** Events go out on a microtask, in write order, so a listener never runs inside a write. */
+  /** @internal Events go out on a microtask, in write order, so a listener never runs inside a write. */
   private emit(kind: ChangeKind, generation: number, id: string): void {
     if (this.listeners.size === 0) return;
     const event: ChangeEvent = { kind, id, generation };
     queueMicrotask(() => this.listeners.emit(event));
   }
 
+  /** @internal */
   private store(session: Session, ttlMs: number): Session {
     this.highWater = Math.max(this.highWater, session.generation);
     this.records.set(session.id, { kind: 'live', session, expiresAt: this.now() + ttlMs });
     return session;
   }
 
-  /** Why a write cannot apply, or the live record it applies to. */
+  /** @internal Why a write cannot apply, or the live record it applies to. */
   private live(
     id: string,
     expected: number | undefined,
@@ -153,14 +148,12 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   }
 
   async create(id: string, metadata: Metadata = {}, opts?: WriteOptions): Promise<CreateResult> {
-    checkId(id);
-    const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkWrite(opts));
+    const req = prepareCreate(id, metadata, opts, this.options); // `wait`: checked, nothing to wait for here
     const rec = this.record(id);
     if (rec) return { ok: false, reason: rec.kind === 'live' ? 'exists' : 'terminated' };
-    const session = { id, generation: this.highWater + 1, metadata: freezeMetadata(checked.entries) };
+    const session = { id, generation: this.highWater + 1, metadata: freezeMetadata(req.metadata.entries) };
     this.emit('created', session.generation, id);
-    return { ok: true, session: this.store(session, ttl) };
+    return { ok: true, session: this.store(session, req.ttlMs) };
   }
 
   async get(id: string): Promise<Session | null> {
@@ -220,64 +213,51 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   }
 
   async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: WriteOptions): Promise<WriteResult> {
-    checkId(id);
-    const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
-    const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const ttl = this.ttl(checkWrite(opts));
-    const rec = this.live(id, expected);
+    const req = prepareUpdate(id, expectedGeneration, metadata, opts, this.options);
+    const rec = this.live(id, req.expected);
     if (!('kind' in rec)) return rec;
-    const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(checked.entries) };
+    const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(req.metadata.entries) };
     this.emit('updated', session.generation, id);
-    return { ok: true, session: this.store(session, ttl) };
+    return { ok: true, session: this.store(session, req.ttlMs) };
   }
 
   async patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
-    checkId(id);
-    const checked = checkChanges(changes, this.options.maxMetadataBytes);
-    const o = checkOptions<PatchOptions>(opts, 'opts', PATCH_OPTION_KEYS);
-    checkWaitOption(o); // checked like the Redis store's; no replicas here
-    const expected = checkExpectedGeneration(o);
-    const ttl = this.ttl(o);
-    const rec = this.live(id, expected);
+    const req = preparePatch(id, changes, opts, this.options);
+    const rec = this.live(id, req.expected);
     if (!('kind' in rec)) return rec;
     // Nothing to change: no write, no new generation, no event, no TTL refresh.
-    if (checked.set.entries.length === 0 && checked.remove.length === 0) return { ok: true, session: rec.session };
+    if (req.empty) return { ok: true, session: rec.session };
     const next = new Map(Object.entries(rec.session.metadata));
-    for (const name of checked.remove) next.delete(name);
-    for (const [k, v] of checked.set.entries) next.set(k, v);
+    for (const name of req.changes.remove) next.delete(name);
+    for (const [k, v] of req.changes.set.entries) next.set(k, v);
     let bytes = 0;
     for (const [k, v] of next) bytes += utf8Bytes(k) + utf8Bytes(v);
     if (bytes > this.options.maxMetadataBytes) {
       throw new InvalidArgumentError(
         'changes',
-        `the patched metadata would be ${bytes} bytes, over maxMetadataBytes (${this.options.maxMetadataBytes})`,
+        `the patched metadata would be ${bytes} bytes, over maxMetadataBytes ` +
+          `(${this.options.maxMetadataBytes}); nothing was written`,
       );
     }
     const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(next) };
     this.emit('updated', session.generation, id);
-    return { ok: true, session: this.store(session, ttl) };
+    return { ok: true, session: this.store(session, req.ttlMs) };
   }
 
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
-    checkId(id);
-    const o = checkOptions<TouchOptions>(opts, 'opts', TOUCH_OPTION_KEYS);
-    const expected = checkExpectedGeneration(o);
-    const ttl = this.ttl(o);
-    const rec = this.live(id, expected);
+    const req = prepareTouch(id, opts, this.options);
+    const rec = this.live(id, req.expected);
     if (!('kind' in rec)) return rec;
-    this.store(rec.session, ttl);
+    this.store(rec.session, req.ttlMs);
     return { ok: true, generation: rec.session.generation };
   }
 
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
-    checkId(id);
-    const o = checkOptions<TerminateOptions>(opts, 'opts', TERMINATE_OPTION_KEYS);
-    checkWaitOption(o); // checked like the Redis store's; no replicas here
-    const expected = checkExpectedGeneration(o);
-    const rec = this.live(id, expected);
+    const req = prepareTerminate(id, opts, this.options); // `wait`: checked, no replicas here
+    const rec = this.live(id, req.expected);
     if (!('kind' in rec)) return rec;
     const generation = rec.session.generation;
-    this.records.set(id, { kind: 'tombstone', generation, expiresAt: this.now() + this.options.tombstoneTtlMs });
+    this.records.set(id, { kind: 'tombstone', generation, expiresAt: this.now() + req.ttlMs });
     this.emit('terminated', generation, id);
     return { ok: true, generation };
   }
@@ -291,11 +271,4 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   get size(): number {
     return this.records.size;
   }
-}
-
-/** `create`/`update` options: `wait` is checked like the Redis store's and has nothing to wait for here. */
-function checkWrite(opts: unknown): WriteOptions {
-  const o = checkOptions<WriteOptions>(opts, 'opts', WRITE_OPTION_KEYS);
-  checkWaitOption(o);
-  return o;
 }

@@ -24,9 +24,12 @@ import { DEFAULT_PREFIX, decodeId, encodeId } from './keys.js';
 import type { Client } from './scripts.js';
 import { Listeners, type Registration } from '../core/listeners.js';
 import { ShardedSubscriber } from './shard-channels.js';
+import { isReplyError } from './client-info.js';
+import { GENERATION } from './decode.js';
 import { isCluster } from './slots.js';
 import type { ChangeEvent, ChangeKind, SubscribeOptions, Subscription } from '../core/types.js';
-import { DEFAULTS, MAX_ID_LENGTH } from '../core/validate.js';
+import { DEFAULTS } from '../core/defaults.js';
+import { MAX_ID_LENGTH } from '../core/validate.js';
 
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['created', 'updated', 'terminated']);
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -47,7 +50,7 @@ export function parseChangeMessage(message: string, namespace: string = DEFAULT_
   if (second < 0) return null;
   const kind = message.slice(0, first);
   const gen = message.slice(first + 1, second);
-  if (!KINDS.has(kind) || !/^[1-9][0-9]{0,15}$/.test(gen)) return null;
+  if (!KINDS.has(kind) || !GENERATION.test(gen)) return null;
   const generation = Number(gen);
   if (!Number.isSafeInteger(generation)) return null;
   const id = idOfKey(message, second + 1, namespace);
@@ -127,12 +130,6 @@ export interface Transport {
   start(): void;
   /** Closes every connection; no hook is called afterwards. */
   close(): void;
-}
-
-/** Whether ioredis rejected with a Redis error reply (not a connection problem). */
-function isReplyError(err: unknown): boolean {
-  const e = err as { name?: unknown; constructor?: { name?: unknown } } | null;
-  return e !== null && typeof e === 'object' && (e.name === 'ReplyError' || e.constructor?.name === 'ReplyError');
 }
 
 /** A reply to PING on a subscriber connection: `PONG`, or `['pong', '']` in RESP2 subscriber mode. */

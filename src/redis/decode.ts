@@ -33,7 +33,8 @@ function unexpected(what: string, raw: unknown): SessionStoreError {
   return new SessionStoreError('UNEXPECTED_REPLY', `Unexpected script reply (${what}): ${shown}`);
 }
 
-const GENERATION = /^[1-9][0-9]{0,15}$/;
+/** A generation in canonical decimal (range checked by the caller): the one copy of this pattern. */
+export const GENERATION = /^[1-9][0-9]{0,15}$/;
 
 /** Parses a generation (decimal string or integer); throws UNEXPECTED_REPLY unless it is a positive safe integer. */
 export function parseGeneration(s: unknown, raw: unknown = s): number {

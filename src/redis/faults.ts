@@ -15,6 +15,7 @@ import {
   type SessionStoreErrorCode,
   isSessionStoreError,
 } from '../core/errors.js';
+import { isReplyError } from './client-info.js';
 
 const REPLY_CODES: ReadonlyArray<[RegExp, SessionStoreErrorCode]> = [
   [/^OOM\b/, 'OOM'],
@@ -30,10 +31,6 @@ const REPLY_CODES: ReadonlyArray<[RegExp, SessionStoreErrorCode]> = [
 
 /** ioredis's message when `enableOfflineQueue: false` rejects a command it never sent. */
 const NOT_SENT = /enableOfflineQueue options is false|Connection in subscriber mode/;
-
-function isReplyError(e: Error): boolean {
-  return e.name === 'ReplyError' || e.constructor?.name === 'ReplyError';
-}
 
 /** The last connection error a client emitted since it was last ready. */
 export interface ConnectionWatch {
@@ -148,4 +145,28 @@ function connectionNote(e: Error, watch: ConnectionWatch | undefined): string {
     Object.defineProperty(e, 'cause', { value: last.error, writable: true, configurable: true, enumerable: false });
   }
   return `; last connection error (${Math.max(0, Date.now() - last.at)} ms ago): ${last.error.message}`;
+}
+
+/**
+ * A reply the library cannot read (`UNEXPECTED_REPLY`). On a write the
+ * function ran and may have applied, so the outcome is `unknown`, and the
+ * message says so; on a read nothing changed.
+ * @param detail what was wrong, e.g. `unexpected reply code 7`.
+ */
+export function unexpectedReply(
+  operation: string,
+  sessionId: string,
+  writes: boolean,
+  detail: string,
+  cause?: unknown,
+): RedisFaultError {
+  const message = writes
+    ? `${operation}: the outcome is unknown (the write may have been applied): ${detail}`
+    : `${operation}: ${detail}`;
+  return new RedisFaultError('UNEXPECTED_REPLY', message, {
+    outcome: writes ? 'unknown' : 'not_applied',
+    operation,
+    sessionId,
+    cause,
+  });
 }

@@ -5,8 +5,10 @@
  * @module
  */
 
+import { DEFAULTS } from '../core/defaults.js';
+
 /** Default key prefix of {@link RedisSessionStore}. */
-export const DEFAULT_PREFIX = 'scas:';
+export const DEFAULT_PREFIX: string = DEFAULTS.prefix;
 
 /**
  * Escapes `%`, `{` and `}` so the id can sit between braces as a hash tag: the

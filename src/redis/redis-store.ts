@@ -1,29 +1,17 @@
 /**
  * The Redis store: every operation is one call of a function of the session-cas
- * Redis Functions library (lua/*.lua, see scripts.ts).
+ * Redis Functions library (lua/*.lua, see scripts.ts). The class coordinates:
+ * arguments are checked by core/requests.ts, options by store-options.ts, and
+ * each direct client call lives in its own module (scripts.ts, replication.ts,
+ * eviction-policy.ts).
  * @module
  */
-import { randomFillSync } from 'node:crypto';
-import { Code, type Reply, decodeReply, requireGeneration, sessionFromFields } from './decode.js';
+import { type ResolvedOptions } from '../core/defaults.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { checkSubscribeArgs } from '../core/listeners.js';
-import { type ChangeFeedOptions, RedisChangeFeed, checkFeedOptions } from './change-feed.js';
-import { InvalidArgumentError, SessionStoreError } from '../core/errors.js';
-import { type ConnectionWatch, toFault, watchConnection } from './faults.js';
-import type { ScriptName } from './generated/lua.js';
-import { sessionKey } from './keys.js';
+import { scanSessionIds } from './listing.js';
 import { checkMutateArgs, runMutate } from '../core/mutate.js';
-import {
-  type ArgsOf,
-  type Client,
-  type EventTarget,
-  type FieldArgs,
-  NO_EVENTS,
-  NotSentError,
-  callScript,
-  loadLibrary,
-} from './scripts.js';
-import { shardChannel } from './shard-channels.js';
-import { connectionForKey, isCluster, keySlot } from './slots.js';
+import { prepareCreate, preparePatch, prepareTerminate, prepareTouch, prepareUpdate } from '../core/requests.js';
 import type {
   ChangeEvent,
   ChangeFeed,
@@ -32,144 +20,57 @@ import type {
   GenerationReader,
   GenerationResult,
   Metadata,
-  ReplicationReport,
   MutateFn,
   MutateOptions,
   MutateResult,
   PatchChanges,
   PatchOptions,
+  ReplicationWait,
   Session,
   SessionStore,
-  SessionStoreOptions,
   SubscribeOptions,
   Subscription,
   TerminateOptions,
   TerminateResult,
   TouchOptions,
   TouchResult,
-  ReplicationWait,
-  TtlOption,
   WriteOptions,
   WriteResult,
 } from '../core/types.js';
+import { checkGenerationOptions, checkId } from '../core/validate.js';
+import { RedisChangeFeed } from './change-feed.js';
+import { keyPrefixOf } from './client-info.js';
+import { Code, type Reply, decodeReply, requireGeneration, sessionFromFields } from './decode.js';
+import { type EvictionPolicyReport, PolicyGate, readEvictionPolicy } from './eviction-policy.js';
+import { type ConnectionWatch, toFault, unexpectedReply, watchConnection } from './faults.js';
 import {
-  type CheckedChanges,
-  type CheckedMetadata,
-  DEFAULTS,
-  type ResolvedOptions,
-  PATCH_OPTION_KEYS,
-  REDIS_STORE_OPTION_KEYS,
-  TERMINATE_OPTION_KEYS,
-  TOUCH_OPTION_KEYS,
-  WRITE_OPTION_KEYS,
-  checkReplicationWait,
-  checkWaitOption,
-  checkChanges,
-  checkExpectedGeneration,
-  checkGeneration,
-  checkGenerationOptions,
-  checkId,
-  checkMetadata,
-  checkOptions,
-  checkTtl,
-  freezeMetadata,
-  resolveOptions,
-} from '../core/validate.js';
+  createResult,
+  fieldArgs,
+  missing,
+  patchResult,
+  settle,
+  terminateResult,
+  touchResult,
+  updateResult,
+} from './results.js';
+import type { ScriptName } from './generated/lua.js';
+import { sessionKey } from './keys.js';
+import { nextOpId } from './op-ids.js';
+import { type WrittenAt, durable, waitOf } from './replication.js';
+import {
+  type ArgsOf,
+  type Client,
+  type EventTarget,
+  NO_EVENTS,
+  NotSentError,
+  callScript,
+  loadLibrary,
+} from './scripts.js';
+import { shardChannel } from './shard-channels.js';
+import { isCluster, keySlot } from './slots.js';
+import { type RedisSessionStoreOptions, resolveRedisOptions } from './store-options.js';
 
-/** Options of {@link RedisSessionStore}. */
-export interface RedisSessionStoreOptions extends SessionStoreOptions, ChangeFeedOptions {
-  /**
-   * Prefix of every key this store writes, before any ioredis `keyPrefix`.
-   * Default `'scas:'`. Stores with different prefixes never see each other's sessions.
-   */
-  prefix?: string;
-  /**
-   * Publish a change event (`<kind>:<generation>:<key>`, kind one of created,
-   * updated, terminated, key the record's key as Redis sees it) from inside
-   * every successful write, in the same atomic step: PUBLISH on this channel,
-   * or on a Cluster client SPUBLISH on the shard channel of the key's slot
-   * (`shardChannel`). Default: off. Needed by `subscribe` and by a
-   * {@link SessionCache} in `'events'` mode.
-   */
-  eventsChannel?: string;
-  /**
-   * After a successful `terminate`, run `WAIT replicas timeoutMs` on the
-   * connection that ran it (on a Cluster client: the connection to the
-   * primary of the session's slot) and report in the result how many replicas
-   * acknowledged. Redis replicates asynchronously: without this, a terminate
-   * acknowledged by a primary that fails before replicating it is lost, and
-   * the session comes back on the promoted replica. Default: off (or
-   * `writeWait` when that is set). A call's `opts.wait` overrides it.
-   */
-  terminateWait?: ReplicationWait;
-  /**
-   * The same as `terminateWait` for every write: after a successful `create`,
-   * `update`, `patch`, `terminate` (and `mutate`'s write), WAIT for this many
-   * replicas and report the count in the result's `replication`. Nothing is
-   * ever undone: a write whose replicas did not acknowledge in time is
-   * applied on the primary and reported `durable: false`. Default: off. A
-   * call's `opts.wait` overrides it (`false`: no wait for that call).
-   */
-  writeWait?: ReplicationWait;
-  /**
-   * What to do when the server's `maxmemory-policy` lets Redis evict session
-   * keys, and with them tombstones (any policy but `noeviction`; see
-   * {@link checkEvictionPolicy}). Checked once, on the store's first call.
-   * - `'warn'` (default): run the check beside the first call and emit a
-   *   process warning (`SessionCasWarning`) when the policy can evict
-   *   tombstones or cannot be read.
-   * - `'error'`: the first call waits for the check; when the policy can
-   *   evict tombstones, every call throws `UNSAFE_CONFIG` and sends nothing.
-   *   When the policy cannot be read (INFO and CONFIG refused by ACL or a
-   *   managed service) it warns and works, as in `'warn'`.
-   * - `'off'`: no check.
-   */
-  evictionPolicyCheck?: EvictionPolicyCheck;
-}
-
-/** See {@link RedisSessionStoreOptions.evictionPolicyCheck}. */
-export type EvictionPolicyCheck = 'warn' | 'error' | 'off';
-
-/** What {@link RedisSessionStore.checkEvictionPolicy} found. */
-export interface EvictionPolicyReport {
-  /** The server's `maxmemory-policy`, or null when neither INFO nor CONFIG GET could read it. */
-  readonly policy: string | null;
-  /** The server's `maxmemory` in bytes (0: no limit), or null when unknown. */
-  readonly maxmemory: number | null;
-  /** true: Redis may evict tombstones under memory pressure; false: it never evicts; null: unknown. */
-  readonly canEvictTombstones: boolean | null;
-}
-
-const EVICTION_WARNING = 'SESSION_CAS_EVICTION_POLICY';
-const CHECK_MODES: ReadonlySet<string> = new Set<EvictionPolicyCheck>(['warn', 'error', 'off']);
-
-/**
- * Op ids: 8 base64url characters from 6 random bytes (48 bits), drawn from a
- * pool refilled 1024 at a time. A write carries its op id into its function,
- * which remembers the last 8 per session, so a call that ioredis re-sends
- * after a reconnect reports its first application instead of applying
- * twice. Two different writes on one session share an id with probability
- * about 8 / 2^48 per write.
- */
-const OP_ID_BYTES = 6;
-const opIdPool = Buffer.alloc(OP_ID_BYTES * 1024);
-let opIdOffset = opIdPool.length;
-function nextOpId(): string {
-  if (opIdOffset === opIdPool.length) {
-    randomFillSync(opIdPool);
-    opIdOffset = 0;
-  }
-  const id = opIdPool.toString('base64url', opIdOffset, opIdOffset + OP_ID_BYTES);
-  opIdOffset += OP_ID_BYTES;
-  return id;
-}
-
-/** Metadata as the functions take it: flat `m<name>`, value pairs (built by push: no spread, any size). */
-function fieldArgs(checked: CheckedMetadata): FieldArgs {
-  const out: string[] = [];
-  for (const [k, v] of checked.entries) out.push(`m${k}`, v);
-  return out;
-}
+export type { RedisSessionStoreOptions } from './store-options.js';
 
 /**
  * A {@link SessionStore} on Redis (single node, Cluster or Sentinel) through
@@ -190,17 +91,21 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   readonly prefix: string;
   /** Options after defaults. */
   readonly options: ResolvedOptions;
+  /** @internal `''`: no events. */
   private readonly channel: string;
-  /** The client's ioredis `keyPrefix` (Redis sees it before every key). */
+  /** @internal The client's ioredis `keyPrefix` (Redis sees it before every key). */
   private readonly keyPrefix: string;
+  /** @internal */
   private readonly terminateWait: ReplicationWait | undefined;
+  /** @internal */
   private readonly writeWait: ReplicationWait | undefined;
+  /** @internal */
   private feed: RedisChangeFeed | undefined;
-  private readonly feedOptions: Required<ChangeFeedOptions>;
-  private readonly evictionPolicyCheck: EvictionPolicyCheck;
-  /** The first call's policy check; undefined until then, or again after a connection failure. */
-  private policyGate: Promise<void> | undefined;
-  /** The client's last connection error, for the cause of a fault. */
+  /** @internal */
+  private readonly feedOptions: RedisStoreFeedOptions;
+  /** @internal The first call's policy check. */
+  private readonly policy: PolicyGate;
+  /** @internal The client's last connection error, for the cause of a fault. */
   private readonly connection: ConnectionWatch;
 
   /** @throws InvalidArgumentError for a client that is not ioredis, or bad options. */
@@ -208,35 +113,17 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     if (typeof client !== 'object' || client === null || typeof (client as Client).defineCommand !== 'function') {
       throw new InvalidArgumentError('client', 'expected an ioredis Redis or Cluster instance');
     }
-    const o = checkOptions<RedisSessionStoreOptions>(options, 'options', REDIS_STORE_OPTION_KEYS);
-    this.options = resolveOptions(o);
-    if (o.prefix !== undefined && (typeof o.prefix !== 'string' || /[{}]/.test(o.prefix))) {
-      // A brace in the prefix would make Redis hash part of the prefix instead
-      // of the id, putting many sessions in one cluster slot.
-      throw new InvalidArgumentError('options.prefix', 'expected a string without `{` or `}`');
-    }
-    if (o.eventsChannel !== undefined && (typeof o.eventsChannel !== 'string' || o.eventsChannel === '')) {
-      throw new InvalidArgumentError('options.eventsChannel', 'expected a non-empty string');
-    }
-    this.terminateWait = checkReplicationWait(o.terminateWait, 'options.terminateWait');
-    this.writeWait = checkReplicationWait(o.writeWait, 'options.writeWait');
-    if (o.evictionPolicyCheck !== undefined && !CHECK_MODES.has(o.evictionPolicyCheck as string)) {
-      throw new InvalidArgumentError('options.evictionPolicyCheck', "expected 'warn', 'error' or 'off'");
-    }
-    this.evictionPolicyCheck = o.evictionPolicyCheck ?? DEFAULTS.evictionPolicyCheck;
-    this.prefix = o.prefix ?? DEFAULTS.prefix;
-    this.channel = o.eventsChannel ?? '';
-    if (this.channel !== '' && isCluster(client) && /[{}]/.test(this.channel)) {
-      // The shard channel's own hash tag must decide its slot.
-      throw new InvalidArgumentError(
-        'options.eventsChannel',
-        'must not contain `{` or `}` on a Cluster client (the shard channels add a hash tag)',
-      );
-    }
+    const settings = resolveRedisOptions(client, options);
+    this.options = settings.options;
+    this.prefix = settings.prefix;
+    this.channel = settings.channel;
+    this.terminateWait = settings.terminateWait;
+    this.writeWait = settings.writeWait;
+    this.feedOptions = settings.feedOptions;
     this.client = client;
-    this.keyPrefix = (client as unknown as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
+    this.keyPrefix = keyPrefixOf(client);
     this.connection = watchConnection(client);
-    this.feedOptions = checkFeedOptions(o);
+    this.policy = new PolicyGate(settings.evictionPolicyCheck, () => this.checkEvictionPolicy());
   }
 
   /**
@@ -254,7 +141,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     }
   }
 
-  /** Where a write on `key` publishes its event: the channel, or on a Cluster the shard channel of its slot. */
+  /** @internal Where a write on `key` publishes its event: the channel, or on a Cluster its slot's shard channel. */
   private events(key: string): EventTarget {
     if (this.channel === '') return NO_EVENTS;
     if (!isCluster(this.client)) return { channel: this.channel, command: 'PUBLISH' };
@@ -266,6 +153,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     return sessionKey(checkId(id), this.prefix);
   }
 
+  /** @internal Runs one function on the session's key and decodes its reply. */
   private async run<N extends ScriptName>(
     op: string,
     script: N,
@@ -274,7 +162,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     writes: boolean,
     key = sessionKey(id, this.prefix),
   ): Promise<Reply> {
-    if (this.evictionPolicyCheck !== 'off') await this.gateOnPolicy();
+    await this.policy.pass();
     let raw: unknown;
     try {
       raw = await callScript(this.client, script, key, args);
@@ -283,7 +171,11 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
         throw toFault(err.cause, op, id, writes, { connection: this.connection, sent: false });
       throw toFault(err, op, id, writes, { connection: this.connection });
     }
-    return decodeReply(raw);
+    try {
+      return decodeReply(raw);
+    } catch (err) {
+      throw unexpectedReply(op, id, writes, err instanceof Error ? err.message : String(err), err);
+    }
   }
 
   /**
@@ -297,108 +189,30 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
    * @throws RedisFaultError (`CONNECTION`) when the connection fails; a refused
    * INFO or CONFIG (ACL, managed Redis) gives `policy: null` instead.
    */
-  async checkEvictionPolicy(): Promise<EvictionPolicyReport> {
-    const c = this.client as unknown as {
-      info(section: string): Promise<string>;
-      call(...args: string[]): Promise<unknown>;
-    };
-    let policy: string | null = null;
-    let maxmemory: number | null = null;
-    try {
-      const info = await c.info('memory');
-      policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
-      const max = /^maxmemory:(\d+)/m.exec(info)?.[1];
-      maxmemory = max === undefined ? null : Number(max);
-    } catch (err) {
-      if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false, { connection: this.connection });
-    }
-    if (policy === null) {
-      try {
-        const reply = await c.call('CONFIG', 'GET', 'maxmemory-policy');
-        policy = configValue(reply);
-      } catch (err) {
-        if (!isRefusal(err)) throw toFault(err, 'checkEvictionPolicy', '', false, { connection: this.connection });
-      }
-    }
-    return { policy, maxmemory, canEvictTombstones: policy === null ? null : policy !== 'noeviction' };
+  checkEvictionPolicy(): Promise<EvictionPolicyReport> {
+    return readEvictionPolicy(this.client, this.connection);
   }
 
-  /** Runs the policy check once per store; in 'error' mode the first call waits for it. */
-  private gateOnPolicy(): Promise<void> | undefined {
-    if (!this.policyGate) {
-      const mode = this.evictionPolicyCheck;
-      this.policyGate = this.checkEvictionPolicy().then(
-        (report) => {
-          if (report.canEvictTombstones === null) {
-            warn(
-              "session-cas could not read the server's maxmemory-policy (INFO and CONFIG GET refused); " +
-                'make sure it is noeviction, or evicted tombstones let terminated ids be created again early.',
-            );
-          } else if (report.canEvictTombstones) {
-            const message =
-              `maxmemory-policy is ${report.policy} (maxmemory ${report.maxmemory ?? '?'}): Redis may evict ` +
-              'session tombstones under memory pressure, and a terminated id could then be created again before ' +
-              'tombstoneTtlMs. Use maxmemory-policy noeviction.';
-            if (mode === 'error') throw new SessionStoreError('UNSAFE_CONFIG', message);
-            warn(message);
-          }
-        },
-        (err: unknown) => {
-          this.policyGate = undefined; // a connection failure: check again on the next call
-          throw err;
-        },
-      );
-      if (mode === 'warn') this.policyGate.catch(() => undefined);
-    }
-    return this.evictionPolicyCheck === 'error' ? this.policyGate : undefined;
-  }
-
-  private ttl(opts: TtlOption, argument = 'opts.ttlMs'): number {
-    return opts.ttlMs === undefined ? this.options.ttlMs : checkTtl(opts.ttlMs, argument);
-  }
-
-  private conflict(id: string, reply: Reply): { ok: false; reason: 'conflict'; session: Session } {
-    return { ok: false, reason: 'conflict', session: sessionFromFields(id, reply.fields) };
+  /** @internal Where a write ran, for its WAIT. */
+  private at(op: string, id: string, key: string): WrittenAt {
+    return { client: this.client, key, op, id };
   }
 
   async create(id: string, metadata: Metadata = {}, opts?: WriteOptions): Promise<CreateResult> {
-    checkId(id);
-    const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const o = checkOptions<WriteOptions>(opts, 'opts', WRITE_OPTION_KEYS);
-    const ttlMs = this.ttl(o);
-    const wait = this.waitOf(o, this.writeWait);
+    const req = prepareCreate(id, metadata, opts, this.options);
+    const wait = waitOf(req.wait, this.writeWait);
     const key = sessionKey(id, this.prefix);
-    const args = { opId: nextOpId(), ttlMs, events: this.events(key), fields: fieldArgs(checked) };
+    const args = { opId: nextOpId(), ttlMs: req.ttlMs, events: this.events(key), fields: fieldArgs(req.metadata) };
     const reply = await this.run('create', 'create', id, args, true, key);
-    switch (reply.code) {
-      case Code.OK:
-      case Code.REPLAYED:
-        return this.durable('create', id, wait, reply, { ok: true, session: this.written(id, reply, checked) });
-      case Code.EXISTS:
-        return { ok: false, reason: 'exists' };
-      case Code.TERMINATED:
-        return { ok: false, reason: 'terminated' };
-      default:
-        throw unexpectedCode('create', reply);
-    }
-  }
-
-  /**
-   * The session a create or update produced: its own metadata at the reply's
-   * generation, or, for a re-sent call that later writes have overtaken, the
-   * current record (the closest truthful snapshot; its generation is the
-   * current one, so the caller's next CAS sees what they did).
-   */
-  private written(id: string, reply: Reply, checked: CheckedMetadata): Session {
-    if (reply.fields.length > 0) return sessionFromFields(id, reply.fields);
-    return { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.entries) };
+    const result = settle('create', id, true, () => createResult(id, reply, req.metadata));
+    return result.ok ? durable(this.at('create', id, key), wait, reply, result) : result;
   }
 
   async get(id: string): Promise<Session | null> {
     checkId(id);
     if (!this.options.touchOnGet) return this.peek(id);
     const reply = await this.run('get', 'get', id, { ttlMs: this.options.ttlMs }, true);
-    return reply.code === Code.OK ? sessionFromFields(id, reply.fields) : null;
+    return settle('get', id, true, () => (reply.code === Code.OK ? sessionFromFields(id, reply.fields) : null));
   }
 
   async peek(id: string): Promise<Session | null> {
@@ -410,21 +224,20 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async load(id: string): Promise<Session | 'not_found' | 'terminated'> {
     checkId(id);
     const reply = await this.run('peek', 'peek', id, undefined, false);
-    if (reply.code === Code.OK) return sessionFromFields(id, reply.fields);
-    return reply.code === Code.TERMINATED ? 'terminated' : 'not_found';
+    if (reply.code !== Code.OK) return reply.code === Code.TERMINATED ? 'terminated' : 'not_found';
+    return settle('peek', id, false, () => sessionFromFields(id, reply.fields));
   }
 
   async generationOf(id: string, opts?: GenerationOptions): Promise<GenerationResult> {
     checkId(id);
     const { touch } = checkGenerationOptions(opts, this.options.touchOnGet);
-    const reply = await this.run(
-      'generationOf',
-      'generation',
-      id,
-      { ttlMs: touch ? this.options.ttlMs : undefined },
-      touch,
+    const args = { ttlMs: touch ? this.options.ttlMs : undefined };
+    const reply = await this.run('generationOf', 'generation', id, args, touch);
+    return settle('generationOf', id, touch, () =>
+      reply.code === Code.OK
+        ? { ok: true, generation: requireGeneration(reply) }
+        : missing('generationOf', id, touch, reply),
     );
-    return reply.code === Code.OK ? { ok: true, generation: requireGeneration(reply) } : missing('generationOf', reply);
   }
 
   /**
@@ -467,235 +280,80 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   }
 
   async update(id: string, expectedGeneration: number, metadata: Metadata, opts?: WriteOptions): Promise<WriteResult> {
-    checkId(id);
-    const expected = checkGeneration(expectedGeneration, 'expectedGeneration');
-    const checked = checkMetadata(metadata, this.options.maxMetadataBytes);
-    const o = checkOptions<WriteOptions>(opts, 'opts', WRITE_OPTION_KEYS);
-    const ttlMs = this.ttl(o);
-    const wait = this.waitOf(o, this.writeWait);
+    const req = prepareUpdate(id, expectedGeneration, metadata, opts, this.options);
+    const wait = waitOf(req.wait, this.writeWait);
     const key = sessionKey(id, this.prefix);
-    const args = { opId: nextOpId(), ttlMs, expected, events: this.events(key), fields: fieldArgs(checked) };
+    const { ttlMs, expected } = req;
+    const args = { opId: nextOpId(), ttlMs, expected, events: this.events(key), fields: fieldArgs(req.metadata) };
     const reply = await this.run('update', 'update', id, args, true, key);
-    switch (reply.code) {
-      case Code.OK:
-      case Code.REPLAYED:
-        return this.durable('update', id, wait, reply, { ok: true, session: this.written(id, reply, checked) });
-      case Code.CONFLICT:
-        return this.conflict(id, reply);
-      default:
-        return missing('update', reply);
-    }
+    const result = settle('update', id, true, () => updateResult(id, reply, req.metadata));
+    return result.ok ? durable(this.at('update', id, key), wait, reply, result) : result;
   }
 
   async patch(id: string, changes: PatchChanges, opts?: PatchOptions): Promise<WriteResult> {
-    checkId(id);
-    const checked = checkChanges(changes, this.options.maxMetadataBytes);
-    const o = checkOptions<PatchOptions>(opts, 'opts', PATCH_OPTION_KEYS);
-    const expected = checkExpectedGeneration(o);
-    const ttlMs = this.ttl(o);
-    const wait = this.waitOf(o, this.writeWait);
-    if (checked.set.entries.length === 0 && checked.remove.length === 0) return this.emptyPatch(id, expected ?? '');
+    const req = preparePatch(id, changes, opts, this.options);
+    const wait = waitOf(req.wait, this.writeWait);
+    if (req.empty) return this.emptyPatch(id, req.expected);
     const key = sessionKey(id, this.prefix);
     const remove: string[] = [];
-    for (const name of checked.remove) remove.push(`m${name}`);
+    for (const name of req.changes.remove) remove.push(`m${name}`);
     const args = {
       opId: nextOpId(),
-      ttlMs,
-      expected,
+      ttlMs: req.ttlMs,
+      expected: req.expected,
       maxBytes: this.options.maxMetadataBytes,
       events: this.events(key),
-      set: fieldArgs(checked.set),
+      set: fieldArgs(req.changes.set),
       remove,
     };
     const reply = await this.run('patch', 'patch', id, args, true, key);
-    switch (reply.code) {
-      case Code.OK:
-        // The reply holds the record before the patch: apply the patch to it.
-        return this.durable('patch', id, wait, reply, {
-          ok: true,
-          session: patchedSession(id, requireGeneration(reply), reply.fields, checked),
-        });
-      case Code.REPLAYED:
-        // Applied by an earlier send of this call: the current record is the
-        // closest truthful snapshot (later writes may have moved it on).
-        return this.durable('patch', id, wait, reply, { ok: true, session: sessionFromFields(id, reply.fields) });
-      case Code.CONFLICT:
-        return this.conflict(id, reply);
-      case Code.TOO_LARGE:
-        throw new InvalidArgumentError(
-          'changes',
-          `the patched metadata would be ${reply.generation ?? '?'} bytes, over maxMetadataBytes ` +
-            `(${this.options.maxMetadataBytes}); found by the server, nothing was written`,
-        );
-      default:
-        return missing('patch', reply);
-    }
+    const max = this.options.maxMetadataBytes;
+    const result = settle('patch', id, true, () => patchResult(id, reply, req.changes, max));
+    return result.ok ? durable(this.at('patch', id, key), wait, reply, result) : result;
   }
 
   /**
-   * A patch that changes nothing is a read (no write function runs, so no new
-   * generation, no event, no TTL refresh): the current session, or why
-   * there is none, with the usual CAS check.
+   * @internal A patch that changes nothing is a read (no write function runs,
+   * so no new generation, no event, no TTL refresh): the current session, or
+   * why there is none, with the usual CAS check.
    */
-  private async emptyPatch(id: string, expected: number | ''): Promise<WriteResult> {
+  private async emptyPatch(id: string, expected: number | undefined): Promise<WriteResult> {
     const loaded = await this.load(id);
     if (typeof loaded === 'string') return { ok: false, reason: loaded };
-    if (expected !== '' && loaded.generation !== expected) return { ok: false, reason: 'conflict', session: loaded };
+    if (expected !== undefined && loaded.generation !== expected) {
+      return { ok: false, reason: 'conflict', session: loaded };
+    }
     return { ok: true, session: loaded };
   }
 
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
-    checkId(id);
-    const o = checkOptions<TouchOptions>(opts, 'opts', TOUCH_OPTION_KEYS);
-    const reply = await this.run(
-      'touch',
-      'touch',
-      id,
-      { ttlMs: this.ttl(o), expected: checkExpectedGeneration(o) },
-      true,
-    );
-    switch (reply.code) {
-      case Code.OK:
-        return { ok: true, generation: requireGeneration(reply) };
-      case Code.CONFLICT:
-        return this.conflict(id, reply);
-      default:
-        return missing('touch', reply);
-    }
+    const req = prepareTouch(id, opts, this.options);
+    const reply = await this.run('touch', 'touch', id, { ttlMs: req.ttlMs, expected: req.expected }, true);
+    return settle('touch', id, true, () => touchResult(id, reply));
   }
 
   async terminate(id: string, opts?: TerminateOptions): Promise<TerminateResult> {
-    checkId(id);
-    const o = checkOptions<TerminateOptions>(opts, 'opts', TERMINATE_OPTION_KEYS);
-    const wait = this.waitOf(o, this.terminateWait ?? this.writeWait);
+    const req = prepareTerminate(id, opts, this.options);
+    const wait = waitOf(req.wait, this.terminateWait ?? this.writeWait);
     const key = sessionKey(id, this.prefix);
-    const args = {
-      opId: nextOpId(),
-      ttlMs: this.options.tombstoneTtlMs,
-      expected: checkExpectedGeneration(o),
-      events: this.events(key),
-    };
+    const args = { opId: nextOpId(), ttlMs: req.ttlMs, expected: req.expected, events: this.events(key) };
     const reply = await this.run('terminate', 'terminate', id, args, true, key);
-    switch (reply.code) {
-      case Code.OK:
-      case Code.REPLAYED: {
-        const generation = requireGeneration(reply);
-        if (!wait) return { ok: true, generation };
-        return { ok: true, generation, replication: await this.waitForReplicas('terminate', id, wait, reply) };
-      }
-      case Code.CONFLICT:
-        return this.conflict(id, reply);
-      default:
-        return missing('terminate', reply);
-    }
-  }
-
-  /**
-   * WAIT on the connection that served the terminate: the client itself, or
-   * on a Cluster client the primary of the key's slot. Called in the same
-   * tick as the terminate's reply, so the connection (socket) is the one the
-   * reply came on; WAIT counts only the writes made on its own socket, so if
-   * ioredis reconnected before WAIT ran, or the terminate was a replay of an
-   * earlier send, nothing confirms the terminate: `durable: false`.
-   * A REPLAYED reply means ioredis re-sent the call after a reconnect and an
-   * earlier send applied it, on a connection WAIT here cannot cover.
-   * The write is applied by then, so a failure here is reported in
-   * `replication.error` (`durable: false`), never thrown: throwing would
-   * tell the caller the write may not have applied.
-   */
-  private async waitForReplicas(
-    op: string,
-    id: string,
-    wait: ReplicationWait,
-    reply: Reply,
-  ): Promise<ReplicationReport> {
-    const { replicas, timeoutMs } = wait;
-    const wroteHere = reply.code === Code.OK;
-    let acknowledged: unknown;
-    let sameSocket = false;
-    try {
-      const conn = connectionForKey(this.client, sessionKey(id, this.prefix));
-      if (!conn) throw new Error("the client's slot map names no primary for the session's slot");
-      const socket = conn.stream;
-      acknowledged = await conn.call('WAIT', replicas, timeoutMs);
-      sameSocket = socket !== undefined && conn.stream === socket;
-    } catch (err) {
-      // The write is applied (its reply came back); only its replication is unconfirmed.
-      return { acknowledged: 0, requested: replicas, durable: false, error: toFault(err, `${op} (WAIT)`, id, false) };
-    }
-    if (typeof acknowledged !== 'number') {
-      const error = new SessionStoreError('UNEXPECTED_REPLY', `WAIT replied ${String(acknowledged)}`);
-      return { acknowledged: 0, requested: replicas, durable: false, error };
-    }
-    const confirmed = wroteHere && sameSocket ? acknowledged : 0;
-    return { acknowledged: confirmed, requested: replicas, durable: confirmed >= replicas };
-  }
-
-  /** The wait a write makes: its `opts.wait`, else the store's default for it. */
-  private waitOf(o: { wait?: unknown }, fallback: ReplicationWait | undefined): ReplicationWait | undefined {
-    const w = checkWaitOption(o);
-    return w === false ? undefined : (w ?? fallback);
-  }
-
-  /** A successful write's result, with its replication report when it waits. */
-  private async durable<R extends { ok: true }>(
-    op: string,
-    id: string,
-    wait: ReplicationWait | undefined,
-    reply: Reply,
-    result: R,
-  ): Promise<R & { replication?: ReplicationReport }> {
-    if (!wait) return result;
-    return { ...result, replication: await this.waitForReplicas(op, id, wait, reply) };
+    const result = settle('terminate', id, true, () => terminateResult(id, reply));
+    return result.ok ? durable(this.at('terminate', id, key), wait, reply, result) : result;
   }
 
   async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {
     checkId(id);
     return runMutate(this, id, fn, checkMutateArgs(fn, opts));
   }
-}
 
-/** The session after a patch: the record before it (from the reply), with the changes applied. */
-function patchedSession(id: string, generation: number, before: readonly string[], changes: CheckedChanges): Session {
-  const metadata = new Map<string, string>();
-  for (let i = 0; i < before.length; i += 2) {
-    const f = before[i]!;
-    if (f.charCodeAt(0) === 109 /* m */) metadata.set(f.slice(1), before[i + 1]!);
+  /**
+   * @internal Pages of the ids of this store's session keys (live or tombstone), by SCAN with `count`
+   * per call (every Cluster primary), for the express store's `all`, `length` and `clear`.
+   */
+  scanIds(count: number): AsyncIterable<string[]> {
+    return scanSessionIds({ client: this.client, keyPrefix: this.keyPrefix, prefix: this.prefix }, count);
   }
-  for (const name of changes.remove) metadata.delete(name);
-  for (const [k, v] of changes.set.entries) metadata.set(k, v);
-  return { id, generation, metadata: freezeMetadata([...metadata]) };
 }
 
-/** An error reply (NOPERM, unknown or renamed command): the server refused, the connection is fine. */
-function isRefusal(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'ReplyError' || err.constructor?.name === 'ReplyError');
-}
-
-/** The value of a one-parameter CONFIG GET reply: RESP2 `[name, value]`, RESP3 `{ name: value }`. */
-function configValue(reply: unknown): string | null {
-  if (Array.isArray(reply)) return typeof reply[1] === 'string' ? reply[1] : null;
-  if (reply instanceof Map) {
-    const v = [...reply.values()][0];
-    return typeof v === 'string' ? v : null;
-  }
-  if (typeof reply === 'object' && reply !== null) {
-    const v = Object.values(reply)[0];
-    return typeof v === 'string' ? v : null;
-  }
-  return null;
-}
-
-function warn(message: string): void {
-  process.emitWarning(message, { type: 'SessionCasWarning', code: EVICTION_WARNING });
-}
-
-function unexpectedCode(op: string, reply: Reply): SessionStoreError {
-  return new SessionStoreError('UNEXPECTED_REPLY', `${op}: unexpected reply code ${reply.code}`);
-}
-
-function missing(op: string, reply: Reply): { ok: false; reason: 'not_found' | 'terminated' } {
-  if (reply.code === Code.NOT_FOUND) return { ok: false, reason: 'not_found' };
-  if (reply.code === Code.TERMINATED) return { ok: false, reason: 'terminated' };
-  throw unexpectedCode(op, reply);
-}
+type RedisStoreFeedOptions = ReturnType<typeof resolveRedisOptions>['feedOptions'];

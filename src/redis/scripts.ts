@@ -21,6 +21,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { RedisFaultError } from '../core/errors.js';
 import { FUNCTIONS, LIBRARY, type ScriptName } from './generated/lua.js';
+import { isReplyError } from './client-info.js';
 import { isCluster } from './slots.js';
 
 /** What session-cas needs of a client: `Redis` or `Cluster`, ioredis 5 or 6. */
@@ -104,10 +105,6 @@ const ALREADY_LOADED = /^ERR Library '[^']*' already exists/;
 const NO_FUNCTIONS = /^ERR unknown command .?fcall/i;
 /** Sends after a "Function not found" before giving up (a replica may lag behind its primary's FUNCTION LOAD). */
 const MAX_LOADS = 3;
-
-function isReplyError(err: unknown): err is Error {
-  return err instanceof Error && (err.name === 'ReplyError' || err.constructor?.name === 'ReplyError');
-}
 
 /**
  * An exception raised while the call was being built or handed to the

@@ -25,6 +25,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import type { TransportHooks } from './change-feed.js';
 import type { Client } from './scripts.js';
+import { isReplyError } from './client-info.js';
 import { CRC16_TABLE, SLOT_COUNT } from './slots.js';
 
 // ---------------------------------------------------------------- channel names
@@ -143,11 +144,6 @@ const RETRY_MAX_MS = 2_000;
 const TRANSIENT_REPLY = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|MASTERDOWN)\b/;
 
 class NotCovered extends Error {}
-
-function isReplyError(err: unknown): boolean {
-  const e = err as { name?: unknown; constructor?: { name?: unknown } } | null;
-  return e !== null && typeof e === 'object' && (e.name === 'ReplyError' || e.constructor?.name === 'ReplyError');
-}
 
 const delay = (ms: number): Promise<void> =>
   new Promise((resolve) => {

@@ -24,10 +24,10 @@ import {
   SLOT_COUNT,
   type Session,
   SessionCache,
-  encodeId,
   keySlot,
   sessionKey,
 } from '../../src/index.js';
+import { encodeId } from '../../src/redis/keys.js';
 import type { Client } from '../../src/redis/scripts.js';
 import { shardChannel } from '../../src/redis/shard-channels.js';
 import { runFeedLoad } from '../cache/feed-load.js';

@@ -7,7 +7,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisSessionStore, encodeId, keySlot } from '../../src/index.js';
+import { RedisSessionStore, keySlot } from '../../src/index.js';
+import { encodeId } from '../../src/redis/keys.js';
 import { type RedisCluster, startRedisCluster } from '../../harness/cluster.js';
 import { uniquePrefix } from '../infra/clients.js';
 

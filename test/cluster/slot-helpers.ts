@@ -1,5 +1,6 @@
 /** Helpers for the cluster tests: ids in chosen slots, and per-node error/command counters. */
-import { encodeId, keySlot } from '../../src/index.js';
+import { keySlot } from '../../src/index.js';
+import { encodeId } from '../../src/redis/keys.js';
 import { type ClusterNode, info } from '../../harness/cluster.js';
 
 /** `n` distinct ids (with `label` in them) whose session keys hash to `slot`. Bounded search. */

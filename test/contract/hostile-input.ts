@@ -12,12 +12,12 @@ import {
   type Session,
   type SessionStore,
   type SessionStoreOptions,
-  encodeId,
   isInvalidArgument,
   isSessionStoreError,
   keySlot,
   sessionKey,
 } from '../../src/index.js';
+import { encodeId } from '../../src/redis/keys.js';
 import type { ContractTarget } from './contract-targets.js';
 
 type Mk = (o?: SessionStoreOptions) => SessionStore;

@@ -1,8 +1,19 @@
 /** CasSessionStore driven directly through express-session's Store API (callbacks), on real Redis. */
 import session from 'express-session';
 import { afterAll, describe, expect, it } from 'vitest';
-import DefaultExport, { CasSessionStore, type FieldSerializer } from '../../src/express/index.js';
-import { MemorySessionStore, RedisSessionStore, isInvalidArgument, isSessionStoreError } from '../../src/index.js';
+import DefaultExport, {
+  CasSessionStore,
+  type FieldSerializer,
+  SessionConflictError,
+  isSessionConflict,
+} from '../../src/express/index.js';
+import {
+  MemorySessionStore,
+  RedisSessionStore,
+  SessionStoreError,
+  isInvalidArgument,
+  isSessionStoreError,
+} from '../../src/index.js';
 import { createClient, uniquePrefix } from '../infra/clients.js';
 import { call, redisCasTarget } from './express-targets.js';
 
@@ -235,5 +246,99 @@ describe.each([5, 6] as const)('all, length and clear (SCAN, ioredis %i)', (majo
       expect(isInvalidArgument(err)).toBe(true);
       expect((err as Error).message).toMatch(/needs a RedisSessionStore/);
     }
+  });
+});
+
+/** Runs `fn` with the process's `event` listeners swapped for one recorder, restored afterwards. */
+async function recording(event: 'uncaughtException' | 'unhandledRejection', fn: (seen: unknown[]) => Promise<void>) {
+  const saved = process.listeners(event as 'uncaughtException');
+  const seen: unknown[] = [];
+  const record = (e: unknown) => seen.push(e);
+  process.removeAllListeners(event);
+  process.on(event as 'uncaughtException', record);
+  try {
+    await fn(seen);
+  } finally {
+    process.off(event as 'uncaughtException', record);
+    for (const l of saved) process.on(event as 'uncaughtException', l as never);
+  }
+}
+
+const nextMacrotask = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+describe('express-session findings (#14)', () => {
+  it('touch resets the expiry that get reports, without a write', async () => {
+    const { store, sessions } = target.make();
+    await set(store, 'sid', { cookie: cookie(60_000), user: 'ada' });
+    const stored = (await get(store, 'sid')).cookie.expires;
+    // Nothing touched: get reports the saved expiry exactly (no drift from the TTL read).
+    expect((await get(store, 'sid')).cookie.expires).toBe(stored);
+    const gen = (await sessions.peek('sid'))!.generation;
+    const loaded = await get(store, 'sid');
+    const touchedTo = Date.now() + 120_000;
+    loaded.cookie = { ...loaded.cookie, expires: new Date(touchedTo) };
+    await call((cb) => store.touch('sid', loaded, cb));
+    const after = await get(store, 'sid');
+    const reported = new Date(after.cookie.expires).getTime();
+    expect(reported).toBeGreaterThan(touchedTo - 1_000);
+    expect(reported).toBeLessThanOrEqual(touchedTo + 1_000);
+    expect(after.cookie.originalMaxAge).toBe(60_000);
+    expect(after.user).toBe('ada');
+    expect((await sessions.peek('sid'))!.generation).toBe(gen);
+  });
+
+  it('a browser-session cookie (no expires) stays without one after a touch', async () => {
+    const { store } = target.make();
+    await set(store, 'sid', { cookie: cookie(), user: 'ada' });
+    const loaded = await get(store, 'sid');
+    await call((cb) => store.touch('sid', loaded, cb));
+    expect((await get(store, 'sid')).cookie).toEqual(cookie());
+  });
+
+  it('an exception thrown by a callback is uncaught, not a swallowed rejection, and the callback runs once', async () => {
+    const { store } = target.make();
+    await set(store, 'sid', { cookie: cookie(), user: 'ada' });
+    await recording('unhandledRejection', async (rejections) => {
+      await recording('uncaughtException', async (uncaught) => {
+        const calls: string[] = [];
+        const boomGet = new Error('assertion in get callback');
+        await store.get('sid', () => {
+          calls.push('get');
+          throw boomGet;
+        });
+        const boomSet = new Error('assertion in set error callback');
+        await store.set('sid', { cookie: cookie(), bad: 1n } as never, (err) => {
+          calls.push(isInvalidArgument(err) ? 'set-error' : 'set-other');
+          throw boomSet;
+        });
+        await nextMacrotask();
+        expect(uncaught).toEqual([boomGet, boomSet]);
+        expect(calls).toEqual(['get', 'set-error']);
+      });
+      await nextMacrotask();
+      expect(rejections).toEqual([]);
+    });
+  });
+
+  it('a save whose cookie already expired destroys the live session, even from an object the store never loaded', async () => {
+    const { store, sessions } = target.make();
+    await set(store, 'sid', { cookie: cookie(60_000), user: 'ada' });
+    expect(await get(store, 'sid')).not.toBeNull();
+    const past = { originalMaxAge: 1000, expires: new Date(Date.now() - 1000), path: '/' };
+    await set(store, 'sid', { cookie: past, user: 'ada' });
+    expect(await get(store, 'sid')).toBeNull();
+    expect(await sessions.create('sid', {})).toEqual({ ok: false, reason: 'terminated' });
+  });
+
+  it('SessionConflictError is a SessionStoreError with code SESSION_CONFLICT', () => {
+    const e = new SessionConflictError('sid', ['cart']);
+    expect(e).toBeInstanceOf(SessionStoreError);
+    expect(e.name).toBe('SessionConflictError');
+    expect(e.code).toBe('SESSION_CONFLICT');
+    expect(e.fields).toEqual(['cart']);
+    expect(e.sessionId).toBe('sid');
+    expect(isSessionStoreError(e)).toBe(true);
+    expect(isSessionConflict(e)).toBe(true);
+    expect(isSessionConflict(new SessionStoreError('CLOSED', 'closed'))).toBe(false);
   });
 });

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULTS, MemorySessionStore, RedisSessionStore } from '../../src/index.js';
+import { DEFAULTS } from '../../src/core/defaults.js';
+import { MemorySessionStore, RedisSessionStore } from '../../src/index.js';
 
 const client = new Redis({ lazyConnect: true });
 afterAll(() => client.disconnect());

@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PREFIX, decodeId, encodeId, keySlot, sessionKey } from '../../src/index.js';
+import { DEFAULT_PREFIX, keySlot, sessionKey } from '../../src/index.js';
+import { decodeId, encodeId } from '../../src/redis/keys.js';
 
 /** Well-formed strings of any code points, braces and percent signs made likely. */
 const anyId = fc.oneof(

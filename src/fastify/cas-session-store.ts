@@ -8,7 +8,7 @@
  *
  * That needs the generation and the fields the request loaded, at save time.
  * The express store keys them by the session object it returned, but
- * @fastify/session never hands that object back: it builds a new `Session`
+ * `@fastify/session` never hands that object back: it builds a new `Session`
  * and copies the loaded data into it with `for...in` (so non-enumerable or
  * symbol-keyed properties do not survive, and a WeakMap keyed by the loaded
  * object never sees the `Session`). What does survive is every enumerable
@@ -26,18 +26,15 @@ import { EventEmitter } from 'node:events';
 import type { SessionStore as FastifySessionStore } from '@fastify/session';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { SessionStore } from '../core/types.js';
-import { type AllowedKeys, REDIS_STORE_OPTION_KEYS } from '../core/validate.js';
-import type { RedisSessionStoreOptions } from '../redis/redis-store.js';
 import type { Client } from '../redis/scripts.js';
-import { type Callback, settle } from '../adapter/callbacks.js';
-import { FieldSessions, type Loaded } from '../adapter/field-sessions.js';
-import { type Data, setOwn } from '../adapter/fields.js';
+import { type Callback, settle } from '../express/callbacks.js';
+import { type Data, setOwn } from '../express/field-diff.js';
+import { FieldSessions, type Loaded } from '../express/field-sessions.js';
 import {
-  FIELD_OPTION_KEYS,
-  type FieldSessionOptions,
-  resolveFieldOptions,
-  resolveSessions,
-} from '../adapter/options.js';
+  type CasSessionStoreOptions as ExpressStoreOptions,
+  FIELD_STORE_OPTION_KEYS,
+  resolveConfig,
+} from '../express/options.js';
 
 /**
  * The session field that carries the load's generation from `get` to `set`.
@@ -46,8 +43,12 @@ import {
  */
 export const TRACKING_FIELD = '__sessionCas';
 
-/** Options of {@link CasSessionStore}: the `RedisSessionStoreOptions` (when given a client) and the field options. */
-export interface CasSessionStoreOptions extends RedisSessionStoreOptions, FieldSessionOptions {}
+/**
+ * Options of {@link CasSessionStore}: the `RedisSessionStoreOptions` (when given a client),
+ * `serializer`, `sameField` and `maxAttempts`, as for the express store. No `scanCount`:
+ * `@fastify/session`'s store contract has no `all`, `length` or `clear`.
+ */
+export type CasSessionStoreOptions = Omit<ExpressStoreOptions, 'scanCount'>;
 
 /**
  * The one-argument form: `new CasSessionStore({ client, prefix })` or
@@ -62,8 +63,6 @@ export type CasSessionStoreConfig = CasSessionStoreOptions &
  * `Fastify.Session` interface.
  */
 export type FastifySessionData = Parameters<FastifySessionStore['set']>[1];
-
-const OPTION_KEYS: AllowedKeys<CasSessionStoreOptions> = { ...REDIS_STORE_OPTION_KEYS, ...FIELD_OPTION_KEYS };
 
 /** What each token stands for; a WeakMap so that a token is opaque and cannot be forged from data. */
 const tokens = new WeakMap<object, Loaded>();
@@ -130,9 +129,9 @@ export class CasSessionStore extends EventEmitter implements FastifySessionStore
    */
   constructor(storeOrClient: SessionStore | Client | CasSessionStoreConfig, options?: CasSessionStoreOptions) {
     super();
-    const resolved = resolveSessions<CasSessionStoreOptions>(storeOrClient, options, OPTION_KEYS);
-    this.sessions = resolved.sessions;
-    this.fields = new FieldSessions(resolved.sessions, resolveFieldOptions(resolved.options));
+    const config = resolveConfig(storeOrClient, options, FIELD_STORE_OPTION_KEYS);
+    this.sessions = config.sessions;
+    this.fields = new FieldSessions(config);
   }
 
   /**
@@ -164,13 +163,17 @@ export class CasSessionStore extends EventEmitter implements FastifySessionStore
 
   /** Ends a session for good: later saves of it are dropped. Destroying an absent id is not an error. */
   destroy(sessionId: string, callback?: (err?: unknown) => void): Promise<void> {
-    return settle(this, this.fields.destroy(sessionId), callback);
+    return settle(
+      this,
+      this.sessions.terminate(sessionId).then(() => undefined),
+      callback,
+    );
   }
 
   private async load(sid: string): Promise<FastifySessionData | null> {
-    const read = await this.fields.load(sid);
-    if (!read) return null;
-    const { data, loaded } = read;
+    const s = await this.sessions.peek(sid);
+    if (!s) return null;
+    const { data, loaded } = this.fields.decode(s);
     // A stored field of that name (written by another adapter) stays as it is, unseen.
     delete data[TRACKING_FIELD];
     const baseline = new Map(loaded.baseline);

@@ -12,7 +12,7 @@ export {
   type CasSessionStoreOptions,
   type FastifySessionData,
 } from './cas-session-store.js';
-export { SessionConflictError, isSessionConflict } from '../adapter/errors.js';
-export type { FieldSerializer } from '../adapter/fields.js';
-export type { FieldSessionOptions, SameFieldPolicy } from '../adapter/options.js';
+export { SessionConflictError, isSessionConflict } from '../express/conflict.js';
+export type { FieldSerializer } from '../express/field-diff.js';
+export type { SameFieldPolicy } from '../express/options.js';
 export { default } from './cas-session-store.js';

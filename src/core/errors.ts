@@ -146,7 +146,11 @@ export function isRedisFault(e: unknown): e is RedisFaultError {
   return isSessionStoreError(e) && e.name === 'RedisFaultError';
 }
 
-/** Whether `e` says a write may or may not have been applied (`OUTCOME_UNKNOWN`). */
+/**
+ * Whether `e` says a write may or may not have been applied: code `OUTCOME_UNKNOWN`, or any other
+ * fault of a write whose `outcome` is `unknown` (such as an `UNEXPECTED_REPLY` to a write).
+ */
 export function isOutcomeUnknown(e: unknown): e is RedisFaultError {
-  return isSessionStoreError(e) && e.code === 'OUTCOME_UNKNOWN';
+  if (!isSessionStoreError(e)) return false;
+  return e.code === 'OUTCOME_UNKNOWN' || (isRedisFault(e) && e.outcome === 'unknown');
 }

@@ -8,6 +8,7 @@ import {
   MemorySessionStore,
   RedisSessionStore,
   isInvalidArgument,
+  isOutcomeUnknown,
   isRedisFault,
   isSessionStoreError,
 } from '../../src/index.js';
@@ -64,6 +65,7 @@ describe('UNEXPECTED_REPLY', () => {
       expect(err.code).toBe('UNEXPECTED_REPLY');
       expect(err.outcome).toBe('unknown');
       expect(err.message).toMatch(/the outcome is unknown/);
+      expect(isOutcomeUnknown(err)).toBe(true); // the guard a retry loop uses sees it
       expect(err.sessionId).toBe('a');
     });
   }
@@ -76,6 +78,7 @@ describe('UNEXPECTED_REPLY', () => {
       if (!isRedisFault(err)) return;
       expect(err.outcome).toBe('not_applied');
       expect(err.message).not.toMatch(/outcome is unknown/);
+      expect(isOutcomeUnknown(err)).toBe(false);
     }
   });
 });

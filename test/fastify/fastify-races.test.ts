@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CasSessionStore as ExpressCasSessionStore } from '../../src/express/index.js';
-import { TRACKING_FIELD, isSessionConflict } from '../../src/fastify/index.js';
+import { CasSessionStore, TRACKING_FIELD, isSessionConflict } from '../../src/fastify/index.js';
 import { RedisSessionStore } from '../../src/index.js';
 import { uniquePrefix } from '../infra/clients.js';
 import { type App, startApp } from './fastify-harness.js';
@@ -204,6 +204,52 @@ describe.each(targets)('$name', (target) => {
     const back = await sessions.peek(second);
     expect(back).not.toBeNull();
     expect(Object.keys(back!.metadata)).toEqual(['cookie']); // not logged in: only the cookie field
+  });
+});
+
+describe('two app instances on one Redis (each request handled by either)', () => {
+  const target = redisCasTarget(5);
+  let apps: App[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    apps = [];
+  });
+  const twoNodes = async () => {
+    const prefix = uniquePrefix('fastify-nodes');
+    const store = () => new CasSessionStore(new RedisSessionStore(target.client(), { prefix }));
+    apps = [await startApp(store()), await startApp(store())];
+    return apps as [App, App];
+  };
+  const on = (app: App, cookie: string | undefined) => {
+    const b = app.browser();
+    b.cookie = cookie;
+    return b;
+  };
+
+  it('a slow request on one node saving after logout on the other is dropped; different fields merge', async () => {
+    const [a, b] = await twoNodes();
+    const tab = a.browser();
+    const { sid } = await tab.get('/login?user=ada');
+    const ga = a.gates.open('x');
+    const gb = b.gates.open('y');
+    const px = on(a, tab.cookie).get('/set?name=x&value=1&gate=x');
+    const py = on(b, tab.cookie).get('/set?name=y&value=2&gate=y');
+    await Promise.all([ga.loaded, gb.loaded]);
+    ga.release();
+    await px;
+    gb.release();
+    await py;
+    expect((await on(b, tab.cookie).get('/read')).data).toEqual({ user: 'ada', x: '1', y: '2' });
+
+    const slow = a.gates.open('slow');
+    const pending = on(a, tab.cookie).get('/set?name=cart&value=book&gate=slow');
+    await slow.loaded;
+    await on(b, tab.cookie).get('/logout');
+    slow.release();
+    await pending;
+    const after = await on(b, tab.cookie).get('/read');
+    expect(after.sid).not.toBe(sid);
+    expect(after.data).toEqual({});
   });
 });
 

@@ -123,6 +123,7 @@ export const SECTIONS = [
   'contention',
   'server-cost',
   'memory',
+  'principals',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 

@@ -47,6 +47,7 @@ import { baselineScenarios } from './scenarios/baselines.js';
 import { cacheScenarios } from './scenarios/cache.js';
 import { contentionScenarios } from './scenarios/contention.js';
 import { memoryScenarios } from './scenarios/memory.js';
+import { principalScenarios } from './scenarios/principals.js';
 import { operationScenarios } from './scenarios/operations.js';
 import { serverCostScenarios } from './scenarios/server-cost.js';
 
@@ -62,6 +63,9 @@ interface Args {
   clusterReplicas: number | undefined;
 }
 
+/** Sections left out of a run without `--only` (they take long and answer one issue's question). */
+const OPT_IN: ReadonlySet<Section> = new Set<Section>(['principals']);
+
 /** What each `--only` section measures, for the usage text. */
 const SECTION_HELP: Record<Section, string> = {
   operations: 'every store operation at 1 and 64 in flight, auto-pipelining on and off',
@@ -71,11 +75,13 @@ const SECTION_HELP: Record<Section, string> = {
   contention: '16 writers on one session: mutate, WATCH/MULTI loop, naive store',
   'server-cost': 'issue #11: server usec per call of every script vs the bare scripts, 1, 10 and 100 fields',
   memory: 'MEMORY USAGE per session, 1, 10 and 100 fields',
+  principals:
+    'issue #13 (only with --only): create with a principal vs plain, sessionsOf of 1/10/100, terminateAll 100',
 };
 
 const USAGE =
   'usage: npm run bench -- [--quick] [--store redis|memory] [--only SECTION,...] ' +
-  '[--cluster [--cluster-replicas 0|1]] [--out-dir DIR]\n  sections (default: all, in this order):\n' +
+  '[--cluster [--cluster-replicas 0|1]] [--out-dir DIR]\n  sections (default: all but principals, in this order):\n' +
   SECTIONS.map((s) => `    ${s.padEnd(16)} ${SECTION_HELP[s]}`).join('\n');
 
 /** A bad command line: reported without a stack. */
@@ -158,8 +164,10 @@ function scenarios(
     ...contentionScenarios(pipelining),
     ...serverCostScenarios(),
     ...memoryScenarios(),
+    ...principalScenarios(pipelining),
   ];
-  return only === undefined ? all : all.filter((s) => only.includes(s.section));
+  // Sections of OPT_IN run only when --only names them.
+  return only === undefined ? all.filter((s) => !OPT_IN.has(s.section)) : all.filter((s) => only.includes(s.section));
 }
 
 /** Each scenario followed by its cluster twin, so the two are measured back to back in every round. */

@@ -7,10 +7,14 @@
 -- ARGV[2]  TTL in milliseconds (positive integer)
 -- ARGV[3]  event channel ('' = publish nothing)
 -- ARGV[4]  event command: 'PUBLISH' or 'SPUBLISH' ('' with no channel)
--- ARGV[5..] metadata as field, value pairs, field names already 'm'-prefixed
+-- ARGV[5]  principal ('' = none), stored as field p
+-- ARGV[6]  absolute lifetime in ms ('' = none): the session expires at the
+--          latest at createdAt + lifetime (field d, server time)
+-- ARGV[7..] metadata as field, value pairs, field names already 'm'-prefixed
 --
 -- Reply:
---   gen                        (integer) created with generation gen
+--   gen                        (integer) created with generation gen; its
+--                              createdAt (field c) is floor(gen / 1000) ms
 --   {REPLAYED, gen, {}}        this op id created it; gen is still current
 --   {REPLAYED, gen, hash}      this op id created it, later writes followed;
 --                              hash is the current record
@@ -28,12 +32,16 @@
 --- @include "record"
 --- @include "acl"
 --- @include "events"
+--- @include "lifetime"
 
 local key = KEYS[1]
 local opId = parseOpId(ARGV[1])
 local ttl = parseTtl(ARGV[2])
 local channel, command = parseEvents(ARGV[3], ARGV[4])
-checkPairs(ARGV, 5)
+local principal = ARGV[5]
+local lifetime = false
+if ARGV[6] ~= '' then lifetime = parseTtl(ARGV[6]) end
+checkPairs(ARGV, 7)
 local nArgs = #ARGV
 
 local ctl = redis.call('HMGET', key, 'g', 't', 'r')
@@ -46,9 +54,17 @@ if ctl[1] then
 end
 
 local gen = serverMicros()
-checkAcl(key, {'PEXPIRE'}, channel, command)
+checkAcl(key, {'HSET', 'PEXPIRE'}, channel, command)
 local genStr = fmt(gen)
-writeRecord(key, genStr, opId, ARGV, 5, nArgs)
+local created = math.floor(gen / 1000)
+writeRecord(key, genStr, opId, ARGV, 7, nArgs)
+redis.call('HSET', key, 'c', fmt(created))
+if principal ~= '' then redis.call('HSET', key, 'p', principal) end
+if lifetime then
+  redis.call('HSET', key, 'd', fmt(created + lifetime))
+  if lifetime < ttl then ttl = lifetime end
+end
 redis.call('PEXPIRE', key, ttl)
-publish(channel, command, 'created', genStr, key)
+if principal == '' then principal = nil end
+publish(channel, command, 'created', genStr, key, principal)
 return gen

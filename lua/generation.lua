@@ -11,17 +11,25 @@
 -- Reply:
 --   gen                      (integer) live, at generation gen; TTL reset
 --                            when ARGV[1] is not ''
+--   {OK, gen, {'p', p}}      TTL reset, for a session with principal p
+--   (a reset TTL is clamped to the deadline d, see lifetime; past it: NOT_FOUND)
 --   {NOT_FOUND, '', {}}      no record
 --   {TERMINATED, '', {}}     tombstone
 --- @include "codes"
 --- @include "args"
+--- @include "lifetime"
 
 local key = KEYS[1]
 local ttl = false
 if ARGV[1] ~= '' then ttl = parseTtl(ARGV[1]) end
 
-local ctl = redis.call('HMGET', key, 'g', 't')
+local ctl = redis.call('HMGET', key, 'g', 't', 'p', 'd')
 if not ctl[1] then return {NOT_FOUND, '', {}} end
 if ctl[2] then return {TERMINATED, '', {}} end
-if ttl then redis.call('PEXPIRE', key, ttl) end
+if ttl then
+  ttl = clampTtl(ttl, ctl[4])
+  if not ttl then return {NOT_FOUND, '', {}} end
+  redis.call('PEXPIRE', key, ttl)
+  if ctl[3] then return {OK, ctl[1], {'p', ctl[3]}} end
+end
 return tonumber(ctl[1])

@@ -24,6 +24,7 @@
 --   {NOT_FOUND, '', {}}      no record
 --   {TERMINATED, '', {}}     tombstone
 --   {TOO_LARGE, bytes, {}}   the result would exceed ARGV[4]; nothing written
+--   (the TTL is clamped to the deadline d, see lifetime; past it: NOT_FOUND)
 --- @include "codes"
 --- @include "args"
 --- @include "ring"
@@ -31,6 +32,7 @@
 --- @include "record"
 --- @include "acl"
 --- @include "events"
+--- @include "lifetime"
 
 local key = KEYS[1]
 local opId = parseOpId(ARGV[1])
@@ -54,7 +56,7 @@ for i = 8, setTo, 2 do
   bytes = bytes + #ARGV[i] - 1 + #ARGV[i + 1]
 end
 for i = setTo + 1, nArgs do touched[ARGV[i]] = true end
-local genStr, tombstone, ring
+local genStr, tombstone, ring, principal, deadline
 for i = 1, #hash, 2 do
   local f = hash[i]
   if string.byte(f, 1) == M then
@@ -62,6 +64,8 @@ for i = 1, #hash, 2 do
   elseif f == 'g' then genStr = hash[i + 1]
   elseif f == 't' then tombstone = true
   elseif f == 'r' then ring = hash[i + 1]
+  elseif f == 'p' then principal = hash[i + 1]
+  elseif f == 'd' then deadline = hash[i + 1]
   end
 end
 if not genStr then return {NOT_FOUND, '', {}} end
@@ -71,11 +75,14 @@ local gen = tonumber(genStr)
 if expected and gen ~= expected then return {CONFLICT, genStr, hash} end
 if bytes > maxBytes then return {TOO_LARGE, bytes, {}} end
 
+ttl = clampTtl(ttl, deadline)
+if not ttl then return {NOT_FOUND, '', {}} end
+
 local newGen = nextGeneration(gen)
 checkAcl(key, {'HSET', 'PEXPIRE'}, channel, command)
 local newGenStr = fmt(newGen)
 callChunked('HDEL', key, ARGV, setTo + 1, nArgs)
 writeRecord(key, newGenStr, pushOp(ring, opId), ARGV, 8, setTo)
 redis.call('PEXPIRE', key, ttl)
-publish(channel, command, 'updated', newGenStr, key)
+publish(channel, command, 'updated', newGenStr, key, principal)
 return {OK, newGen, hash}

@@ -18,6 +18,7 @@
 --   {CONFLICT, gen, hash}    expected generation differs; hash is current
 --   {NOT_FOUND, '', {}}      no record
 --   {TERMINATED, '', {}}     already a tombstone (another terminate)
+-- The tombstone drops c, p and d with the metadata; the event names the principal.
 --- @include "codes"
 --- @include "args"
 --- @include "record"
@@ -30,7 +31,7 @@ local ttl = parseTtl(ARGV[2])
 local expected = parseExpected(ARGV[3], true)
 local channel, command = parseEvents(ARGV[4], ARGV[5])
 
-local ctl = redis.call('HMGET', key, 'g', 't', 'x')
+local ctl = redis.call('HMGET', key, 'g', 't', 'x', 'p')
 if not ctl[1] then return {NOT_FOUND, '', {}} end
 if ctl[2] then
   if ctl[3] == opId then return {REPLAYED, ctl[1], {}} end
@@ -41,9 +42,10 @@ if expected and gen ~= expected then
   return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
 end
 
-checkAcl(key, {'HSET', 'PEXPIRE'}, channel, command)
+checkAcl(key, {'HSET', 'HDEL', 'PEXPIRE'}, channel, command)
 dropMetadataExcept(key, ARGV, 1, 0) -- first: frees the metadata before the tombstone fields are added
+redis.call('HDEL', key, 'c', 'p', 'd') -- a tombstone holds g, r, t, x only (see isTombstone)
 redis.call('HSET', key, 't', '1', 'x', opId)
 redis.call('PEXPIRE', key, ttl)
-publish(channel, command, 'terminated', ctl[1], key)
+publish(channel, command, 'terminated', ctl[1], key, ctl[4])
 return gen

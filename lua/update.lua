@@ -11,7 +11,10 @@
 --
 -- Reply:
 --   gen                        (integer) applied; gen is the new generation
---   {REPLAYED, gen, {}}        this op id made the current generation gen
+--                              (a record of an older version, without c)
+--   {OK, gen, {'c', c[, 'p', p]}}  applied; c and p of the record (see lifetime)
+--   {REPLAYED, gen, {'c', c[, 'p', p]}}  this op id made the current generation gen
+--   (the TTL is clamped to the deadline d; past it: NOT_FOUND, nothing written)
 --   {REPLAYED, gen, hash}      this op id applied, later writes followed;
 --                              hash is the current record
 --   {CONFLICT, gen, hash}      generation differs; hash is the current record
@@ -25,6 +28,7 @@
 --- @include "record"
 --- @include "acl"
 --- @include "events"
+--- @include "lifetime"
 
 local key = KEYS[1]
 local opId = parseOpId(ARGV[1])
@@ -34,24 +38,31 @@ local channel, command = parseEvents(ARGV[4], ARGV[5])
 checkPairs(ARGV, 6)
 local nArgs = #ARGV
 
-local ctl = redis.call('HMGET', key, 'g', 't', 'r')
+local ctl = redis.call('HMGET', key, 'g', 't', 'r', 'c', 'p', 'd')
 local genStr = ctl[1]
 if not genStr then return {NOT_FOUND, '', {}} end
 if ctl[2] then return {TERMINATED, '', {}} end
 local ago = findOp(ctl[3], opId)
-if ago == 0 then return {REPLAYED, genStr, {}} end
+if ago == 0 then return {REPLAYED, genStr, identity(ctl[4], ctl[5])} end
 if ago then return {REPLAYED, genStr, redis.call('HGETALL', key)} end
 local gen = tonumber(genStr)
 if gen ~= expected then return {CONFLICT, genStr, redis.call('HGETALL', key)} end
+
+ttl = clampTtl(ttl, ctl[6])
+if not ttl then return {NOT_FOUND, '', {}} end
 
 local newGen = nextGeneration(gen)
 checkAcl(key, {'HDEL', 'PEXPIRE'}, channel, command)
 local newGenStr = fmt(newGen)
 writeRecord(key, newGenStr, pushOp(ctl[3], opId), ARGV, 6, nArgs)
--- A live record is g, r and its metadata: any field beyond those the update
--- just wrote is an old name it does not set again. HLEN is O(1), so an update
--- that keeps the names (the common case) never lists the hash.
-if redis.call('HLEN', key) > 2 + (nArgs - 5) / 2 then dropMetadataExcept(key, ARGV, 6, nArgs) end
+-- A live record is g, r, those of c, p, d it has, and its metadata: any field
+-- beyond those the update just wrote is an old name it does not set again.
+-- HLEN is O(1), so an update that keeps the names (the common case) never
+-- lists the hash.
+local control = 2
+for i = 4, 6 do if ctl[i] then control = control + 1 end end
+if redis.call('HLEN', key) > control + (nArgs - 5) / 2 then dropMetadataExcept(key, ARGV, 6, nArgs) end
 redis.call('PEXPIRE', key, ttl)
-publish(channel, command, 'updated', newGenStr, key)
-return newGen
+publish(channel, command, 'updated', newGenStr, key, ctl[5])
+if not ctl[4] then return newGen end
+return {OK, newGenStr, identity(ctl[4], ctl[5])}

@@ -5,7 +5,11 @@
  * @packageDocumentation
  */
 export type {
+  CreateOptions,
   CreateResult,
+  PrincipalLimitMode,
+  TerminateAllOptions,
+  TerminateAllResult,
   Metadata,
   MutateFn,
   MutateOptions,

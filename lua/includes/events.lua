@@ -1,5 +1,6 @@
 --- @include "args"
--- Change events. Payload `<kind>:<generation>:<key>`: the key as the server
+-- Change events. Payload `<kind>:<generation>:<key>`, followed by
+-- `:p<principal>` when the session has a principal: the key as the server
 -- sees it (client keyPrefix + store prefix + {encoded id}:s), so a subscriber
 -- can tell its own namespace's events from those of another store sharing
 -- the channel. On a single node the channel is the store's eventsChannel and
@@ -16,8 +17,10 @@ local function parseEvents(channel, command)
   return channel, command
 end
 
-local function publish(channel, command, kind, gen, key)
+local function publish(channel, command, kind, gen, key, principal)
   if channel ~= '' then
-    redis.call(command, channel, kind .. ':' .. gen .. ':' .. key)
+    local message = kind .. ':' .. gen .. ':' .. key
+    if principal then message = message .. ':p' .. principal end
+    redis.call(command, channel, message)
   end
 end

@@ -3,9 +3,11 @@
 --   t        present ('1') only on a tombstone: the id was terminated
 --   x        on a tombstone: the op id of the terminate that made it
 --   r        the op-id ring (see ring)
+--   c, p, d  createdAt, principal, deadline of a live record (see lifetime)
 --   m<name>  one field per metadata entry; the 'm' keeps names apart from
 --            the control fields above, whatever the caller names them
--- A live record has g and r and no t. No key exists without a TTL.
+-- A live record has g, r and c and no t; a tombstone has none of c, p, d.
+-- No key exists without a TTL.
 local CHUNK = 2000 -- arguments per HSET/HDEL call: even, and well below Lua's unpack limit
 local M = 109      -- string.byte('m')
 

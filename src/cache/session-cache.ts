@@ -27,6 +27,7 @@
  */
 import { InvalidArgumentError } from '../core/errors.js';
 import type {
+  CreateOptions,
   CreateResult,
   Metadata,
   MutateFn,
@@ -36,6 +37,8 @@ import type {
   PatchOptions,
   Session,
   SessionStore,
+  TerminateAllOptions,
+  TerminateAllResult,
   TerminateOptions,
   TerminateResult,
   TouchOptions,
@@ -247,7 +250,7 @@ export class SessionCache implements SessionStore {
   // ---------------------------------------------------------------- writes
 
   /** Passes through; on success caches the new session. */
-  create(id: string, metadata?: Metadata, opts?: WriteOptions): Promise<CreateResult> {
+  create(id: string, metadata?: Metadata, opts?: CreateOptions): Promise<CreateResult> {
     return write(
       this.state,
       id,
@@ -309,6 +312,27 @@ export class SessionCache implements SessionStore {
       () => this.store.touch(id, opts),
       (r, ctx) => touched(this.state, id, r, ctx),
     );
+  }
+
+  /** Passes through to the store: a principal's sessions are never served from the cache. */
+  sessionsOf(principal: string): Promise<Session[]> {
+    assertOpen(this.state);
+    return this.store.sessionsOf(principal);
+  }
+
+  /**
+   * Passes through; then drops the entries of the ended sessions (`onEvict`
+   * reason `terminated`) and poisons loads of them that are in flight.
+   */
+  async terminateAll(principal: string, opts?: TerminateAllOptions): Promise<TerminateAllResult> {
+    assertOpen(this.state);
+    const result = await this.store.terminateAll(principal, opts);
+    for (const id of result.terminated) {
+      this.state.slots.poison(id);
+      const entry = this.state.lru.get(id);
+      if (entry) this.state.lru.evict(id, entry, 'terminated');
+    }
+    return result;
   }
 
   /** Passes through; drops the entry (`onEvict` reason `terminated`) on success, not_found and terminated. */

@@ -35,6 +35,12 @@ export const DEFAULTS = {
   evictionPolicyCheck: 'warn',
   /** `mutate`: CAS attempts before it returns the last conflict. */
   maxAttempts: 10,
+  /** No cap on the live sessions of a principal. */
+  maxSessionsPerPrincipal: null,
+  /** Over the cap, `create` terminates the principal's oldest sessions. */
+  onPrincipalLimit: 'evict-oldest',
+  /** No absolute lifetime: only the sliding TTL. */
+  maxLifetimeMs: null,
 } as const;
 
 /** Options after defaults and checks. */

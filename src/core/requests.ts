@@ -6,6 +6,7 @@
  * @module
  */
 import type { ResolvedOptions } from './defaults.js';
+import { checkCreateOptions } from './principals.js';
 import type { PatchOptions, ReplicationWait, TerminateOptions, TouchOptions, WriteOptions } from './types.js';
 import {
   type AllowedKeys,
@@ -71,13 +72,18 @@ function ttlOf(o: { ttlMs?: unknown }, defaults: ResolvedOptions): number {
   return o.ttlMs === undefined ? defaults.ttlMs : checkTtl(o.ttlMs, 'opts.ttlMs');
 }
 
-/** Checks `create(id, metadata, opts)`. */
-export function prepareCreate(id: unknown, metadata: unknown, opts: unknown, defaults: ResolvedOptions): CreateRequest {
+/** Checks `create(id, metadata, opts)`; `principal` is `opts.principal` (see principals.ts). */
+export function prepareCreate(
+  id: unknown,
+  metadata: unknown,
+  opts: unknown,
+  defaults: ResolvedOptions,
+): CreateRequest & { readonly principal: string | undefined } {
   checkId(id);
   const checked = checkMetadata(metadata, defaults.maxMetadataBytes);
-  const o = checkOptions<WriteOptions>(opts, 'opts', WRITE_OPTION_KEYS);
+  const { o, principal } = checkCreateOptions(opts);
   const ttlMs = ttlOf(o, defaults);
-  return { id: id as string, metadata: checked, ttlMs, wait: checkWaitOption(o) };
+  return { id: id as string, metadata: checked, ttlMs, wait: checkWaitOption(o), principal };
 }
 
 /** Checks `update(id, expectedGeneration, metadata, opts)`. */

@@ -19,6 +19,13 @@ export interface Session {
   readonly generation: number;
   /** The metadata at this generation (a frozen copy). */
   readonly metadata: Readonly<Metadata>;
+  /**
+   * The principal (user, account...) the session was created for, fixed for its whole life.
+   * Absent when `create` named none.
+   */
+  readonly principal?: string;
+  /** When the session was created, ms since the epoch: the Redis server's clock, or the memory store's `now()`. */
+  readonly createdAt: number;
 }
 
 /** Options shared by both stores. */
@@ -31,7 +38,26 @@ export interface SessionStoreOptions {
   tombstoneTtlMs?: number;
   /** Cap on the UTF-8 bytes of all metadata names + values. Default 1 MiB. */
   maxMetadataBytes?: number;
+  /**
+   * Cap on the live sessions of one principal (positive safe integer). Default: none.
+   * What a `create` over the cap does is `onPrincipalLimit`.
+   */
+  maxSessionsPerPrincipal?: number;
+  /**
+   * With `maxSessionsPerPrincipal`: `'evict-oldest'` (default) terminates the principal's oldest live
+   * sessions so that at most the cap remain; `'refuse'` answers `{ ok: false, reason: 'limit' }`.
+   */
+  onPrincipalLimit?: PrincipalLimitMode;
+  /**
+   * Absolute lifetime in ms (positive safe integer): no session lives past `createdAt + maxLifetimeMs`,
+   * whatever touches, gets and writes do (TTLs are clamped to it, on Redis by the server's clock).
+   * Default: none (only the sliding TTL).
+   */
+  maxLifetimeMs?: number;
 }
+
+/** See {@link SessionStoreOptions.onPrincipalLimit}. */
+export type PrincipalLimitMode = 'evict-oldest' | 'refuse';
 
 /** Per-call TTL override for writes. */
 export interface TtlOption {
@@ -64,9 +90,33 @@ export interface WaitOption {
 /** Options of `create` and `update`. */
 export interface WriteOptions extends TtlOption, WaitOption {}
 
-/** Result of `create`. `replication` is set when the call waited for replicas (see {@link WaitOption}). */
+/** Options of `create`. */
+export interface CreateOptions extends WriteOptions {
+  /**
+   * The principal the session belongs to for its whole life (same rules as ids: a non-empty,
+   * well-formed string of at most 1024 UTF-16 code units). Lists and ends with `sessionsOf` and `terminateAll`.
+   */
+  principal?: string;
+}
+
+/**
+ * Result of `create`. `replication` is set when the call waited for replicas (see {@link WaitOption}).
+ * `limit`: the principal has `maxSessionsPerPrincipal` live sessions and `onPrincipalLimit` is `'refuse'`.
+ */
 export type CreateResult =
-  { ok: true; session: Session; replication?: ReplicationReport } | { ok: false; reason: 'exists' | 'terminated' };
+  | { ok: true; session: Session; replication?: ReplicationReport }
+  | { ok: false; reason: 'exists' | 'terminated' | 'limit' };
+
+/** Options of `terminateAll`. */
+export interface TerminateAllOptions {
+  /** Session ids to leave alone ("log out my other devices"). */
+  except?: readonly string[];
+}
+
+/** Result of `terminateAll`: the ids it ended. */
+export interface TerminateAllResult {
+  readonly terminated: string[];
+}
 
 /**
  * Result of `update`, `patch` (and, with `attempts`, `mutate`). `replication`
@@ -162,7 +212,7 @@ export interface SessionStore {
    * @throws InvalidArgumentError before any I/O for a bad id, metadata or TTL.
    * @throws RedisFaultError when Redis fails (see its `code` and `outcome`).
    */
-  create(id: string, metadata?: Metadata, opts?: WriteOptions): Promise<CreateResult>;
+  create(id: string, metadata?: Metadata, opts?: CreateOptions): Promise<CreateResult>;
   /**
    * Reads a live session; refreshes its TTL when `touchOnGet` (the default).
    * @returns the session, or `null` when absent, expired or terminated.
@@ -196,6 +246,18 @@ export interface SessionStore {
    * Errors thrown by `fn` propagate unchanged.
    */
   mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult>;
+  /**
+   * The live sessions of `principal`, oldest `createdAt` first (ties by id). Never refreshes a TTL.
+   * @throws InvalidArgumentError for a bad principal, before any I/O.
+   */
+  sessionsOf(principal: string): Promise<Session[]>;
+  /**
+   * Terminates every live session of `principal` but those in `opts.except`, each exactly as
+   * `terminate` does (tombstone, one `terminated` event).
+   * @returns the ids it ended.
+   * @throws InvalidArgumentError for a bad principal or `except`, before any I/O.
+   */
+  terminateAll(principal: string, opts?: TerminateAllOptions): Promise<TerminateAllResult>;
 }
 
 /** Options of `generationOf`. */
@@ -239,6 +301,8 @@ export interface ChangeEvent {
   readonly kind: ChangeKind;
   readonly id: string;
   readonly generation: number;
+  /** The session's principal, when it has one. */
+  readonly principal?: string;
 }
 
 /**

@@ -165,6 +165,9 @@ export const STORE_OPTION_KEYS: AllowedKeys<SessionStoreOptions> = {
   touchOnGet: true,
   tombstoneTtlMs: true,
   maxMetadataBytes: true,
+  maxSessionsPerPrincipal: true,
+  onPrincipalLimit: true,
+  maxLifetimeMs: true,
 };
 export const TERMINATE_WAIT_KEYS: AllowedKeys<ReplicationWait> = { replicas: true, timeoutMs: true };
 export const MUTATE_OPTION_KEYS: AllowedKeys<MutateOptions> = { ttlMs: true, maxAttempts: true, wait: true };

@@ -86,7 +86,10 @@ export class CasSessionStore extends Store {
     super();
     const c = resolveConfig(storeOrClient, options);
     this.sessions = c.sessions;
-    this.fields = new FieldSessions(c);
+    this.fields = new FieldSessions({
+      ...c,
+      principal: c.principal as ((sess: Data) => string | undefined) | undefined,
+    });
     this.scanCount = c.scanCount;
   }
 
@@ -146,7 +149,25 @@ export class CasSessionStore extends Store {
 
   /** Destroys every session (they become tombstones). RedisSessionStore only (SCAN). */
   override clear(callback?: (err?: unknown) => void): Promise<void> {
-    return settle(this, this.destroyAll(), callback);
+    return settle(this, this.destroyEverything(), callback);
+  }
+
+  /**
+   * Destroys every live session of `principal` ("log out everywhere"), but
+   * `except` (one session id, e.g. `req.sessionID` to stay logged in here, or
+   * a list): each becomes a tombstone, so later saves of it are dropped.
+   * @returns the ids destroyed (also passed to the callback).
+   */
+  destroyAll(
+    principal: string,
+    except?: string | readonly string[],
+    callback?: Callback<string[]>,
+  ): Promise<string[] | undefined> {
+    const list = typeof except === 'string' ? [except] : except;
+    const work = Promise.resolve()
+      .then(() => this.sessions.terminateAll(principal, list === undefined ? undefined : { except: list }))
+      .then((r) => r.terminated);
+    return settle(this, work, callback);
   }
 
   /** express-session builds its Session from our data here; the new object inherits what we remember. */
@@ -224,7 +245,7 @@ export class CasSessionStore extends Store {
     return n;
   }
 
-  private async destroyAll(): Promise<void> {
+  private async destroyEverything(): Promise<void> {
     const store = this.listing('clear');
     for await (const ids of store.scanIds(this.scanCount)) {
       await Promise.all(ids.map((id) => store.terminate(id)));

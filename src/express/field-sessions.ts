@@ -28,13 +28,19 @@ export interface Loaded {
   readonly baseline: ReadonlyMap<string, string>;
 }
 
+/** What {@link FieldSessions} needs of a store's checked configuration. */
+export interface FieldSessionsConfig extends Pick<ResolvedConfig, 'sessions' | 'codec' | 'sameField' | 'maxAttempts'> {
+  /** Names the principal of a session when its record is created (never later). */
+  readonly principal?: ((sess: Data) => string | undefined) | undefined;
+}
+
 /** Loads and saves sessions as fields on a session-cas store. */
 export class FieldSessions {
   private readonly sessions: SessionStore;
   private readonly codec: FieldCodec;
-  private readonly config: Pick<ResolvedConfig, 'sameField' | 'maxAttempts'>;
+  private readonly config: FieldSessionsConfig;
 
-  constructor(config: Pick<ResolvedConfig, 'sessions' | 'codec' | 'sameField' | 'maxAttempts'>) {
+  constructor(config: FieldSessionsConfig) {
     this.sessions = config.sessions;
     this.codec = config.codec;
     this.config = config;
@@ -51,8 +57,9 @@ export class FieldSessions {
    * session, whichever object it is. With `known` for this id (the session was
    * loaded or saved before) only changed fields are patched, and only while
    * the record is live: after destroy or expiry the save is dropped without
-   * error. Without, the session is created; a live id is replaced whole, a
-   * destroyed one stays destroyed. Returns what the next save of the same object must know.
+   * error. Without, the session is created (with the principal the config
+   * names); a live id is replaced whole, a destroyed one stays destroyed.
+   * Returns what the next save of the same object must know.
    * @throws InvalidArgumentError when a field cannot be serialized (nothing is written).
    * @throws SessionConflictError under `sameField: 'error'` (nothing is written).
    */
@@ -66,9 +73,12 @@ export class FieldSessions {
       return gone;
     }
     if (known && known.id === sid) return this.saveLoaded(sid, known, fields, ttl);
-    const created = await this.sessions.create(sid, toMetadata(fields), { ttlMs: ttl });
+    const principal = this.config.principal?.(sess);
+    const opts = principal === undefined ? { ttlMs: ttl } : { ttlMs: ttl, principal };
+    const created = await this.sessions.create(sid, toMetadata(fields), opts);
     if (created.ok) return { id: sid, generation: created.session.generation, baseline: fields };
-    if (created.reason === 'terminated') return gone;
+    // Destroyed, or refused by maxSessionsPerPrincipal ('refuse'): nothing is stored, later saves are dropped.
+    if (created.reason === 'terminated' || created.reason === 'limit') return gone;
     // A live id this store did not load (a direct `set`): replace it whole, live only.
     const replaced = await this.sessions.mutate(sid, () => toMetadata(fields), { ttlMs: ttl });
     return { id: sid, generation: replaced.ok ? replaced.session.generation : undefined, baseline: fields };

@@ -2,6 +2,7 @@
  * Options of the express store, and turning the constructor's arguments into a session-cas store.
  * @module
  */
+import type { SessionData } from 'express-session';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { SessionStore } from '../core/types.js';
 import { DEFAULTS } from '../core/defaults.js';
@@ -30,6 +31,16 @@ export interface CasSessionStoreOptions extends RedisSessionStoreOptions {
   maxAttempts?: number;
   /** `COUNT` hint of each SCAN call made by `all`, `length` and `clear`. Default 100. */
   scanCount?: number;
+  /**
+   * Names the principal (user) of a session when it is first stored: called
+   * with the session data on the save that creates the record, never later (a
+   * session's principal cannot change). Return `undefined` for none. So that a
+   * session gets its principal, apps should `req.session.regenerate()` at
+   * login, as express-session advises anyway, and set the user before the
+   * first save. Lists and ends with `destroyAll` (and the store's
+   * `sessionsOf` / `terminateAll`). Default: no principal.
+   */
+  principal?: (sess: SessionData) => string | undefined;
 }
 
 /**
@@ -46,6 +57,7 @@ export interface ResolvedConfig {
   readonly sameField: SameFieldPolicy;
   readonly maxAttempts: number;
   readonly scanCount: number;
+  readonly principal: ((sess: SessionData) => string | undefined) | undefined;
 }
 
 /** Default `COUNT` hint of SCAN. */
@@ -59,6 +71,7 @@ export const FIELD_STORE_OPTION_KEYS: AllowedKeys<Omit<CasSessionStoreOptions, '
   serializer: true,
   sameField: true,
   maxAttempts: true,
+  principal: true,
 };
 /** Every CasSessionStoreOptions key: anything else is refused as a typo. */
 const OPTION_KEYS: AllowedKeys<CasSessionStoreOptions> = { ...FIELD_STORE_OPTION_KEYS, scanCount: true };
@@ -105,7 +118,11 @@ export function resolveConfig(
   if (o.sameField !== undefined && o.sameField !== 'last-write-wins' && o.sameField !== 'error') {
     throw new InvalidArgumentError('options.sameField', "expected 'last-write-wins' or 'error'");
   }
+  if (o.principal !== undefined && typeof o.principal !== 'function') {
+    throw new InvalidArgumentError('options.principal', 'expected a function (sess) => string | undefined');
+  }
   return {
+    principal: o.principal,
     sessions,
     codec,
     sameField: o.sameField ?? 'last-write-wins',

@@ -30,11 +30,9 @@ import type { Client } from '../redis/scripts.js';
 import { type Callback, settle } from '../express/callbacks.js';
 import { type Data, setOwn } from '../express/field-diff.js';
 import { FieldSessions, type Loaded } from '../express/field-sessions.js';
-import {
-  type CasSessionStoreOptions as ExpressStoreOptions,
-  FIELD_STORE_OPTION_KEYS,
-  resolveConfig,
-} from '../express/options.js';
+import type { FieldSerializer } from '../express/field-diff.js';
+import { FIELD_STORE_OPTION_KEYS, resolveConfig } from '../express/options.js';
+import type { RedisSessionStoreOptions } from '../redis/store-options.js';
 
 /**
  * The session field that carries the load's generation from `get` to `set`.
@@ -44,11 +42,35 @@ import {
 export const TRACKING_FIELD = '__sessionCas';
 
 /**
- * Options of {@link CasSessionStore}: the `RedisSessionStoreOptions` (when given a client),
- * `serializer`, `sameField` and `maxAttempts`, as for the express store. No `scanCount`:
- * `@fastify/session`'s store contract has no `all`, `length` or `clear`.
+ * What happens when two requests of one session change the same top-level field concurrently
+ * (changes to different fields always both persist), as in `session-cas/express`:
+ * - `'last-write-wins'` (default): the save that reaches Redis last wins that field.
+ * - `'error'`: the later save fails with a `SessionConflictError` and writes nothing; the earlier
+ *   value stays. The `cookie` field is exempt (always last write wins).
  */
-export type CasSessionStoreOptions = Omit<ExpressStoreOptions, 'scanCount'>;
+// Its own alias (the express one is the same union), so these types never refer to express-session's.
+export type SameFieldPolicy = 'last-write-wins' | 'error';
+
+/**
+ * Options of {@link CasSessionStore}: the `RedisSessionStoreOptions` (when given a client) and the
+ * options of the express store, but `scanCount` (`@fastify/session`'s store contract lists nothing).
+ */
+export interface CasSessionStoreOptions extends RedisSessionStoreOptions {
+  /** Serializer of each session field. Default `JSON`. */
+  serializer?: FieldSerializer;
+  /** Policy for concurrent writes to the same field. Default `'last-write-wins'`. */
+  sameField?: SameFieldPolicy;
+  /** With `sameField: 'error'`: attempts when only other fields moved concurrently. Default 10. */
+  maxAttempts?: number;
+  /**
+   * Names the principal (user) of a session when it is first stored: called with the session on
+   * the save that creates the record, never later (a session's principal cannot change). Return
+   * `undefined` for none. So that a session gets its principal, call `request.session.regenerate()`
+   * at login and set the user before the response (the save at its end creates the record).
+   * Lists and ends with {@link CasSessionStore.destroyAll}. Default: no principal.
+   */
+  principal?: (sess: FastifySessionData) => string | undefined;
+}
 
 /**
  * The one-argument form: `new CasSessionStore({ client, prefix })` or
@@ -129,9 +151,13 @@ export class CasSessionStore extends EventEmitter implements FastifySessionStore
    */
   constructor(storeOrClient: SessionStore | Client | CasSessionStoreConfig, options?: CasSessionStoreOptions) {
     super();
-    const config = resolveConfig(storeOrClient, options, FIELD_STORE_OPTION_KEYS);
+    // The express store's checks, with the keys this store takes; principal is checked to be a function.
+    const config = resolveConfig(storeOrClient as never, options as never, FIELD_STORE_OPTION_KEYS);
     this.sessions = config.sessions;
-    this.fields = new FieldSessions(config);
+    this.fields = new FieldSessions({
+      ...config,
+      principal: config.principal as ((sess: Data) => string | undefined) | undefined,
+    });
   }
 
   /**
@@ -168,6 +194,24 @@ export class CasSessionStore extends EventEmitter implements FastifySessionStore
       this.sessions.terminate(sessionId).then(() => undefined),
       callback,
     );
+  }
+
+  /**
+   * Destroys every live session of `principal` ("log out everywhere"), but `except` (one session
+   * id, e.g. `request.session.sessionId` to stay logged in here, or a list): each becomes a
+   * tombstone, so later saves of it are dropped. Sessions get a principal from the `principal` option.
+   * @returns the ids destroyed (also passed to the callback).
+   */
+  destroyAll(
+    principal: string,
+    except?: string | readonly string[],
+    callback?: Callback<string[]>,
+  ): Promise<string[] | undefined> {
+    const list = typeof except === 'string' ? [except] : except;
+    const work = Promise.resolve()
+      .then(() => this.sessions.terminateAll(principal, list === undefined ? undefined : { except: list }))
+      .then((r) => r.terminated);
+    return settle(this, work, callback);
   }
 
   private async load(sid: string): Promise<FastifySessionData | null> {

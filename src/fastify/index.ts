@@ -11,8 +11,8 @@ export {
   type CasSessionStoreConfig,
   type CasSessionStoreOptions,
   type FastifySessionData,
+  type SameFieldPolicy,
 } from './cas-session-store.js';
 export { SessionConflictError, isSessionConflict } from '../express/conflict.js';
 export type { FieldSerializer } from '../express/field-diff.js';
-export type { SameFieldPolicy } from '../express/options.js';
 export { default } from './cas-session-store.js';

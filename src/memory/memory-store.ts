@@ -7,10 +7,20 @@
 import { Listeners, checkSubscribeArgs } from '../core/listeners.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { checkMutateArgs, runMutate } from '../core/mutate.js';
+import {
+  type PrincipalOptions,
+  bySessionAge,
+  checkPrincipal,
+  checkTerminateAllArgs,
+  limitDecision,
+  resolvePrincipalOptions,
+} from '../core/principals.js';
+import { MemoryPrincipalIndex } from './principals.js';
 import type {
   ChangeEvent,
   ChangeFeed,
   ChangeKind,
+  CreateOptions,
   CreateResult,
   GenerationOptions,
   GenerationReader,
@@ -26,6 +36,8 @@ import type {
   SessionStoreOptions,
   SubscribeOptions,
   Subscription,
+  TerminateAllOptions,
+  TerminateAllResult,
   TerminateOptions,
   TerminateResult,
   TouchOptions,
@@ -79,8 +91,12 @@ const SWEEP_EVERY = 1024;
 export class MemorySessionStore implements SessionStore, GenerationReader, ChangeFeed {
   /** Options after defaults. */
   readonly options: ResolvedOptions;
+  /** The principal options (`maxSessionsPerPrincipal`, `onPrincipalLimit`, `maxLifetimeMs`) after defaults. */
+  readonly principalOptions: PrincipalOptions;
   /** @internal */
   private readonly now: () => number;
+  /** @internal */
+  private readonly principals = new MemoryPrincipalIndex();
   /** @internal */
   private readonly records = new Map<string, StoredRecord>();
   /** @internal */
@@ -94,6 +110,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   constructor(options?: MemorySessionStoreOptions) {
     const o = checkOptions<MemorySessionStoreOptions>(options, 'options', MEMORY_STORE_OPTION_KEYS);
     this.options = resolveOptions(o);
+    this.principalOptions = resolvePrincipalOptions(o);
     if (o.now !== undefined && typeof o.now !== 'function')
       throw new InvalidArgumentError('options.now', 'expected a function');
     this.now = o.now ?? Date.now;
@@ -115,19 +132,36 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
   private sweep(now: number): void {
     this.opsSinceSweep = 0;
     for (const [id, rec] of this.records) if (rec.expiresAt <= now) this.records.delete(id);
+    this.principals.sweep((principal, id) => this.liveOf(principal, id) !== undefined);
+  }
+
+  /** The live session `id` if it belongs to `principal`. */
+  private liveOf(principal: string, id: string): Session | undefined {
+    const rec = this.records.get(id);
+    if (!rec || rec.kind !== 'live' || rec.expiresAt <= this.now()) return undefined;
+    return rec.session.principal === principal ? rec.session : undefined;
+  }
+
+  /** The live sessions of `principal`, in creation order. */
+  private liveSessionsOf(principal: string): Session[] {
+    return this.principals
+      .live(principal, (id) => this.liveOf(principal, id) !== undefined)
+      .map((id) => this.liveOf(principal, id)!);
   }
 
   /** @internal Events go out on a microtask, in write order, so a listener never runs inside a write. */
-  private emit(kind: ChangeKind, generation: number, id: string): void {
+  private emit(kind: ChangeKind, generation: number, id: string, principal?: string): void {
     if (this.listeners.size === 0) return;
-    const event: ChangeEvent = { kind, id, generation };
+    const event: ChangeEvent = principal === undefined ? { kind, id, generation } : { kind, id, generation, principal };
     queueMicrotask(() => this.listeners.emit(event));
   }
 
   /** @internal */
   private store(session: Session, ttlMs: number): Session {
     this.highWater = Math.max(this.highWater, session.generation);
-    this.records.set(session.id, { kind: 'live', session, expiresAt: this.now() + ttlMs });
+    const lifetime = this.principalOptions.maxLifetimeMs;
+    const until = lifetime === null ? Infinity : session.createdAt + lifetime;
+    this.records.set(session.id, { kind: 'live', session, expiresAt: Math.min(this.now() + ttlMs, until) });
     return session;
   }
 
@@ -147,13 +181,59 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     return rec;
   }
 
-  async create(id: string, metadata: Metadata = {}, opts?: WriteOptions): Promise<CreateResult> {
+  async create(id: string, metadata: Metadata = {}, opts?: CreateOptions): Promise<CreateResult> {
     const req = prepareCreate(id, metadata, opts, this.options); // `wait`: checked, nothing to wait for here
+    const { principal } = req;
     const rec = this.record(id);
     if (rec) return { ok: false, reason: rec.kind === 'live' ? 'exists' : 'terminated' };
-    const session = { id, generation: this.highWater + 1, metadata: freezeMetadata(req.metadata.entries) };
-    this.emit('created', session.generation, id);
+    const cap = this.principalOptions.maxSessionsPerPrincipal;
+    if (principal !== undefined && cap !== null) {
+      // One step: the sessions a capped create sees are exactly the live ones, none in flight.
+      const others = this.liveSessionsOf(principal).map((s) => ({ id: s.id, terminable: true }));
+      const mode = this.principalOptions.onPrincipalLimit;
+      const decision = limitDecision([...others, { id, terminable: false }], id, cap, mode);
+      if (decision.refused) return { ok: false, reason: 'limit' };
+      for (const s of decision.evict) this.end(this.records.get(s.id) as LiveRecord);
+    }
+    const base = { id, generation: this.highWater + 1, metadata: freezeMetadata(req.metadata.entries) };
+    const createdAt = this.now();
+    const session: Session = principal === undefined ? { ...base, createdAt } : { ...base, principal, createdAt };
+    if (principal !== undefined) this.principals.add(principal, id);
+    this.emit('created', session.generation, id, principal);
     return { ok: true, session: this.store(session, req.ttlMs) };
+  }
+
+  /** Leaves a tombstone for a live record and emits its `terminated` event. */
+  private end(rec: LiveRecord, tombstoneTtlMs = this.options.tombstoneTtlMs): number {
+    const { id, generation, principal } = rec.session;
+    this.records.set(id, { kind: 'tombstone', generation, expiresAt: this.now() + tombstoneTtlMs });
+    this.emit('terminated', generation, id, principal);
+    return generation;
+  }
+
+  /**
+   * The live sessions of `principal`, oldest `createdAt` first (ties by id). Never refreshes a TTL.
+   * @throws InvalidArgumentError for a bad principal.
+   */
+  async sessionsOf(principal: string): Promise<Session[]> {
+    checkPrincipal(principal);
+    return this.liveSessionsOf(principal).sort(bySessionAge);
+  }
+
+  /**
+   * Terminates every live session of `principal` but those in `opts.except`, as `terminate` does.
+   * @returns the ids it ended, oldest first.
+   * @throws InvalidArgumentError for a bad principal or `except`.
+   */
+  async terminateAll(principal: string, opts?: TerminateAllOptions): Promise<TerminateAllResult> {
+    const { principal: p, except } = checkTerminateAllArgs(principal, opts);
+    const terminated: string[] = [];
+    for (const s of this.liveSessionsOf(p).sort(bySessionAge)) {
+      if (except.has(s.id)) continue;
+      this.end(this.records.get(s.id) as LiveRecord);
+      terminated.push(s.id);
+    }
+    return { terminated };
   }
 
   async get(id: string): Promise<Session | null> {
@@ -216,8 +296,9 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     const req = prepareUpdate(id, expectedGeneration, metadata, opts, this.options);
     const rec = this.live(id, req.expected);
     if (!('kind' in rec)) return rec;
-    const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(req.metadata.entries) };
-    this.emit('updated', session.generation, id);
+    const generation = rec.session.generation + 1;
+    const session = { ...rec.session, generation, metadata: freezeMetadata(req.metadata.entries) };
+    this.emit('updated', session.generation, id, session.principal);
     return { ok: true, session: this.store(session, req.ttlMs) };
   }
 
@@ -239,8 +320,8 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
           `(${this.options.maxMetadataBytes}); nothing was written`,
       );
     }
-    const session = { id, generation: rec.session.generation + 1, metadata: freezeMetadata(next) };
-    this.emit('updated', session.generation, id);
+    const session = { ...rec.session, generation: rec.session.generation + 1, metadata: freezeMetadata(next) };
+    this.emit('updated', session.generation, id, session.principal);
     return { ok: true, session: this.store(session, req.ttlMs) };
   }
 
@@ -256,10 +337,7 @@ export class MemorySessionStore implements SessionStore, GenerationReader, Chang
     const req = prepareTerminate(id, opts, this.options); // `wait`: checked, no replicas here
     const rec = this.live(id, req.expected);
     if (!('kind' in rec)) return rec;
-    const generation = rec.session.generation;
-    this.records.set(id, { kind: 'tombstone', generation, expiresAt: this.now() + req.ttlMs });
-    this.emit('terminated', generation, id);
-    return { ok: true, generation };
+    return { ok: true, generation: this.end(rec, req.ttlMs) };
   }
 
   async mutate(id: string, fn: MutateFn, opts?: MutateOptions): Promise<MutateResult> {

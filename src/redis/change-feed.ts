@@ -20,7 +20,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { InvalidArgumentError } from '../core/errors.js';
 import { toFault } from './faults.js';
-import { DEFAULT_PREFIX, decodeId, encodeId } from './keys.js';
+import { DEFAULT_PREFIX, parseEventKey } from './keys.js';
 import type { Client } from './scripts.js';
 import { Listeners, type Registration } from '../core/listeners.js';
 import { ShardedSubscriber } from './shard-channels.js';
@@ -29,14 +29,12 @@ import { GENERATION } from './decode.js';
 import { isCluster } from './slots.js';
 import type { ChangeEvent, ChangeKind, SubscribeOptions, Subscription } from '../core/types.js';
 import { DEFAULTS } from '../core/defaults.js';
-import { MAX_ID_LENGTH } from '../core/validate.js';
 
 const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['created', 'updated', 'terminated']);
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * Parses a message published by the write scripts:
- * `<kind>:<generation>:<key>`, where `<key>` is the session record's key as
+ * `<kind>:<generation>:<key>[:p<principal>]`, where `<key>` is the session record's key as
  * Redis sees it, `<namespace>{<encodeId(id)>}:s`, and `namespace` is the
  * client's ioredis `keyPrefix` followed by the store's `prefix`.
  * @param namespace default `'scas:'` (the default prefix, no `keyPrefix`).
@@ -53,21 +51,10 @@ export function parseChangeMessage(message: string, namespace: string = DEFAULT_
   if (!KINDS.has(kind) || !GENERATION.test(gen)) return null;
   const generation = Number(gen);
   if (!Number.isSafeInteger(generation)) return null;
-  const id = idOfKey(message, second + 1, namespace);
-  return id === null ? null : { kind: kind as ChangeKind, id, generation };
-}
-
-/** The id in `text.slice(from)` if it is exactly `<namespace>{<encoded id>}:s`, else null. */
-function idOfKey(text: string, from: number, namespace: string): string | null {
-  if (!text.startsWith(namespace, from)) return null;
-  const open = from + namespace.length;
-  if (text.charCodeAt(open) !== 0x7b /* { */ || !text.endsWith('}:s') || text.length - open < 5) return null;
-  const encoded = text.slice(open + 1, -3);
-  if (encoded.includes('{') || encoded.includes('}')) return null;
-  const id = decodeId(encoded);
-  // Only the canonical encoding of a valid id: anything else was not written by sessionKey().
-  if (encodeId(id) !== encoded || id.length > MAX_ID_LENGTH || LONE_SURROGATE.test(id)) return null;
-  return id;
+  const parsed = parseEventKey(message, second + 1, namespace);
+  if (parsed === null) return null;
+  const event = { kind: kind as ChangeKind, id: parsed.id, generation };
+  return parsed.principal === undefined ? event : { ...event, principal: parsed.principal };
 }
 
 // ---------------------------------------------------------------- options

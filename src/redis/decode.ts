@@ -67,17 +67,45 @@ export function decodeReply(raw: unknown): Reply {
   return { code, generation, fields: checkFields(fields, raw) };
 }
 
-/** Builds a Session from raw record fields: `g` is the generation, `m<name>` the metadata. */
+/**
+ * Builds a Session from raw record fields: `g` is the generation, `m<name>` the metadata,
+ * `p` the principal and `c` createdAt (ms; a record of a version without it reads as 0).
+ */
 export function sessionFromFields(id: string, fields: readonly string[]): Session {
   let generation: number | undefined;
+  let principal: string | undefined;
+  let createdAt = 0;
   const entries: Array<[string, string]> = [];
   for (let i = 0; i < fields.length; i += 2) {
     const f = fields[i]!;
     if (f.charCodeAt(0) === 109 /* m */) entries.push([f.slice(1), fields[i + 1]!]);
     else if (f === 'g') generation = parseGeneration(fields[i + 1], fields);
+    else if (f === 'p') principal = fields[i + 1];
+    else if (f === 'c') createdAt = parseMillis(fields[i + 1], fields);
   }
   if (generation === undefined) throw unexpected('record without generation', fields);
-  return { id, generation, metadata: freezeMetadata(entries) };
+  const metadata = freezeMetadata(entries);
+  return principal === undefined
+    ? { id, generation, metadata, createdAt }
+    : { id, generation, metadata, principal, createdAt };
+}
+
+/** A createdAt field: a non-negative safe integer of ms. */
+export function parseMillis(s: unknown, raw: unknown = s): number {
+  if (typeof s !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(s)) throw unexpected('createdAt', raw);
+  const n = Number(s);
+  if (!Number.isSafeInteger(n)) throw unexpected('createdAt out of range', raw);
+  return n;
+}
+
+/** The principal (`p`) and createdAt (`c`) in a reply's fields, when they are there. */
+export function identityFromFields(fields: readonly string[]): { principal?: string; createdAt?: number } {
+  const out: { principal?: string; createdAt?: number } = {};
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'p') out.principal = fields[i + 1]!;
+    else if (fields[i] === 'c') out.createdAt = parseMillis(fields[i + 1], fields);
+  }
+  return out;
 }
 
 /** The generation of a reply that must carry one. */

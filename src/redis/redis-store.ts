@@ -12,9 +12,12 @@ import { checkSubscribeArgs } from '../core/listeners.js';
 import { scanSessionIds } from './listing.js';
 import { checkMutateArgs, runMutate } from '../core/mutate.js';
 import { prepareCreate, preparePatch, prepareTerminate, prepareTouch, prepareUpdate } from '../core/requests.js';
+import { type PrincipalOptions, checkPrincipal, checkTerminateAllArgs } from '../core/principals.js';
+import { RedisPrincipalIndex } from './principals.js';
 import type {
   ChangeEvent,
   ChangeFeed,
+  CreateOptions,
   CreateResult,
   GenerationOptions,
   GenerationReader,
@@ -30,6 +33,8 @@ import type {
   SessionStore,
   SubscribeOptions,
   Subscription,
+  TerminateAllOptions,
+  TerminateAllResult,
   TerminateOptions,
   TerminateResult,
   TouchOptions,
@@ -91,6 +96,10 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   readonly prefix: string;
   /** Options after defaults. */
   readonly options: ResolvedOptions;
+  /** The principal options (`maxSessionsPerPrincipal`, `onPrincipalLimit`, `maxLifetimeMs`) after defaults. */
+  readonly principalOptions: PrincipalOptions;
+  /** @internal */
+  private readonly principals: RedisPrincipalIndex;
   /** @internal `''`: no events. */
   private readonly channel: string;
   /** @internal The client's ioredis `keyPrefix` (Redis sees it before every key). */
@@ -115,6 +124,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     }
     const settings = resolveRedisOptions(client, options);
     this.options = settings.options;
+    this.principalOptions = settings.principalOptions;
     this.prefix = settings.prefix;
     this.channel = settings.channel;
     this.terminateWait = settings.terminateWait;
@@ -123,6 +133,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     this.client = client;
     this.keyPrefix = keyPrefixOf(client);
     this.connection = watchConnection(client);
+    this.principals = new RedisPrincipalIndex(this, (...a) => this.run(...a));
     this.policy = new PolicyGate(settings.evictionPolicyCheck, () => this.checkEvictionPolicy());
   }
 
@@ -198,20 +209,45 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     return { client: this.client, key, op, id };
   }
 
-  async create(id: string, metadata: Metadata = {}, opts?: WriteOptions): Promise<CreateResult> {
+  async create(id: string, metadata: Metadata = {}, opts?: CreateOptions): Promise<CreateResult> {
     const req = prepareCreate(id, metadata, opts, this.options);
+    const { principal } = req;
     const wait = waitOf(req.wait, this.writeWait);
     const key = sessionKey(id, this.prefix);
-    const args = { opId: nextOpId(), ttlMs: req.ttlMs, events: this.events(key), fields: fieldArgs(req.metadata) };
-    const reply = await this.run('create', 'create', id, args, true, key);
-    const result = settle('create', id, true, () => createResult(id, reply, req.metadata));
-    return result.ok ? durable(this.at('create', id, key), wait, reply, result) : result;
+    const fields = fieldArgs(req.metadata);
+    const create = async (): Promise<CreateResult> => {
+      const args = { opId: nextOpId(), ttlMs: req.ttlMs, events: this.events(key), fields };
+      const reply = await this.run('create', 'create', id, this.principals.createArgs(args, principal), true, key);
+      const result = settle('create', id, true, () => createResult(id, reply, req.metadata, principal));
+      return result.ok ? durable(this.at('create', id, key), wait, reply, result) : result;
+    };
+    return principal === undefined ? create() : this.principals.create(id, principal, req.ttlMs, create);
+  }
+
+  /**
+   * Live sessions of `principal`, oldest `createdAt` first; never refreshes a TTL. Reads the principal's
+   * index, then its sessions (pipelined), and drops entries of sessions that are gone (docs/principals.md).
+   * @throws InvalidArgumentError for a bad principal, before any I/O; RedisFaultError when Redis fails.
+   */
+  async sessionsOf(principal: string): Promise<Session[]> {
+    return this.principals.sessionsOf(checkPrincipal(principal));
+  }
+
+  /**
+   * Terminates every live session of `principal` but `opts.except`, each as `terminate` does (tombstone,
+   * event, `terminateWait`). @returns the ids it ended, oldest first.
+   * @throws InvalidArgumentError for bad arguments, before any I/O; RedisFaultError (some may be ended).
+   */
+  async terminateAll(principal: string, opts?: TerminateAllOptions): Promise<TerminateAllResult> {
+    const { principal: p, except } = checkTerminateAllArgs(principal, opts);
+    return this.principals.terminateAll(p, except);
   }
 
   async get(id: string): Promise<Session | null> {
     checkId(id);
     if (!this.options.touchOnGet) return this.peek(id);
     const reply = await this.run('get', 'get', id, { ttlMs: this.options.ttlMs }, true);
+    this.principals.keep(reply, this.options.ttlMs);
     return settle('get', id, true, () => (reply.code === Code.OK ? sessionFromFields(id, reply.fields) : null));
   }
 
@@ -233,6 +269,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     const { touch } = checkGenerationOptions(opts, this.options.touchOnGet);
     const args = { ttlMs: touch ? this.options.ttlMs : undefined };
     const reply = await this.run('generationOf', 'generation', id, args, touch);
+    if (touch) this.principals.keep(reply, this.options.ttlMs);
     return settle('generationOf', id, touch, () =>
       reply.code === Code.OK
         ? { ok: true, generation: requireGeneration(reply) }
@@ -286,6 +323,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
     const { ttlMs, expected } = req;
     const args = { opId: nextOpId(), ttlMs, expected, events: this.events(key), fields: fieldArgs(req.metadata) };
     const reply = await this.run('update', 'update', id, args, true, key);
+    this.principals.keep(reply, ttlMs);
     const result = settle('update', id, true, () => updateResult(id, reply, req.metadata));
     return result.ok ? durable(this.at('update', id, key), wait, reply, result) : result;
   }
@@ -307,6 +345,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
       remove,
     };
     const reply = await this.run('patch', 'patch', id, args, true, key);
+    this.principals.keep(reply, req.ttlMs);
     const max = this.options.maxMetadataBytes;
     const result = settle('patch', id, true, () => patchResult(id, reply, req.changes, max));
     return result.ok ? durable(this.at('patch', id, key), wait, reply, result) : result;
@@ -329,6 +368,7 @@ export class RedisSessionStore implements SessionStore, GenerationReader, Change
   async touch(id: string, opts?: TouchOptions): Promise<TouchResult> {
     const req = prepareTouch(id, opts, this.options);
     const reply = await this.run('touch', 'touch', id, { ttlMs: req.ttlMs, expected: req.expected }, true);
+    this.principals.keep(reply, req.ttlMs);
     return settle('touch', id, true, () => touchResult(id, reply));
   }
 

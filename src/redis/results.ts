@@ -7,7 +7,7 @@
 import { InvalidArgumentError, isRedisFault, isSessionStoreError } from '../core/errors.js';
 import type { CreateResult, Session, TerminateResult, TouchResult, WriteResult } from '../core/types.js';
 import { type CheckedChanges, type CheckedMetadata, freezeMetadata } from '../core/validate.js';
-import { Code, type Reply, requireGeneration, sessionFromFields } from './decode.js';
+import { Code, type Reply, identityFromFields, requireGeneration, sessionFromFields } from './decode.js';
 import { unexpectedReply } from './faults.js';
 import type { FieldArgs } from './scripts.js';
 
@@ -29,9 +29,25 @@ export function conflict(id: string, reply: Reply): { ok: false; reason: 'confli
  * current record (the closest truthful snapshot; its generation is the
  * current one, so the caller's next CAS sees what they did).
  */
-export function written(id: string, reply: Reply, checked: CheckedMetadata): Session {
-  if (reply.fields.length > 0) return sessionFromFields(id, reply.fields);
-  return { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.entries) };
+export function written(
+  id: string,
+  reply: Reply,
+  checked: CheckedMetadata,
+  known: { principal?: string | undefined; createdAt?: number | undefined } = {},
+): Session {
+  if (hasGeneration(reply.fields)) return sessionFromFields(id, reply.fields);
+  // Otherwise the fields are at most the record's c and p (update.lua), or nothing (create: the caller knows).
+  const identity = identityFromFields(reply.fields);
+  const principal = identity.principal ?? known.principal;
+  const createdAt = identity.createdAt ?? known.createdAt ?? 0;
+  const base = { id, generation: requireGeneration(reply), metadata: freezeMetadata(checked.entries), createdAt };
+  return principal === undefined ? base : { ...base, principal };
+}
+
+/** Whether raw fields are a whole record (they name `g`), not just `c`/`p`. */
+function hasGeneration(fields: readonly string[]): boolean {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'g') return true;
+  return false;
 }
 
 /** The session after a patch: the record before it (from the reply), with the changes applied. */
@@ -48,7 +64,9 @@ export function patchedSession(
   }
   for (const name of changes.remove) metadata.delete(name);
   for (const [k, v] of changes.set.entries) metadata.set(k, v);
-  return { id, generation, metadata: freezeMetadata([...metadata]) };
+  const { principal, createdAt = 0 } = identityFromFields(before);
+  const base = { id, generation, metadata: freezeMetadata([...metadata]), createdAt };
+  return principal === undefined ? base : { ...base, principal };
 }
 
 /** A code the call cannot give: `UNEXPECTED_REPLY`, with the outcome a write leaves unknown. */
@@ -84,12 +102,22 @@ export function settle<T>(op: string, id: string, writes: boolean, decide: () =>
   }
 }
 
-/** `create`'s result. */
-export function createResult(id: string, reply: Reply, metadata: CheckedMetadata): CreateResult {
+/**
+ * `create`'s result. createdAt is the create's generation (server µs) in ms,
+ * as create.lua stores it (field c); the principal is the caller's.
+ */
+export function createResult(
+  id: string,
+  reply: Reply,
+  metadata: CheckedMetadata,
+  principal?: string | undefined,
+): CreateResult {
   switch (reply.code) {
     case Code.OK:
-    case Code.REPLAYED:
-      return { ok: true, session: written(id, reply, metadata) };
+    case Code.REPLAYED: {
+      const createdAt = Math.floor(requireGeneration(reply) / 1000);
+      return { ok: true, session: written(id, reply, metadata, { principal, createdAt }) };
+    }
     case Code.EXISTS:
       return { ok: false, reason: 'exists' };
     case Code.TERMINATED:

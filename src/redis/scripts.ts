@@ -53,11 +53,13 @@ export type FieldArgs = readonly string[];
 
 /** The argument list of each function, in the order of its lua/<name>.lua header. */
 export const ARGS = {
-  create: (a: WriteArgs & { fields: FieldArgs }): Arg[] => [
+  create: (a: WriteArgs & { principal: string; lifetimeMs: number | undefined; fields: FieldArgs }): Arg[] => [
     a.opId,
     a.ttlMs,
     a.events.channel,
     a.events.command,
+    a.principal,
+    a.lifetimeMs ?? '',
     a.fields,
   ],
   update: (a: WriteArgs & { expected: number; fields: FieldArgs }): Arg[] => [
@@ -93,6 +95,11 @@ export const ARGS = {
   peek: (): Arg[] => [],
   exists: (): Arg[] => [],
   generation: (a: { ttlMs: number | undefined }): Arg[] => [a.ttlMs ?? ''],
+  principalAdd: (a: { id: string; ttlMs: number; pending: boolean }): Arg[] => [a.id, a.ttlMs, a.pending ? '1' : ''],
+  principalConfirm: (a: { id: string; score: string }): Arg[] => [a.id, a.score],
+  principalList: (): Arg[] => [],
+  principalDrop: (a: { entries: readonly string[] }): Arg[] => [a.entries],
+  principalKeep: (a: { minMs: number; setMs: number }): Arg[] => [a.minMs, a.setMs],
 } as const satisfies Record<ScriptName, (a: never) => Arg[]>;
 
 /** The argument object of function `N`. */

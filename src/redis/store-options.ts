@@ -4,6 +4,7 @@
  * @module
  */
 import { DEFAULTS, type ResolvedOptions, resolveOptions } from '../core/defaults.js';
+import { type PrincipalOptions, resolvePrincipalOptions } from '../core/principals.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { ReplicationWait, SessionStoreOptions } from '../core/types.js';
 import { type AllowedKeys, STORE_OPTION_KEYS, checkOptions, checkReplicationWait } from '../core/validate.js';
@@ -20,7 +21,7 @@ export interface RedisSessionStoreOptions extends SessionStoreOptions, ChangeFee
    */
   prefix?: string;
   /**
-   * Publish a change event (`<kind>:<generation>:<key>`, kind one of created,
+   * Publish a change event (`<kind>:<generation>:<key>[:p<principal>]`, kind one of created,
    * updated, terminated, key the record's key as Redis sees it) from inside
    * every successful write, in the same atomic step: PUBLISH on this channel,
    * or on a Cluster client SPUBLISH on the shard channel of the key's slot
@@ -81,6 +82,8 @@ void _everyOptionHasADefault;
 /** The store's settings after defaults and checks. */
 export interface RedisStoreSettings {
   readonly options: ResolvedOptions;
+  /** `maxSessionsPerPrincipal`, `onPrincipalLimit`, `maxLifetimeMs` (see core/principals.ts). */
+  readonly principalOptions: PrincipalOptions;
   readonly prefix: string;
   /** `''`: no events. */
   readonly channel: string;
@@ -115,6 +118,7 @@ export function resolveRedisOptions(client: Client, options: unknown): RedisStor
   }
   return {
     options: resolved,
+    principalOptions: resolvePrincipalOptions(o),
     prefix: o.prefix ?? DEFAULTS.prefix,
     channel,
     terminateWait,

@@ -98,8 +98,8 @@ describe('pass-through writes (real Redis)', () => {
     cache.set(s); // older: ignored
     expect(await cache.get('s')).toEqual(u.session);
     expect(calls.get ?? 0).toBe(0);
-    expect(() => cache.set({ id: '', generation: 1, metadata: {} })).toThrow(InvalidArgumentError);
-    expect(() => cache.set({ id: 'x', generation: 0, metadata: {} })).toThrow(InvalidArgumentError);
+    expect(() => cache.set({ id: '', generation: 1, metadata: {}, createdAt: 0 })).toThrow(InvalidArgumentError);
+    expect(() => cache.set({ id: 'x', generation: 0, metadata: {}, createdAt: 0 })).toThrow(InvalidArgumentError);
     await cache.close();
   });
 
@@ -153,6 +153,8 @@ describe('pass-through writes (real Redis)', () => {
       touch: (...a) => mem.touch(...a),
       terminate: (...a) => mem.terminate(...a),
       mutate: (...a) => mem.mutate(...a),
+      sessionsOf: (p) => mem.sessionsOf(p),
+      terminateAll: (...a) => mem.terminateAll(...a),
     };
     const ev = evictions();
     const cache = new SessionCache(plain, { onEvict: ev.onEvict });

@@ -12,6 +12,7 @@ import {
   isInvalidArgument,
 } from '../../src/index.js';
 import { hostileInput } from './hostile-input.js';
+import { principalsSuite } from './principals-suite.js';
 import type { ContractTarget } from './contract-targets.js';
 
 const TTL = 60_000;
@@ -220,7 +221,12 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's', { a: '1', b: '2' });
         const r = expectOk(await store.update('s', s.generation, { c: '3' }));
-        expect(r.session).toEqual({ id: 's', generation: expect.any(Number), metadata: { c: '3' } });
+        expect(r.session).toEqual({
+          id: 's',
+          generation: expect.any(Number),
+          createdAt: expect.any(Number),
+          metadata: { c: '3' },
+        });
         expect(r.session.generation).toBeGreaterThan(s.generation);
         expect(await store.peek('s')).toEqual(r.session);
       });
@@ -275,7 +281,12 @@ export function contractSuite(target: ContractTarget): void {
         const store = mk();
         const s = await created(store, 's', { a: '1', b: '2', c: '3' });
         const r = expectOk(await store.patch('s', { set: { a: 'A', d: '4' }, remove: ['b', 'missing'] }));
-        expect(r.session).toEqual({ id: 's', generation: expect.any(Number), metadata: { a: 'A', c: '3', d: '4' } });
+        expect(r.session).toEqual({
+          id: 's',
+          generation: expect.any(Number),
+          createdAt: expect.any(Number),
+          metadata: { a: 'A', c: '3', d: '4' },
+        });
         expect(r.session.generation).toBeGreaterThan(s.generation);
         expect(await store.peek('s')).toEqual(r.session);
       });
@@ -286,7 +297,12 @@ export function contractSuite(target: ContractTarget): void {
         // Type-checked by `npm run typecheck`: PatchChanges.remove is a readonly string[].
         const names: readonly string[] = Object.freeze(['a']);
         const r = expectOk(await store.patch('s', { remove: names }));
-        expect(r.session).toEqual({ id: 's', generation: expect.any(Number), metadata: { b: '2' } });
+        expect(r.session).toEqual({
+          id: 's',
+          generation: expect.any(Number),
+          createdAt: expect.any(Number),
+          metadata: { b: '2' },
+        });
         expect(r.session.generation).toBeGreaterThan(s.generation);
       });
 
@@ -505,7 +521,7 @@ export function contractSuite(target: ContractTarget): void {
         const r = await store.mutate('s', (cur) => ({ ...cur.metadata, n: String(Number(cur.metadata.n) + 1) }));
         expect(r).toEqual({
           ok: true,
-          session: { id: 's', generation: expect.any(Number), metadata: { n: '2' } },
+          session: { id: 's', generation: expect.any(Number), createdAt: expect.any(Number), metadata: { n: '2' } },
           attempts: 1,
         });
         expect(r.ok && r.session.generation).toBeGreaterThan(s.generation);
@@ -661,7 +677,7 @@ export function contractSuite(target: ContractTarget): void {
             expectSameMetadata(p.metadata, metadata);
             expectSameMetadata((await store.peek('s'))?.metadata, metadata);
             const r = expectOk(await store.patch('s', { remove: Object.keys(metadata) })).session;
-            expect(r).toEqual({ id: 's', generation: expect.any(Number), metadata: {} });
+            expect(r).toEqual({ id: 's', generation: expect.any(Number), createdAt: expect.any(Number), metadata: {} });
             expect(r.generation).toBeGreaterThan(p.generation);
             expect(p.generation).toBeGreaterThan(s.generation);
             expect((await store.peek('s'))?.metadata).toEqual({});
@@ -719,6 +735,7 @@ export function contractSuite(target: ContractTarget): void {
     });
 
     hostileInput(target, mk);
+    principalsSuite(target);
 
     describe('bad input is rejected before any I/O, naming the argument', () => {
       const badIds: Array<[string, unknown]> = [

@@ -116,13 +116,16 @@ export async function plan(op: WriteOp, healthy: RedisSessionStore, label: strin
         return;
       case 'update':
       case 'patch':
-        expect(result).toEqual({ ok: true, session: { id, generation: expect.any(Number), metadata: { n: '1' } } });
+        expect(result).toEqual({
+          ok: true,
+          session: { id, generation: expect.any(Number), createdAt: expect.any(Number), metadata: { n: '1' } },
+        });
         expect((result as { session: Session }).session.generation).toBeGreaterThan(g);
         return;
       case 'mutate':
         expect(result).toEqual({
           ok: true,
-          session: { id, generation: expect.any(Number), metadata: { n: '1' } },
+          session: { id, generation: expect.any(Number), createdAt: expect.any(Number), metadata: { n: '1' } },
           attempts: 1,
         });
         expect((result as { session: Session }).session.generation).toBeGreaterThan(g);

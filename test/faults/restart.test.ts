@@ -106,7 +106,11 @@ describe('restart', () => {
         let g = c.session.generation;
         /** A write's exact outcome: its metadata at a generation above the last one; returns that generation. */
         const wrote = (r: unknown, metadata: Record<string, string>, extra: object = {}): number => {
-          expect(r).toEqual({ ok: true, session: { id, generation: expect.any(Number), metadata }, ...extra });
+          expect(r).toEqual({
+            ok: true,
+            session: { id, generation: expect.any(Number), createdAt: expect.any(Number), metadata },
+            ...extra,
+          });
           const next = (r as { session: { generation: number } }).session.generation;
           expect(next).toBeGreaterThan(g);
           return next;

@@ -13,10 +13,15 @@
  *
  * `pause` runs between the load and the store, so a race schedule can put
  * other operations exactly there.
+ *
+ * Principals the naive way too: a plain set of ids per principal, added to
+ * after the create, listed and terminated one by one with the same
+ * load-then-store terminate, and a cap checked before the create.
  * @module
  */
 import type { Client } from '../../src/redis/scripts.js';
 import {
+  type CreateOptions,
   type CreateResult,
   type Metadata,
   type MutateFn,
@@ -27,6 +32,8 @@ import {
   type Session,
   type SessionStore,
   type SessionStoreOptions,
+  type TerminateAllOptions,
+  type TerminateAllResult,
   type TerminateOptions,
   type TerminateResult,
   type TouchOptions,
@@ -73,12 +80,24 @@ export class NaiveRedisStore implements SessionStore {
     if (h.t !== undefined) return { kind: 'tomb', generation };
     const metadata: Metadata = {};
     for (const [f, v] of Object.entries(h)) if (f.startsWith('m')) metadata[f.slice(1)] = v;
-    return { kind: 'live', session: { id, generation, metadata } };
+    const identity = { createdAt: Number(h.c ?? 0), ...(h.p === undefined ? {} : { principal: h.p }) };
+    return { kind: 'live', session: { id, generation, metadata, ...identity } };
+  }
+
+  private indexOf(principal: string): string {
+    return `${this.options.prefix}naive-principal:${principal}`;
   }
 
   /** The unconditional store: whatever is there is replaced. */
-  private async save(id: string, generation: number, metadata: Metadata, ttlMs: number): Promise<Session> {
-    const fields: string[] = ['g', String(generation)];
+  private async save(
+    id: string,
+    generation: number,
+    metadata: Metadata,
+    ttlMs: number,
+    identity: { createdAt: number; principal?: string },
+  ): Promise<Session> {
+    const fields: string[] = ['g', String(generation), 'c', String(identity.createdAt)];
+    if (identity.principal !== undefined) fields.push('p', identity.principal);
     for (const [k, v] of Object.entries(metadata)) fields.push(`m${k}`, v);
     await this.client
       .multi()
@@ -86,7 +105,8 @@ export class NaiveRedisStore implements SessionStore {
       .hset(this.keyFor(id), ...fields)
       .pexpire(this.keyFor(id), ttlMs)
       .exec();
-    return { id, generation, metadata: { ...metadata } };
+    const { createdAt, principal } = identity;
+    return { id, generation, metadata: { ...metadata }, createdAt, ...(principal === undefined ? {} : { principal }) };
   }
 
   private missing(l: Loaded): { ok: false; reason: 'not_found' | 'terminated' } | undefined {
@@ -95,14 +115,47 @@ export class NaiveRedisStore implements SessionStore {
     return undefined;
   }
 
-  async create(id: string, metadata: Metadata = {}, opts: TtlOption = {}): Promise<CreateResult> {
+  async create(id: string, metadata: Metadata = {}, opts: CreateOptions = {}): Promise<CreateResult> {
     const l = await this.load(id);
     if (l.kind === 'live') return { ok: false, reason: 'exists' };
     if (l.kind === 'tomb') return { ok: false, reason: 'terminated' };
+    const principal = opts.principal;
+    const cap = this.options.maxSessionsPerPrincipal;
+    if (principal !== undefined && cap !== undefined) {
+      const live = await this.sessionsOf(principal);
+      if (live.length >= cap && this.options.onPrincipalLimit === 'refuse') return { ok: false, reason: 'limit' };
+      for (const s of live.slice(0, Math.max(0, live.length - cap + 1))) await this.terminate(s.id);
+    }
     await this.pause('create: between load and store');
     const [sec, usec] = await this.client.time();
     const generation = Number(sec) * 1_000_000 + Number(usec);
-    return { ok: true, session: await this.save(id, generation, metadata, opts.ttlMs ?? this.ttlMs) };
+    const identity = { createdAt: Math.floor(generation / 1000), ...(principal === undefined ? {} : { principal }) };
+    const session = await this.save(id, generation, metadata, opts.ttlMs ?? this.ttlMs, identity);
+    if (principal !== undefined) {
+      await this.pause('create: between store and index');
+      await this.client.sadd(this.indexOf(principal), id);
+      await this.client.pexpire(this.indexOf(principal), this.ttlMs * 3);
+    }
+    return { ok: true, session };
+  }
+
+  async sessionsOf(principal: string): Promise<Session[]> {
+    const ids = await this.client.smembers(this.indexOf(principal));
+    const out: Session[] = [];
+    for (const id of ids) {
+      const l = await this.load(id);
+      if (l.kind === 'live' && l.session.principal === principal) out.push(l.session);
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async terminateAll(principal: string, opts: TerminateAllOptions = {}): Promise<TerminateAllResult> {
+    const terminated: string[] = [];
+    for (const s of await this.sessionsOf(principal)) {
+      if (opts.except?.includes(s.id)) continue;
+      if ((await this.terminate(s.id)).ok) terminated.push(s.id);
+    }
+    return { terminated };
   }
 
   async get(id: string): Promise<Session | null> {
@@ -129,7 +182,8 @@ export class NaiveRedisStore implements SessionStore {
     if (l.kind !== 'live') return this.missing(l)!;
     if (l.session.generation !== expectedGeneration) return { ok: false, reason: 'conflict', session: l.session };
     await this.pause('update: between load and store');
-    return { ok: true, session: await this.save(id, expectedGeneration + 1, metadata, opts.ttlMs ?? this.ttlMs) };
+    const session = await this.save(id, expectedGeneration + 1, metadata, opts.ttlMs ?? this.ttlMs, l.session);
+    return { ok: true, session };
   }
 
   async patch(id: string, changes: PatchChanges, opts: PatchOptions = {}): Promise<WriteResult> {
@@ -144,7 +198,8 @@ export class NaiveRedisStore implements SessionStore {
     for (const name of changes.remove ?? []) delete next[name];
     Object.assign(next, changes.set ?? {});
     await this.pause('patch: between load and store');
-    return { ok: true, session: await this.save(id, l.session.generation + 1, next, opts.ttlMs ?? this.ttlMs) };
+    const session = await this.save(id, l.session.generation + 1, next, opts.ttlMs ?? this.ttlMs, l.session);
+    return { ok: true, session };
   }
 
   async touch(id: string, opts: TouchOptions = {}): Promise<TouchResult> {
@@ -182,7 +237,7 @@ export class NaiveRedisStore implements SessionStore {
     const next = await fn(l.session);
     if (next === undefined) return { ok: true, session: l.session, attempts: 1 };
     await this.pause('mutate: between fn and store');
-    const session = await this.save(id, l.session.generation + 1, next, opts.ttlMs ?? this.ttlMs);
+    const session = await this.save(id, l.session.generation + 1, next, opts.ttlMs ?? this.ttlMs, l.session);
     return { ok: true, session, attempts: 1 };
   }
 }

@@ -18,28 +18,28 @@ const raw = client as unknown as {
   pttl(k: string): Promise<number>;
 };
 
-// Layouts (see lua/*.lua): create [op, ttl, channel, cmd, pairs...]; update [op, ttl, expected, channel, cmd, pairs...];
+// Layouts (see lua/*.lua): create [op, ttl, channel, cmd, principal, lifetime, pairs...]; update [op, ttl, expected, channel, cmd, pairs...];
 // patch [op, ttl, expected, maxBytes, channel, cmd, nSet, set..., remove...]; touch [ttl, expected];
 // terminate [op, ttl, expected, channel, cmd]; get [ttl]; generation [ttl or ''].
 const cases: Array<[string, ScriptName, Array<string | number>, RegExp]> = [
-  ['create: op id too short', 'create', ['op', '1000', '', '', 'ma', '1'], /bad op id/],
+  ['create: op id too short', 'create', ['op', '1000', '', '', '', '', 'ma', '1'], /bad op id/],
   ['update: op id too long', 'update', ['opid00012', '1000', '1', '', '', 'ma', '1'], /bad op id/],
-  ['create: ttl not a number', 'create', ['opid0001', 'x', '', '', 'ma', '1'], /bad ttl/],
-  ['create: ttl zero', 'create', ['opid0001', '0', '', '', 'ma', '1'], /bad ttl/],
-  ['create: ttl fraction', 'create', ['opid0001', '1.5', '', '', 'ma', '1'], /bad ttl/],
-  ['create: ttl hex', 'create', ['opid0001', '0x10', '', '', 'ma', '1'], /bad ttl/],
-  ['create: ttl exponent', 'create', ['opid0001', '1e3', '', '', 'ma', '1'], /bad ttl/],
-  ['create: ttl with spaces', 'create', ['opid0001', ' 1000 ', '', '', 'ma', '1'], /bad ttl/],
-  ['create: ttl leading zero', 'create', ['opid0001', '01000', '', '', 'ma', '1'], /bad ttl/],
-  ['create: odd metadata', 'create', ['opid0001', '1000', '', '', 'ma'], /odd metadata/],
-  ['create: channel without command', 'create', ['opid0001', '1000', 'chan', '', 'ma', '1'], /bad event/],
+  ['create: ttl not a number', 'create', ['opid0001', 'x', '', '', '', '', 'ma', '1'], /bad ttl/],
+  ['create: ttl zero', 'create', ['opid0001', '0', '', '', '', '', 'ma', '1'], /bad ttl/],
+  ['create: ttl fraction', 'create', ['opid0001', '1.5', '', '', '', '', 'ma', '1'], /bad ttl/],
+  ['create: ttl hex', 'create', ['opid0001', '0x10', '', '', '', '', 'ma', '1'], /bad ttl/],
+  ['create: ttl exponent', 'create', ['opid0001', '1e3', '', '', '', '', 'ma', '1'], /bad ttl/],
+  ['create: ttl with spaces', 'create', ['opid0001', ' 1000 ', '', '', '', '', 'ma', '1'], /bad ttl/],
+  ['create: ttl leading zero', 'create', ['opid0001', '01000', '', '', '', '', 'ma', '1'], /bad ttl/],
+  ['create: odd metadata', 'create', ['opid0001', '1000', '', '', '', '', 'ma'], /odd metadata/],
+  ['create: channel without command', 'create', ['opid0001', '1000', 'chan', '', '', '', 'ma', '1'], /bad event/],
   [
     'create: command other than PUBLISH/SPUBLISH',
     'create',
-    ['opid0001', '1000', 'chan', 'DEL', 'ma', '1'],
+    ['opid0001', '1000', 'chan', 'DEL', '', '', 'ma', '1'],
     /bad event/,
   ],
-  ['create: command without channel', 'create', ['opid0001', '1000', '', 'PUBLISH', 'ma', '1'], /bad event/],
+  ['create: command without channel', 'create', ['opid0001', '1000', '', 'PUBLISH', '', '', 'ma', '1'], /bad event/],
   ['update: no expected generation', 'update', ['opid0001', '1000', '', '', '', 'ma', '1'], /bad expected/],
   ['update: negative generation', 'update', ['opid0001', '1000', '-1', '', '', 'ma', '1'], /bad expected/],
   ['update: generation inf', 'update', ['opid0001', '1000', 'inf', '', '', 'ma', '1'], /bad expected/],
@@ -75,6 +75,13 @@ const cases: Array<[string, ScriptName, Array<string | number>, RegExp]> = [
   ['get: ttl inf', 'get', ['inf'], /bad ttl/],
   ['get: ttl hex', 'get', ['0x1f'], /bad ttl/],
   ['generation: ttl fraction', 'generation', ['10.5'], /bad ttl/],
+  ['create: lifetime fraction', 'create', ['opid0001', '1000', '', '', 'p', '1.5', 'ma', '1'], /bad ttl/],
+  ['create: lifetime zero', 'create', ['opid0001', '1000', '', '', 'p', '0', 'ma', '1'], /bad ttl/],
+  ['principalAdd: empty id', 'principalAdd', ['', '1000'], /bad session id/],
+  ['principalAdd: bad ttl', 'principalAdd', ['s', '-1'], /bad ttl/],
+  ['principalDrop: odd entries', 'principalDrop', ['s'], /odd index entry/],
+  ['principalKeep: bad min', 'principalKeep', ['x', '1000'], /bad ttl/],
+  ['principalKeep: bad set', 'principalKeep', ['1000', '1e3'], /bad ttl/],
 ];
 
 describe('functions validate every argument before writing', () => {

@@ -22,7 +22,7 @@ const op = () => `op${String(++n).padStart(6, '0')}`; // 8 characters, like the 
 async function call(script: ScriptName, id: string, args: string[]) {
   return decodeReply(await callScriptRaw(client, script, sessionKey(id, prefix), args));
 }
-const create = (id: string, opId: string) => call('create', id, [opId, TTL, '', '', 'ma', '1']);
+const create = (id: string, opId: string) => call('create', id, [opId, TTL, '', '', '', '', 'ma', '1']);
 const update = (id: string, opId: string, gen: number, v = 'x') =>
   call('update', id, [opId, TTL, String(gen), '', '', 'ma', v]);
 const patch = (id: string, opId: string) => call('patch', id, [opId, TTL, '', '1000', '', '', '2', 'mp', opId]);
@@ -44,7 +44,7 @@ describe('re-sent writes apply once', () => {
 
   it('create: a re-send after the session expired creates it again, with a higher generation', async () => {
     const a = op();
-    const first = await call('create', 'ce', [a, '20', '', '', 'ma', '1']); // 20 ms TTL
+    const first = await call('create', 'ce', [a, '20', '', '', '', '', 'ma', '1']); // 20 ms TTL
     expect(first.code).toBe(Code.OK);
     await new Promise((r) => setTimeout(r, 60));
     const again = await create('ce', a);
@@ -76,7 +76,12 @@ describe('re-sent writes apply once', () => {
     expect(applied.code).toBe(Code.OK);
     const g1 = applied.generation!;
     expect(g1).toBeGreaterThan(g0);
-    expect(await update('u', b, g0, 'b')).toEqual({ code: Code.REPLAYED, generation: g1, fields: [] });
+    // While current: its generation and the record's createdAt (c), no whole record.
+    expect(await update('u', b, g0, 'b')).toEqual({
+      code: Code.REPLAYED,
+      generation: g1,
+      fields: ['c', String(Math.floor(g0 / 1000))],
+    });
     let g = g1;
     for (let i = 0; i < 7; i++) g = (await update('u', op(), g, `v${i}`)).generation!;
     // b is now the oldest of the 8 remembered ops: still recognised, and the reply is the current record.

@@ -85,6 +85,21 @@ describe('package', () => {
     expect(loaded.trim()).toBe('0');
   });
 
+  it("session-cas/fastify's types never refer to express-session's (Fastify apps need not install them)", () => {
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(`dist/${file}`, 'utf8');
+      expect(text, file).not.toMatch(/(from|import) ['"]express-session['"]/);
+      // A declaration file names the chunks it imports by their code file: x.js -> x.d.ts, x.cjs -> x.d.cts.
+      for (const m of text.matchAll(/from '\.\/([\w.-]+)\.(c?)js'/g)) visit(`${m[1]}.d.${m[2]}ts`);
+    };
+    for (const entry of ['fastify.d.ts', 'fastify.d.cts']) visit(entry);
+    expect(seen.size).toBeGreaterThan(2); // the entries and the chunks they import
+    expect(readFileSync('dist/express.d.ts', 'utf8')).toMatch(/from 'express-session'/); // the check can fail
+  });
+
   it('npm pack ships only dist (code and types, no source maps), README, LICENSE and package.json', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       encoding: 'utf8',

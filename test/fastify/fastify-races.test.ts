@@ -253,6 +253,37 @@ describe('two app instances on one Redis (each request handled by either)', () =
   });
 });
 
+describe('principal and destroyAll ("log out everywhere")', () => {
+  const target = redisCasTarget(5);
+  let app: App | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  it('ends every session of the user but the one kept; a slow save of an ended one is dropped', async () => {
+    const sessions = new RedisSessionStore(target.client(), { prefix: uniquePrefix('fastify-principal') });
+    const store = new CasSessionStore(sessions, { principal: (s) => (s as { user?: string }).user });
+    app = await startApp(store);
+    const laptop = app.browser();
+    const phone = app.browser();
+    const kept = (await laptop.get('/login?user=ada')).sid as string;
+    const ended = (await phone.get('/login?user=ada')).sid as string;
+    await app.browser().get('/login?user=bob');
+    expect((await sessions.sessionsOf('ada')).map((s) => s.id).sort()).toEqual([kept, ended].sort());
+    const gate = app.gates.open('slow');
+    const slow = phone.clone().get('/set?name=cart&value=book&gate=slow');
+    await gate.loaded;
+    expect(await store.destroyAll('ada', kept)).toEqual([ended]);
+    gate.release();
+    await slow;
+    expect(await sessions.peek(ended)).toBeNull();
+    expect((await phone.get('/read')).data).toEqual({});
+    expect((await laptop.get('/read')).data).toEqual({ user: 'ada' });
+    expect((await sessions.sessionsOf('bob')).length).toBe(1);
+  });
+});
+
 describe('the tracking field', () => {
   const target = redisCasTarget(5);
   let app: App | undefined;

@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', express: 'src/express/index.ts' },
+  entry: { index: 'src/index.ts', express: 'src/express/index.ts', fastify: 'src/fastify/index.ts' },
   format: ['esm', 'cjs'],
   // stripInternal: members tagged @internal stay out of the published .d.ts.
   dts: { compilerOptions: { stripInternal: true } },

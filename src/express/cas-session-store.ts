@@ -13,30 +13,16 @@
 import session from 'express-session';
 import type { SessionData, Store as ExpressStore } from 'express-session';
 import { InvalidArgumentError } from '../core/errors.js';
-import type { PatchChanges, Session, SessionStore, WriteResult } from '../core/types.js';
+import type { Session, SessionStore } from '../core/types.js';
 import type { SupportedClient as Client } from '../redis/client/interface.js';
 import { type Callback, settle } from './callbacks.js';
-import { SessionConflictError } from './conflict.js';
-import { ttlFromCookie, withRecordExpiry } from './cookie.js';
-import { type Data, type FieldCodec, diff, own, setOwn, toMetadata } from './field-diff.js';
-import {
-  type CasSessionStoreConfig,
-  type CasSessionStoreOptions,
-  type SameFieldPolicy,
-  resolveConfig,
-} from './options.js';
+import { withRecordExpiry } from './cookie.js';
+import { type Data, setOwn } from './field-diff.js';
+import { FieldSessions, type Loaded } from './field-sessions.js';
+import { type CasSessionStoreConfig, type CasSessionStoreOptions, resolveConfig } from './options.js';
 
 type Req = Parameters<ExpressStore['createSession']>[0];
 type AllSessions = { [sid: string]: SessionData };
-
-/** What a session object loaded (or saved) by this store remembers. */
-interface Loaded {
-  readonly id: string;
-  /** Generation it was read or last written at; `undefined` once it is known to be gone. */
-  readonly generation: number | undefined;
-  /** Field name -> serialized value as this request last knew it. */
-  readonly baseline: ReadonlyMap<string, string>;
-}
 
 /** A store that can list its sessions (RedisSessionStore's internal `scanIds`). */
 interface Listing {
@@ -81,10 +67,7 @@ const { Store } = session;
 export class CasSessionStore extends Store {
   /** The session-cas store the sessions live in. */
   readonly sessions: SessionStore;
-  private readonly codec: FieldCodec;
-  private readonly principalOf: ((sess: SessionData) => string | undefined) | undefined;
-  private readonly sameField: SameFieldPolicy;
-  private readonly maxAttempts: number;
+  private readonly fields: FieldSessions;
   private readonly scanCount: number;
   private readonly loaded = new WeakMap<object, Loaded>();
   private readonly saving = new WeakMap<object, Promise<unknown>>();
@@ -101,10 +84,10 @@ export class CasSessionStore extends Store {
     super();
     const c = resolveConfig(storeOrClient, options);
     this.sessions = c.sessions;
-    this.codec = c.codec;
-    this.principalOf = c.principal;
-    this.sameField = c.sameField;
-    this.maxAttempts = c.maxAttempts;
+    this.fields = new FieldSessions({
+      ...c,
+      principal: c.principal as ((sess: Data) => string | undefined) | undefined,
+    });
     this.scanCount = c.scanCount;
   }
 
@@ -149,7 +132,7 @@ export class CasSessionStore extends Store {
    * It writes nothing else: `get` reports the extended expiry from the record's TTL.
    */
   override touch(sid: string, sess: SessionData, callback?: (err?: unknown) => void): Promise<void> {
-    return settle(this, this.touchLive(sid, sess as unknown as Data), callback as Callback<void> | undefined);
+    return settle(this, this.fields.touch(sid, sess as unknown as Data), callback as Callback<void> | undefined);
   }
 
   /** Every live session, by id. RedisSessionStore only: SCANs its keys (never KEYS). */
@@ -221,89 +204,13 @@ export class CasSessionStore extends Store {
   }
 
   private toData(s: Session): SessionData {
-    const { data, baseline } = this.codec.decode(s);
-    this.loaded.set(data, { id: s.id, generation: s.generation, baseline });
+    const { data, loaded } = this.fields.decode(s);
+    this.loaded.set(data, loaded);
     return data as unknown as SessionData;
   }
 
   private async save(sid: string, sess: Data): Promise<void> {
-    const fields = this.codec.fields(sess); // before any I/O: an unserializable value writes nothing
-    const ttl = ttlFromCookie(sess);
-    if (ttl === 'expired') {
-      // Whether this store loaded the object or not: an expired cookie ends the session (as connect-redis does).
-      await this.sessions.terminate(sid);
-      return this.remember(sess, sid, undefined, fields);
-    }
-    const known = this.loaded.get(sess);
-    if (known && known.id === sid) return this.saveLoaded(sid, sess, known, fields, ttl);
-    const principal = this.principalOf?.(sess as unknown as SessionData);
-    const opts = principal === undefined ? { ttlMs: ttl } : { ttlMs: ttl, principal };
-    const created = await this.sessions.create(sid, toMetadata(fields), opts);
-    if (created.ok) return this.remember(sess, sid, created.session.generation, fields);
-    // Destroyed, or refused by maxSessionsPerPrincipal ('refuse'): nothing is stored, later saves are dropped.
-    if (created.reason === 'terminated' || created.reason === 'limit')
-      return this.remember(sess, sid, undefined, fields);
-    // A live id this store did not load (a direct `set`): replace it whole, live only.
-    const replaced = await this.sessions.mutate(sid, () => toMetadata(fields), { ttlMs: ttl });
-    this.remember(sess, sid, replaced.ok ? replaced.session.generation : undefined, fields);
-  }
-
-  private async saveLoaded(
-    sid: string,
-    sess: Data,
-    known: Loaded,
-    fields: Map<string, string>,
-    ttl: number | undefined,
-  ): Promise<void> {
-    const changes = diff(known.baseline, fields);
-    if (!changes.set && !changes.remove) {
-      await this.sessions.touch(sid, { ttlMs: ttl });
-      return;
-    }
-    const result =
-      this.sameField === 'error' && known.generation !== undefined
-        ? await this.patchChecked(sid, known, changes, ttl)
-        : await this.sessions.patch(sid, changes, { ttlMs: ttl });
-    // Not live any more: the save is dropped, and stays dropped for this object.
-    this.remember(sess, sid, result.ok ? result.session.generation : undefined, fields);
-  }
-
-  /** Patch at the known generation; on conflict, retry only if no changed field moved meanwhile. */
-  private async patchChecked(
-    sid: string,
-    known: Loaded,
-    changes: PatchChanges,
-    ttl: number | undefined,
-  ): Promise<WriteResult> {
-    const names = [...Object.keys(changes.set ?? {}), ...(changes.remove ?? [])].filter((n) => n !== 'cookie');
-    let expected = known.generation;
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const result = await this.sessions.patch(sid, changes, { ttlMs: ttl, expectedGeneration: expected });
-      if (result.ok || result.reason !== 'conflict') return result;
-      const current = result.session.metadata;
-      const clashing = names.filter((n) => {
-        const now = this.codec.canonical(own(current, n));
-        // The same change on both sides is no clash.
-        return now !== known.baseline.get(n) && now !== own(changes.set ?? {}, n);
-      });
-      if (clashing.length > 0) throw new SessionConflictError(sid, clashing);
-      expected = result.session.generation;
-    }
-    throw new SessionConflictError(
-      sid,
-      [],
-      `session changed concurrently ${this.maxAttempts} times in a row; nothing was written`,
-    );
-  }
-
-  private remember(sess: Data, id: string, generation: number | undefined, baseline: Map<string, string>): void {
-    this.loaded.set(sess, { id, generation, baseline });
-  }
-
-  private async touchLive(sid: string, sess: Data): Promise<void> {
-    const ttl = ttlFromCookie(sess);
-    if (ttl === 'expired') await this.sessions.terminate(sid);
-    else await this.sessions.touch(sid, { ttlMs: ttl });
+    this.loaded.set(sess, await this.fields.save(sid, sess, this.loaded.get(sess)));
   }
 
   private listing(op: string): SessionStore & Listing {

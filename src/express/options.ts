@@ -66,15 +66,16 @@ const SCAN_COUNT = 100;
 
 /** Every RedisSessionStoreOptions key (one list, in validate.ts, that the compiler keeps complete). */
 const REDIS_OPTION_KEYS = Object.keys(REDIS_STORE_OPTION_KEYS) as Array<keyof RedisSessionStoreOptions>;
-/** Every CasSessionStoreOptions key: anything else is refused as a typo. */
-const OPTION_KEYS: AllowedKeys<CasSessionStoreOptions> = {
+/** The options every framework store takes (the Fastify one lists nothing, so it has no `scanCount`). */
+export const FIELD_STORE_OPTION_KEYS: AllowedKeys<Omit<CasSessionStoreOptions, 'scanCount'>> = {
   ...REDIS_STORE_OPTION_KEYS,
   serializer: true,
   sameField: true,
   maxAttempts: true,
-  scanCount: true,
   principal: true,
 };
+/** Every CasSessionStoreOptions key: anything else is refused as a typo. */
+const OPTION_KEYS: AllowedKeys<CasSessionStoreOptions> = { ...FIELD_STORE_OPTION_KEYS, scanCount: true };
 
 function isSessionStore(x: unknown): x is SessionStore {
   const s = x as Partial<Record<keyof SessionStore, unknown>> | null;
@@ -91,12 +92,14 @@ function isClient(x: unknown): x is Client {
 
 /**
  * Checks the constructor's arguments (two-argument or one-object form) and
- * builds the `RedisSessionStore` when given a client.
+ * builds the `RedisSessionStore` when given a client. `allowed` is the list of
+ * option keys the calling store takes (default: the express store's).
  * @throws InvalidArgumentError naming the argument.
  */
 export function resolveConfig(
   storeOrClient: SessionStore | Client | CasSessionStoreConfig,
   options: CasSessionStoreOptions | undefined,
+  allowed: Partial<AllowedKeys<CasSessionStoreOptions>> = OPTION_KEYS,
 ): ResolvedConfig {
   if (
     !isClient(storeOrClient) &&
@@ -110,7 +113,7 @@ export function resolveConfig(
     storeOrClient = (client ?? store) as SessionStore | Client;
     options = rest;
   }
-  const o = checkOptions<CasSessionStoreOptions>(options, 'options', OPTION_KEYS);
+  const o = checkOptions<CasSessionStoreOptions>(options, 'options', allowed as AllowedKeys<CasSessionStoreOptions>);
   const sessions = sessionStoreOf(storeOrClient, o);
   const codec = new FieldCodec(o.serializer);
   if (o.sameField !== undefined && o.sameField !== 'last-write-wins' && o.sameField !== 'error') {

@@ -173,6 +173,22 @@ describe('CasSessionStore through the Store API', () => {
     expect(await get(store, 'sid')).toMatchObject({ user: 'ada', a: 1, b: 2 });
   });
 
+  it("sameField: 'error': a second save of one object still sees a field another request changed before the first", async () => {
+    const { store, sessions } = target.make({ sameField: 'error' });
+    await set(store, 'sid', { cookie: cookie(), user: 'ada', n: 1 });
+    const a = await get(store, 'sid');
+    const b = await get(store, 'sid');
+    a.n = 2;
+    await set(store, 'sid', a);
+    b.m = 3;
+    await set(store, 'sid', b); // another field: merged, and b's n is still the loaded 1
+    b.n = 4;
+    const err = await failure((cb) => store.set('sid', b, cb));
+    expect(isSessionConflict(err)).toBe(true);
+    expect((err as { fields: string[] }).fields).toEqual(['n']);
+    expect((await sessions.peek('sid'))!.metadata).toMatchObject({ n: '2', m: '3' });
+  });
+
   it("sameField: 'error': the same change made on both sides is not a conflict", async () => {
     const { store } = target.make({ sameField: 'error' });
     await set(store, 'sid', { cookie: cookie(), user: 'ada', tmp: 1 });

@@ -67,6 +67,39 @@ describe('package', () => {
     expect(loaded.trim()).toBe('false');
   });
 
+  it('session-cas/fastify loads both ways, and neither it nor the root entry loads express-session or fastify', () => {
+    const cjs = run([
+      '-e',
+      `const m = require('session-cas/fastify'); console.log(typeof m.CasSessionStore, typeof m.isSessionConflict)`,
+    ]);
+    const esm = run([
+      '--input-type=module',
+      '-e',
+      `const m = await import('session-cas/fastify'); console.log(typeof m.CasSessionStore, typeof m.isSessionConflict)`,
+    ]);
+    expect([cjs.trim(), esm.trim()]).toEqual(['function function', 'function function']);
+    const loaded = run([
+      '-e',
+      `require('session-cas/fastify'); console.log(Object.keys(require.cache).filter((k) => /node_modules[\\\\/](express-session|fastify|@fastify)[\\\\/]/.test(k)).length)`,
+    ]);
+    expect(loaded.trim()).toBe('0');
+  });
+
+  it("session-cas/fastify's types never refer to express-session's (Fastify apps need not install them)", () => {
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(`dist/${file}`, 'utf8');
+      expect(text, file).not.toMatch(/(from|import) ['"]express-session['"]/);
+      // A declaration file names the chunks it imports by their code file: x.js -> x.d.ts, x.cjs -> x.d.cts.
+      for (const m of text.matchAll(/from '\.\/([\w.-]+)\.(c?)js'/g)) visit(`${m[1]}.d.${m[2]}ts`);
+    };
+    for (const entry of ['fastify.d.ts', 'fastify.d.cts']) visit(entry);
+    expect(seen.size).toBeGreaterThan(2); // the entries and the chunks they import
+    expect(readFileSync('dist/express.d.ts', 'utf8')).toMatch(/from 'express-session'/); // the check can fail
+  });
+
   it('npm pack ships only dist (code and types, no source maps), README, LICENSE and package.json', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       encoding: 'utf8',
@@ -83,6 +116,12 @@ describe('package', () => {
       'dist/index.d.cts',
       'dist/express.js',
       'dist/express.cjs',
+      'dist/express.d.ts',
+      'dist/express.d.cts',
+      'dist/fastify.js',
+      'dist/fastify.cjs',
+      'dist/fastify.d.ts',
+      'dist/fastify.d.cts',
     ]) {
       expect(files).toContain(f);
     }

@@ -11,7 +11,7 @@ import { CasSessionStore, TRACKING_FIELD, isSessionConflict } from '../../src/fa
 import { RedisSessionStore } from '../../src/index.js';
 import { uniquePrefix } from '../infra/clients.js';
 import { type App, startApp } from './fastify-harness.js';
-import { type CasTarget, expireNow, memoryCasTarget, redisCasTarget } from './fastify-targets.js';
+import { type CasTarget, expireNow, memoryCasTarget, nodeRedisCasTarget, redisCasTarget } from './fastify-targets.js';
 
 /** A request loads the session and stalls; another logs out; the first then changes and saves it. */
 async function logoutRace(app: App): Promise<{ sid: string; after: { sid: string; data: Record<string, unknown> } }> {
@@ -71,7 +71,7 @@ async function sameField(app: App) {
   return { first, second, data: (await tab.clone().get('/read')).data as Record<string, unknown> };
 }
 
-const targets: CasTarget[] = [redisCasTarget(5), redisCasTarget(6), memoryCasTarget()];
+const targets: CasTarget[] = [redisCasTarget(5), redisCasTarget(6), nodeRedisCasTarget(), memoryCasTarget()];
 
 describe.each(targets)('$name', (target) => {
   let app: App | undefined;

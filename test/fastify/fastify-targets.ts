@@ -4,6 +4,7 @@ import { CasSessionStore, type CasSessionStoreOptions } from '../../src/fastify/
 import { MemorySessionStore, RedisSessionStore, type SessionStore, type SessionStoreOptions } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
 import { type IoredisMajor, createClient, sleep, uniquePrefix } from '../infra/clients.js';
+import { type NodeRedis, nodeRedisClient } from '../infra/node-redis-clients.js';
 
 export type StoreOptions = Pick<CasSessionStoreOptions, 'serializer' | 'sameField' | 'maxAttempts'>;
 
@@ -37,6 +38,26 @@ export function redisCasTarget(major: IoredisMajor): CasTarget & { client(): Cli
       return { store: new CasSessionStore(sessions, fastify), sessions };
     },
     expire: (sessions, sid) => expireNow(getClient(), sessions, sid),
+  };
+}
+
+/** CasSessionStore built straight from a node-redis client (`new CasSessionStore(client, options)`). */
+export function nodeRedisCasTarget(): CasTarget {
+  let nr: NodeRedis | undefined;
+  let raw: Client | undefined;
+  const getRaw = (): Client => (raw ??= createClient(5));
+  afterAll(() => {
+    nr?.close();
+    raw?.disconnect();
+  });
+  return {
+    name: 'CasSessionStore on a node-redis client',
+    make(fastify = {}, core = {}) {
+      const client = (nr ??= nodeRedisClient()).client;
+      const store = new CasSessionStore(client, { ...fastify, ...core, prefix: uniquePrefix('fastify-nr') });
+      return { store, sessions: store.sessions };
+    },
+    expire: (sessions, sid) => expireNow(getRaw(), sessions, sid),
   };
 }
 

@@ -178,6 +178,7 @@ function expectCacheCounters(r: Result): void {
 interface Calibration {
   calls: number;
   topLevelPerCall: Record<string, number> | null;
+  note?: string;
   nestedCommands: string[] | null;
   counted: string[];
   problem?: string;
@@ -199,6 +200,7 @@ function expectServerCost(r: Result, calls: number): void {
   const cal = r.calibration as Calibration;
   expect(cal.problem, r.id).toBeUndefined();
   expect(cal.counted, r.id).toEqual(expect.arrayContaining(SCRIPT_COMMANDS));
+  expect(cal.topLevelPerCall, `${r.id}: MONITOR calibration missing: ${String(cal.note)}`).not.toBeNull();
   const topLevel = cal.topLevelPerCall!;
   expect(
     Object.values(topLevel).reduce((a, v) => a + v, 0),

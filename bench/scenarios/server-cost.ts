@@ -157,6 +157,23 @@ async function callsOrThrow(subject: ServerCostSubject, call: Operation, n: numb
 }
 
 /**
+ * Starts MONITOR, trying up to three times: on a loaded machine a monitor connection can fail to
+ * start once (seen in a full test run on 2 cores) while the server itself is fine.
+ */
+async function monitorWithRetry(redis: RedisEnv): Promise<CommandMonitor> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await redis.admin.monitor();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+    }
+  }
+  throw last;
+}
+
+/**
  * Runs CALIBRATION_CALLS calls under MONITOR and derives what a window
  * counts: the script commands, plus every other command the client sent
  * that no script ran (only commands naming this run's keys or channels count:
@@ -171,7 +188,7 @@ async function calibrate(
 ): Promise<ServerCostCalibration> {
   let monitor: CommandMonitor;
   try {
-    monitor = await redis.admin.monitor();
+    monitor = await monitorWithRetry(redis);
   } catch (err) {
     await callsOrThrow(subject, call, CALIBRATION_CALLS);
     return {

@@ -16,7 +16,8 @@ import {
 import type { ContractTarget } from './contract-targets.js';
 
 function label(o: NodeRedisOptions, cluster: boolean): string {
-  const parts = [cluster ? 'Cluster, node-redis' : 'node-redis', `RESP${o.RESP ?? 3}`];
+  const name = o.module ? `node-redis ${o.module.label}` : 'node-redis';
+  const parts = [cluster ? `Cluster, ${name}` : name, `RESP${o.RESP ?? 3}`];
   if (o.keyPrefix) parts.push('keyPrefix');
   return `RedisSessionStore (${parts.join(', ')})`;
 }

@@ -32,6 +32,11 @@ export interface NodeRedisOptions {
   keyPrefix?: string;
   /** Client options merged in (`socket`, `commandOptions`, `disableOfflineQueue`...). */
   options?: Partial<RedisClientOptions>;
+  /**
+   * The node-redis package to build clients with, when not the installed `redis` (6.x): e.g. the
+   * `redis5` alias (node-redis 5.x), so the same suites run on both majors.
+   */
+  module?: { createClient: unknown; createCluster: unknown; label: string };
 }
 
 function wrap(
@@ -65,7 +70,8 @@ function wrap(
 
 /** A node-redis client on `url` (default: the run's Redis), connecting. */
 export function nodeRedisClient(url: string = inject('redisUrl'), o: NodeRedisOptions = {}): NodeRedis {
-  const client = createClient({
+  const make = (o.module?.createClient ?? createClient) as typeof createClient;
+  const client = make({
     url,
     ...(o.RESP ? { RESP: o.RESP } : {}),
     ...(o.keyPrefix ? { keyPrefix: o.keyPrefix } : {}),
@@ -82,7 +88,8 @@ export function nodeRedisCluster(
   nodes: HostPort[],
   o: NodeRedisOptions & { cluster?: Partial<RedisClusterOptions> } = {},
 ): NodeRedis {
-  const client = createCluster({
+  const make = (o.module?.createCluster ?? createCluster) as typeof createCluster;
+  const client = make({
     rootNodes: nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
     ...(o.RESP ? { RESP: o.RESP } : {}),
     ...(o.keyPrefix ? { keyPrefix: o.keyPrefix } : {}),

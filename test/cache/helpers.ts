@@ -1,9 +1,11 @@
 /** Helpers of the cache tests: two "nodes" on separate connections, call counting, bounded waits. */
 import { randomBytes } from 'node:crypto';
 import type { Cluster, RedisOptions } from 'ioredis';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import {
+  type ChangeEvent,
   type EvictionReason,
+  type FeedStatus,
   RedisSessionStore,
   type RedisSessionStoreOptions,
   type Session,
@@ -191,4 +193,25 @@ export function gated<S extends object>(store: S, methods: readonly string[]) {
     },
   });
   return { store: proxy, state };
+}
+
+/**
+ * The feed's promise after a failover: the event of the write on `id` arrives, or the feed reports
+ * the gap it fell into (`interrupted` beyond `gapsBefore`), and then the next write's event arrives.
+ * An unreported loss fails.
+ */
+export async function expectDeliveredOrReportedGap(
+  spy: { events: ChangeEvent[]; count(status: FeedStatus): number; last(): FeedStatus | undefined },
+  store: SessionStore,
+  id: string,
+  gapsBefore: number,
+): Promise<void> {
+  const seen = () => spy.events.some((e) => e.id === id);
+  expect(await waitFor(() => seen() || spy.count('interrupted') > gapsBefore, 10_000)).toBe(true);
+  if (seen()) return;
+  expect(await waitFor(() => spy.last() === 'subscribed', 15_000)).toBe(true);
+  const again = await store.patch(id, { set: { v: '1' } });
+  if (!again.ok) throw new Error('patch after the gap');
+  const g = again.session.generation;
+  expect(await waitFor(() => spy.events.some((e) => e.id === id && e.generation === g), 10_000)).toBe(true);
 }

@@ -54,15 +54,24 @@ if ctl[1] then
 end
 
 local gen = serverMicros()
-checkAcl(key, {'HSET', 'PEXPIRE'}, channel, command)
+checkAcl(key, AFTER_HSET, channel, command)
 local genStr = fmt(gen)
 local created = math.floor(gen / 1000)
-writeRecord(key, genStr, opId, ARGV, 7, nArgs)
-redis.call('HSET', key, 'c', fmt(created))
-if principal ~= '' then redis.call('HSET', key, 'p', principal) end
+local createdStr = fmt(created)
+-- One HSET for g, r, c and the first chunk of metadata; p and d (when the
+-- session has them) in a second.
+local first = math.min(nArgs, 7 + CHUNK - 1)
+redis.call('HSET', key, 'g', genStr, 'r', opId, 'c', createdStr, unpack(ARGV, 7, first))
+callChunked('HSET', key, ARGV, first + 1, nArgs)
 if lifetime then
-  redis.call('HSET', key, 'd', fmt(created + lifetime))
+  if principal ~= '' then
+    redis.call('HSET', key, 'p', principal, 'd', fmt(created + lifetime))
+  else
+    redis.call('HSET', key, 'd', fmt(created + lifetime))
+  end
   if lifetime < ttl then ttl = lifetime end
+elseif principal ~= '' then
+  redis.call('HSET', key, 'p', principal)
 end
 redis.call('PEXPIRE', key, ttl)
 if principal == '' then principal = nil end

@@ -9,9 +9,9 @@
 --          TTL to, or '' to leave the TTL alone
 --
 -- Reply:
---   gen                      (integer) live, at generation gen; TTL reset
---                            when ARGV[1] is not ''
---   {OK, gen, {'p', p}}      TTL reset, for a session with principal p
+--   '<gen>' or '<gen>::<p>'  (bulk string, see okReply in lifetime) live, at
+--                            generation gen, principal p (named only when the
+--                            TTL was reset); TTL reset when ARGV[1] is not ''
 --   (a reset TTL is clamped to the deadline d, see lifetime; past it: NOT_FOUND)
 --   {NOT_FOUND, '', {}}      no record
 --   {TERMINATED, '', {}}     tombstone
@@ -21,7 +21,7 @@
 
 local key = KEYS[1]
 local ttl = false
-if ARGV[1] ~= '' then ttl = parseTtl(ARGV[1]) end
+if ARGV[1] ~= '' then ttl = parseTtlString(ARGV[1]) end
 
 local ctl = redis.call('HMGET', key, 'g', 't', 'p', 'd')
 if not ctl[1] then return {NOT_FOUND, '', {}} end
@@ -30,6 +30,6 @@ if ttl then
   ttl = clampTtl(ttl, ctl[4])
   if not ttl then return {NOT_FOUND, '', {}} end
   redis.call('PEXPIRE', key, ttl)
-  if ctl[3] then return {OK, ctl[1], {'p', ctl[3]}} end
+  return okReply(ctl[1], nil, ctl[3])
 end
-return tonumber(ctl[1])
+return ctl[1]

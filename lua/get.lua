@@ -18,12 +18,23 @@
 --- @include "lifetime"
 
 local key = KEYS[1]
-local ttl = parseTtl(ARGV[1])
+local ttl = parseTtlString(ARGV[1])
 
 local hash = redis.call('HGETALL', key)
 if #hash == 0 then return {NOT_FOUND, '', {}} end
 if isTombstone(hash) then return {TERMINATED, '', {}} end
-ttl = clampTtl(ttl, redis.call('HGET', key, 'd') or nil)
+-- The deadline d: looked up in the hash already read when it is small (a
+-- few steps), with HGET otherwise.
+local deadline
+local n = #hash
+if n <= 24 then
+  for i = 1, n, 2 do
+    if hash[i] == 'd' then deadline = hash[i + 1] break end
+  end
+else
+  deadline = redis.call('HGET', key, 'd') or nil
+end
+ttl = clampTtl(ttl, deadline)
 if not ttl then return {NOT_FOUND, '', {}} end
 redis.call('PEXPIRE', key, ttl)
 return hash

@@ -36,8 +36,8 @@
 
 local key = KEYS[1]
 local opId = parseOpId(ARGV[1])
-local ttl = parseTtl(ARGV[2])
-local expected = parseExpected(ARGV[3], true)
+local ttl = parseTtlString(ARGV[2])
+local expected = parseExpectedString(ARGV[3], true)
 local maxBytes = positiveInt(ARGV[4]) or fail('bad patch arguments: max bytes')
 local channel, command = parseEvents(ARGV[5], ARGV[6])
 local nSet = parseCount(ARGV[7], 'patch arguments: set count')
@@ -71,18 +71,16 @@ end
 if not genStr then return {NOT_FOUND, '', {}} end
 if tombstone then return {TERMINATED, '', {}} end
 if findOp(ring, opId) then return {REPLAYED, genStr, hash} end
-local gen = tonumber(genStr)
-if expected and gen ~= expected then return {CONFLICT, genStr, hash} end
+if expected and genStr ~= expected then return {CONFLICT, genStr, hash} end
 if bytes > maxBytes then return {TOO_LARGE, bytes, {}} end
 
 ttl = clampTtl(ttl, deadline)
 if not ttl then return {NOT_FOUND, '', {}} end
 
-local newGen = nextGeneration(gen)
-checkAcl(key, {'HSET', 'PEXPIRE'}, channel, command)
-local newGenStr = fmt(newGen)
+local newGenStr = nextGeneration(genStr)
+checkAcl(key, AFTER_HSET, channel, command)
 callChunked('HDEL', key, ARGV, setTo + 1, nArgs)
 writeRecord(key, newGenStr, pushOp(ring, opId), ARGV, 8, setTo)
 redis.call('PEXPIRE', key, ttl)
 publish(channel, command, 'updated', newGenStr, key, principal)
-return {OK, newGen, hash}
+return {OK, newGenStr, hash}

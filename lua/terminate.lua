@@ -13,7 +13,7 @@
 -- ARGV[5]  event command: 'PUBLISH' or 'SPUBLISH' ('' with no channel)
 --
 -- Reply:
---   gen                      (integer) terminated; gen is the last generation it had
+--   '<gen>'                  (bulk string) terminated; gen is the last generation it had
 --   {REPLAYED, gen, {}}      this op id already terminated it
 --   {CONFLICT, gen, hash}    expected generation differs; hash is current
 --   {NOT_FOUND, '', {}}      no record
@@ -27,8 +27,8 @@
 
 local key = KEYS[1]
 local opId = parseOpId(ARGV[1])
-local ttl = parseTtl(ARGV[2])
-local expected = parseExpected(ARGV[3], true)
+local ttl = parseTtlString(ARGV[2])
+local expected = parseExpectedString(ARGV[3], true)
 local channel, command = parseEvents(ARGV[4], ARGV[5])
 
 local ctl = redis.call('HMGET', key, 'g', 't', 'x', 'p')
@@ -37,15 +37,16 @@ if ctl[2] then
   if ctl[3] == opId then return {REPLAYED, ctl[1], {}} end
   return {TERMINATED, '', {}}
 end
-local gen = tonumber(ctl[1])
-if expected and gen ~= expected then
+if expected and ctl[1] ~= expected then
   return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
 end
 
-checkAcl(key, {'HSET', 'HDEL', 'PEXPIRE'}, channel, command)
-dropMetadataExcept(key, ARGV, 1, 0) -- first: frees the metadata before the tombstone fields are added
-redis.call('HDEL', key, 'c', 'p', 'd') -- a tombstone holds g, r, t, x only (see isTombstone)
+checkAcl(key, AFTER_ALL, channel, command)
+-- A tombstone holds g, r, t, x only (see isTombstone): one HDEL of every
+-- other field (the metadata and c, p, d), first, so the memory is freed
+-- before the tombstone fields are added. g and r stay: the key never goes.
+dropAllBut(key, 'g', 'r')
 redis.call('HSET', key, 't', '1', 'x', opId)
 redis.call('PEXPIRE', key, ttl)
 publish(channel, command, 'terminated', ctl[1], key, ctl[4])
-return gen
+return ctl[1]

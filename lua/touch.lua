@@ -8,8 +8,8 @@
 -- ARGV[2]  expected generation, or '' for any
 --
 -- Reply:
---   gen                      (integer) TTL reset; gen is the current generation
---   {OK, gen, {'p', p}}      the same, for a session with principal p
+--   '<gen>' or '<gen>::<p>'  (bulk string, see okReply in lifetime) TTL reset;
+--                            gen is the current generation, p the principal
 --   (the TTL is clamped to the deadline d, see lifetime; past it: NOT_FOUND)
 --   {CONFLICT, gen, hash}    expected generation differs; hash is current
 --   {NOT_FOUND, '', {}}      no record
@@ -19,18 +19,16 @@
 --- @include "lifetime"
 
 local key = KEYS[1]
-local ttl = parseTtl(ARGV[1])
-local expected = parseExpected(ARGV[2], true)
+local ttl = parseTtlString(ARGV[1])
+local expected = parseExpectedString(ARGV[2], true)
 
 local ctl = redis.call('HMGET', key, 'g', 't', 'p', 'd')
 if not ctl[1] then return {NOT_FOUND, '', {}} end
 if ctl[2] then return {TERMINATED, '', {}} end
-local gen = tonumber(ctl[1])
-if expected and gen ~= expected then
+if expected and ctl[1] ~= expected then
   return {CONFLICT, ctl[1], redis.call('HGETALL', key)}
 end
 ttl = clampTtl(ttl, ctl[4])
 if not ttl then return {NOT_FOUND, '', {}} end
 redis.call('PEXPIRE', key, ttl)
-if ctl[3] then return {OK, ctl[1], {'p', ctl[3]}} end
-return gen
+return okReply(ctl[1], nil, ctl[3])

@@ -10,9 +10,9 @@
 -- ARGV[6..] new metadata as field, value pairs, field names 'm'-prefixed
 --
 -- Reply:
---   gen                        (integer) applied; gen is the new generation
---                              (a record of an older version, without c)
---   {OK, gen, {'c', c[, 'p', p]}}  applied; c and p of the record (see lifetime)
+--   '<gen>[:<c>[:<p>]]'        (bulk string) applied; gen is the new generation,
+--                              c and p those of the record (see okReply in
+--                              lifetime; a record of 0.1 has no c)
 --   {REPLAYED, gen, {'c', c[, 'p', p]}}  this op id made the current generation gen
 --   (the TTL is clamped to the deadline d; past it: NOT_FOUND, nothing written)
 --   {REPLAYED, gen, hash}      this op id applied, later writes followed;
@@ -32,37 +32,37 @@
 
 local key = KEYS[1]
 local opId = parseOpId(ARGV[1])
-local ttl = parseTtl(ARGV[2])
-local expected = parseExpected(ARGV[3], false)
+local ttl = parseTtlString(ARGV[2])
+local expected = parseExpectedString(ARGV[3], false)
 local channel, command = parseEvents(ARGV[4], ARGV[5])
 checkPairs(ARGV, 6)
 local nArgs = #ARGV
 
-local ctl = redis.call('HMGET', key, 'g', 't', 'r', 'c', 'p', 'd')
+-- ctl: g, r, c, p, d. A live record of this version has c and a tombstone
+-- never has it, so t is read only when c is missing (a tombstone, or a
+-- record written by 0.1).
+local ctl = redis.call('HMGET', key, 'g', 'r', 'c', 'p', 'd')
 local genStr = ctl[1]
 if not genStr then return {NOT_FOUND, '', {}} end
-if ctl[2] then return {TERMINATED, '', {}} end
-local ago = findOp(ctl[3], opId)
-if ago == 0 then return {REPLAYED, genStr, identity(ctl[4], ctl[5])} end
+if not ctl[3] and redis.call('HEXISTS', key, 't') == 1 then return {TERMINATED, '', {}} end
+local ago = findOp(ctl[2], opId)
+if ago == 0 then return {REPLAYED, genStr, identity(ctl[3], ctl[4])} end
 if ago then return {REPLAYED, genStr, redis.call('HGETALL', key)} end
-local gen = tonumber(genStr)
-if gen ~= expected then return {CONFLICT, genStr, redis.call('HGETALL', key)} end
+if genStr ~= expected then return {CONFLICT, genStr, redis.call('HGETALL', key)} end
 
-ttl = clampTtl(ttl, ctl[6])
+ttl = clampTtl(ttl, ctl[5])
 if not ttl then return {NOT_FOUND, '', {}} end
 
-local newGen = nextGeneration(gen)
-checkAcl(key, {'HDEL', 'PEXPIRE'}, channel, command)
-local newGenStr = fmt(newGen)
-writeRecord(key, newGenStr, pushOp(ctl[3], opId), ARGV, 6, nArgs)
+local newGenStr = nextGeneration(genStr)
+checkAcl(key, AFTER_HDEL, channel, command)
+writeRecord(key, newGenStr, pushOp(ctl[2], opId), ARGV, 6, nArgs)
 -- A live record is g, r, those of c, p, d it has, and its metadata: any field
 -- beyond those the update just wrote is an old name it does not set again.
 -- HLEN is O(1), so an update that keeps the names (the common case) never
 -- lists the hash.
 local control = 2
-for i = 4, 6 do if ctl[i] then control = control + 1 end end
+for i = 3, 5 do if ctl[i] then control = control + 1 end end
 if redis.call('HLEN', key) > control + (nArgs - 5) / 2 then dropMetadataExcept(key, ARGV, 6, nArgs) end
 redis.call('PEXPIRE', key, ttl)
-publish(channel, command, 'updated', newGenStr, key, ctl[5])
-if not ctl[4] then return newGen end
-return {OK, newGenStr, identity(ctl[4], ctl[5])}
+publish(channel, command, 'updated', newGenStr, key, ctl[4])
+return okReply(newGenStr, ctl[3], ctl[4])

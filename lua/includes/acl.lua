@@ -7,6 +7,10 @@
 -- check, since its refusal leaves nothing behind. The publish command is
 -- checked on `channel` unless it is ''. Raises a NOPERM error reply.
 local ACL_ARGS = {HSET = {'g', '1'}, HDEL = {'g'}, PEXPIRE = {'1'}}
+-- The command lists the write functions check, built once when the library loads.
+local AFTER_HSET = {'HSET', 'PEXPIRE'}
+local AFTER_HDEL = {'HDEL', 'PEXPIRE'}
+local AFTER_ALL = {'HSET', 'HDEL', 'PEXPIRE'}
 
 local function checkAcl(key, cmds, channel, command)
   local refused

@@ -17,14 +17,37 @@ local function positiveInt(s)
   return n
 end
 
+-- The same check without converting (tonumber costs the server more than the
+-- pattern): s itself when it is a whole number in [1, 2^53) in canonical
+-- decimal, or nil. Two such strings are equal exactly when their numbers are,
+-- and the server commands take them as they are.
+local function canonicalInt(s)
+  if not string.find(s, '^[1-9]%d*$') then return nil end
+  local n = #s
+  if n < 16 or (n == 16 and s <= '9007199254740991') then return s end
+  return nil
+end
+
 local function parseTtl(s)
   return positiveInt(s) or fail('bad ttl argument')
+end
+
+-- A TTL kept as its decimal string (for PEXPIRE, and clampTtl).
+local function parseTtlString(s)
+  return canonicalInt(s) or fail('bad ttl argument')
 end
 
 -- A positive integer; with optional, '' means "any generation" (false).
 local function parseExpected(s, optional)
   if optional and s == '' then return false end
   return positiveInt(s) or fail('bad expected generation')
+end
+
+-- The same, kept as its decimal string: compare it with the record's g
+-- (canonical decimal too) as a string.
+local function parseExpectedString(s, optional)
+  if optional and s == '' then return false end
+  return canonicalInt(s) or fail('bad expected generation')
 end
 
 -- A whole number in [0, 2^53) in canonical decimal.

@@ -13,10 +13,16 @@ local function serverMicros()
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
+-- max(gen + 1, now) on decimal strings (gen canonical, as the record keeps
+-- it): the server time needs no conversion to compare, and the result is the
+-- string the record and the reply take. TIME gives seconds without leading
+-- zeros and microseconds below 10^6.
 local function nextGeneration(gen)
-  local now = serverMicros()
-  if now > gen then return now end
-  return gen + 1
+  local t = redis.call('TIME')
+  local us = t[2]
+  local now = t[1] .. string.rep('0', 6 - #us) .. us
+  if #now > #gen or (#now == #gen and now > gen) then return now end
+  return string.format('%d', tonumber(gen) + 1)
 end
 
 -- Integers in full (never 1.7e+15); %d is exact below 2^53 on 64-bit builds.

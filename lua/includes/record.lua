@@ -44,6 +44,21 @@ local function dropMetadataExcept(key, argv, from, to)
   callChunked('HDEL', key, drop, 1, #drop)
 end
 
+-- Removes every field but the two named, in one HDEL per chunk.
+local function dropAllBut(key, keep1, keep2)
+  local fields = redis.call('HKEYS', key)
+  local drop = {}
+  local n = 0
+  for i = 1, #fields do
+    local f = fields[i]
+    if f ~= keep1 and f ~= keep2 then
+      n = n + 1
+      drop[n] = f
+    end
+  end
+  callChunked('HDEL', key, drop, 1, n)
+end
+
 -- Whether a record read with HGETALL is a tombstone. A tombstone holds g, r,
 -- t and x and nothing else (terminate drops every metadata field), so a
 -- record with more than four fields is live without looking at its names,

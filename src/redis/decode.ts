@@ -1,13 +1,17 @@
 /**
  * The one decoder of function replies. A reply is one of:
  * - an integer `gen`: OK (applied, or live) at generation `gen`;
+ * - a bulk string `<gen>`, `<gen>:<c>` or `<gen>:<c>:<p>` (c may be empty):
+ *   OK at generation `gen`, with createdAt `c` and principal `p` of the
+ *   record as the fields `c` and `p` (the principal is last, so it may hold
+ *   `:`);
  * - a record as HGETALL gives it (a flat field/value array whose first
  *   element is a field name): OK, the live record (`get`, `peek`);
  * - `{code, generation, fields}`: a status code, a generation (integer,
  *   decimal string, or '' for none) and a flat field/value array of the raw
  *   record (or empty).
- * The first two are the hot paths' replies: a Lua table costs the server
- * about a microsecond to convert, a third of a bare CAS.
+ * The first three are the hot paths' replies: a nested Lua table costs the
+ * server about a microsecond to convert, a third of a bare CAS.
  * @module
  */
 import { Code, type CodeValue, isCode } from './codes.js';
@@ -56,8 +60,22 @@ function checkFields(fields: unknown, raw: unknown): readonly string[] {
 
 const NO_FIELDS: readonly string[] = Object.freeze([]);
 
+/** The bulk-string OK reply (see the module comment). */
+function decodeOkString(raw: string): Reply {
+  const first = raw.indexOf(':');
+  if (first < 0) return { code: Code.OK, generation: parseGeneration(raw), fields: NO_FIELDS };
+  const generation = parseGeneration(raw.slice(0, first), raw);
+  const second = raw.indexOf(':', first + 1);
+  const created = second < 0 ? raw.slice(first + 1) : raw.slice(first + 1, second);
+  const fields: string[] = [];
+  if (created !== '') fields.push('c', created);
+  if (second >= 0) fields.push('p', raw.slice(second + 1));
+  return { code: Code.OK, generation, fields };
+}
+
 export function decodeReply(raw: unknown): Reply {
   if (typeof raw === 'number') return { code: Code.OK, generation: parseGeneration(raw), fields: NO_FIELDS };
+  if (typeof raw === 'string') return decodeOkString(raw);
   if (!Array.isArray(raw) || raw.length === 0) throw unexpected('shape', raw);
   if (typeof raw[0] === 'string') return { code: Code.OK, generation: null, fields: checkFields(raw, raw) };
   if (raw.length !== 3) throw unexpected('shape', raw);

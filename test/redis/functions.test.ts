@@ -52,8 +52,8 @@ describe.each([5, 6] as IoredisMajor[])('function library (ioredis %i)', (major)
     const other = LIBRARY.source
       .replaceAll(LIBRARY.tag, otherTag)
       .replace(
-        'local key = KEYS[1]\nlocal opId = parseOpId(ARGV[1])\nlocal ttl = parseTtl(ARGV[2])\nlocal expected = parseExpected(ARGV[3], false)',
-        "local key = KEYS[1]\nlocal opId = parseOpId(ARGV[1])\nlocal ttl = parseTtl(ARGV[2])\nlocal expected = parseExpected(ARGV[3], false)\nfail('other version')",
+        'local ttl = parseTtlString(ARGV[2])\nlocal expected = parseExpectedString(ARGV[3], false)',
+        "local ttl = parseTtlString(ARGV[2])\nlocal expected = parseExpectedString(ARGV[3], false)\nfail('other version')",
       );
     expect(other).toContain("fail('other version')");
     await admin.call('FUNCTION', 'LOAD', 'REPLACE', other);

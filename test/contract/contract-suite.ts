@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  type ChangeFeed,
   type GenerationReader,
   MAX_ID_LENGTH,
   type Session,
@@ -928,6 +929,14 @@ export function contractSuite(target: ContractTarget): void {
         );
         await expectInvalid(store, /^opts\.touched$/, () =>
           (store as SessionStore & GenerationReader).generationOf('s', typo({ touched: false })),
+        );
+        await expectInvalid(store, /^opts\.wait\.timeout$/, () =>
+          store.update('s', s.generation, {}, typo({ wait: { replicas: 1, timeout: 10 } })),
+        );
+        await expectInvalid(store, /^opts\.exept$/, () => store.terminateAll('p', typo({ exept: ['s'] })));
+        // subscribe throws synchronously (before a Redis store even checks for its eventsChannel).
+        await expectInvalid(store, /^opts\.onstatus$/, async () =>
+          (store as SessionStore & ChangeFeed).subscribe(() => undefined, typo({ onstatus: () => undefined })),
         );
         // An unknown key is a typo even when its value is undefined.
         await expectInvalid(store, /^opts\.ttlMS$/, () => store.touch('s', typo({ ttlMS: undefined })));

@@ -687,6 +687,25 @@ export function contractSuite(target: ContractTarget): void {
         );
 
         it(
+          `size cap, ${shape}: create with a principal, then get, touch and terminate the session at the cap`,
+          async () => {
+            const store = mk();
+            const c = await store.create('s', metadata, { principal: 'ada' });
+            const s = expectOk(c).session;
+            expect(s.principal).toBe('ada');
+            expectSameMetadata(s.metadata, metadata);
+            const got = await store.get('s');
+            expect(got?.generation).toBe(s.generation);
+            expectSameMetadata(got?.metadata, metadata);
+            expect(await store.touch('s', { ttlMs: 50_000 })).toEqual({ ok: true, generation: s.generation });
+            expect(await store.terminate('s')).toEqual({ ok: true, generation: s.generation });
+            expect(await store.peek('s')).toBeNull();
+            expect(await store.create('s', { a: '1' })).toEqual({ ok: false, reason: 'terminated' });
+          },
+          CAP_TEST_MS,
+        );
+
+        it(
           `size cap, ${shape}: mutate reads a session at the cap and writes one at the cap`,
           async () => {
             const store = mk();

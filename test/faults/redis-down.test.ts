@@ -65,6 +65,7 @@ const failure = (p: Promise<unknown>): Promise<unknown> =>
 type Call = [name: string, run: (s: RedisSessionStore) => Promise<unknown>];
 const WRITES: Call[] = [
   ['create', (s) => s.create('c', { a: '1' })],
+  ['create with a principal', (s) => s.create('cp', { a: '1' }, { principal: 'ada' })],
   ['update', (s) => s.update('u', 1, { a: '1' })],
   ['patch', (s) => s.patch('p', { set: { a: '1' } })],
   ['touch', (s) => s.touch('t')],
@@ -76,6 +77,8 @@ const READS: Call[] = [
   ['peek', (s) => s.peek('r')],
   ['exists', (s) => s.exists('r')],
   ['mutate (its read fails first)', (s) => s.mutate('m', () => ({ a: '1' }))],
+  ['sessionsOf', (s) => s.sessionsOf('ada')],
+  ['terminateAll (its listing fails first)', (s) => s.terminateAll('ada')],
   ['generationOf ({ touch: false })', (s) => s.generationOf('g', { touch: false })],
   [
     'get with touchOnGet: false',

@@ -6,13 +6,15 @@
  * nothing applied. The throw is injected into the real client's send method
  * for one call; Redis is real, and the next call goes through.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore, type SupportedClient } from '../../src/index.js';
 import { createClient, uniquePrefix } from '../infra/clients.js';
-import { nodeRedisClient } from '../infra/node-redis-clients.js';
+import { nodeRedisForRun } from '../infra/node-redis-clients.js';
 import { WRITE_OPS, expectFault, plan, rejection } from './fault-harness.js';
 
-const admin = createClient(5);
+/** Reads raw records (a Cluster client under SESSION_CAS_TARGET=cluster; it routes HGETALL and PTTL by key). */
+const admin = createClient(5) as Redis;
 const closers: Array<() => void> = [() => admin.disconnect()];
 afterAll(() => {
   for (const close of closers) close();
@@ -22,6 +24,7 @@ interface Target {
   readonly client: SupportedClient;
   /** The client method every function call goes through. */
   readonly method: 'fcall' | 'sendCommand';
+  readonly ready?: () => Promise<void>;
 }
 
 const targets: Array<[string, () => Target]> = [
@@ -30,9 +33,9 @@ const targets: Array<[string, () => Target]> = [
   [
     'node-redis',
     () => {
-      const r = nodeRedisClient();
+      const r = nodeRedisForRun();
       closers.push(() => r.close());
-      return { client: r.client, method: 'sendCommand' };
+      return { client: r.client, method: 'sendCommand', ready: () => r.ready() };
     },
   ],
 ];
@@ -56,6 +59,9 @@ describe.each(targets)('not-sent (%s)', (_, makeTarget) => {
   const t = makeTarget();
   const prefix = uniquePrefix('not-sent');
   const store = new RedisSessionStore(t.client, { prefix, evictionPolicyCheck: 'off' });
+  beforeAll(async () => {
+    await t.ready?.();
+  });
 
   it.each(WRITE_OPS)('not-sent: %s: CONNECTION / not_applied, nothing written, the next call applies', async (op) => {
     const p = await plan(op, store);

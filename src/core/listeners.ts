@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from './errors.js';
 import type { ChangeEvent, FeedStatus, SubscribeOptions } from './types.js';
+import { SUBSCRIBE_OPTION_KEYS, checkOptions } from './validate.js';
 
 export interface Registration {
   readonly listener: (event: ChangeEvent) => void;
@@ -28,9 +29,8 @@ function callSafely(fn: () => void): void {
 export function checkSubscribeArgs(listener: unknown, opts: unknown): SubscribeOptions {
   if (typeof listener !== 'function')
     throw new InvalidArgumentError('listener', `expected a function, got ${typeof listener}`);
-  if (opts === undefined) return {};
-  if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('opts', 'expected an object');
-  const { onStatus, signal } = opts as SubscribeOptions;
+  // Unknown keys (a typo such as `onstatus`) are refused like in every other options object.
+  const { onStatus, signal } = checkOptions<SubscribeOptions>(opts, 'opts', SUBSCRIBE_OPTION_KEYS);
   if (onStatus !== undefined && typeof onStatus !== 'function')
     throw new InvalidArgumentError('opts.onStatus', 'expected a function');
   if (

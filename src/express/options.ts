@@ -106,12 +106,16 @@ export function resolveConfig(
     !isSessionStore(storeOrClient) &&
     options === undefined &&
     typeof storeOrClient === 'object' &&
-    storeOrClient !== null &&
-    ('client' in storeOrClient || 'store' in storeOrClient)
+    storeOrClient !== null
   ) {
-    const { client, store, ...rest } = storeOrClient as CasSessionStoreConfig;
-    storeOrClient = (client ?? store) as SessionStore | Client;
-    options = rest;
+    if ('client' in storeOrClient || 'store' in storeOrClient) {
+      const { client, store, ...rest } = storeOrClient as CasSessionStoreConfig;
+      storeOrClient = (client ?? store) as SessionStore | Client;
+      options = rest;
+    } else if (Object.getPrototypeOf(storeOrClient) === Object.prototype) {
+      // A config object with a typo such as `clinet`: name the key, not just "storeOrClient".
+      checkOptions(storeOrClient, 'options', { ...allowed, client: true, store: true } as AllowedKeys<object>);
+    }
   }
   const o = checkOptions<CasSessionStoreOptions>(options, 'options', allowed as AllowedKeys<CasSessionStoreOptions>);
   const sessions = sessionStoreOf(storeOrClient, o);

@@ -96,7 +96,7 @@ export function watchConnection(client: object): ConnectionWatch {
 
 /** What the caller knows about the failed call besides the error. */
 export interface FaultContext {
-  /** The client's connection watch: its last connection error joins the fault's cause chain. */
+  /** The client's connection watch: its last connection error becomes the fault's `cause`. */
   readonly connection?: ConnectionWatch | undefined;
   /**
    * `false` when the error was raised before the request left the process
@@ -141,36 +141,35 @@ export function toFault(
       },
     );
   }
-  const why = message + connectionNote(e, context.connection);
+  // The client's own error ("Command timed out", "Reached the max retries per request limit", "Socket
+  // closed unexpectedly") says what happened to the call, not why: when the connection failed since it
+  // was last ready, that failure is the cause, and the message names both.
+  const last = lastConnectionError(e, context.connection);
+  const why = last ? `${message}; last connection error (${last.ago} ms ago): ${last.error.message}` : message;
+  const cause = last ? last.error : err;
   if (!writes || notSent(e)) {
     return new RedisFaultError('CONNECTION', `${operation}: not sent or not answered: ${why}`, {
       outcome: 'not_applied',
       operation,
       sessionId,
-      cause: err,
+      cause,
     });
   }
   return new RedisFaultError(
     'OUTCOME_UNKNOWN',
     `${operation}: the outcome is unknown (the request may have been applied): ${why}`,
-    { outcome: 'unknown', operation, sessionId, cause: err },
+    { outcome: 'unknown', operation, sessionId, cause },
   );
 }
 
-/**
- * When the client had a connection error since it was last ready: chains it
- * as the `cause` of the error the client rejected with (which has none of its
- * own: ioredis "Command timed out", "Reached the max retries per request
- * limit", "Stream isn't writeable...", node-redis "Socket closed
- * unexpectedly"), and returns the text to add to the message.
- */
-function connectionNote(e: Error, watch: ConnectionWatch | undefined): string {
+/** The client's connection error since it was last ready, unless it is the error itself. */
+function lastConnectionError(
+  e: Error,
+  watch: ConnectionWatch | undefined,
+): { readonly error: Error; readonly ago: number } | undefined {
   const last = watch?.last;
-  if (!last || last.error === e) return '';
-  if (e.cause === undefined && Object.isExtensible(e)) {
-    Object.defineProperty(e, 'cause', { value: last.error, writable: true, configurable: true, enumerable: false });
-  }
-  return `; last connection error (${Math.max(0, Date.now() - last.at)} ms ago): ${last.error.message}`;
+  if (!last || last.error === e) return undefined;
+  return { error: last.error, ago: Math.max(0, Date.now() - last.at) };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  type ChangeFeed,
   type GenerationReader,
   MAX_ID_LENGTH,
   type Session,
@@ -686,6 +687,25 @@ export function contractSuite(target: ContractTarget): void {
         );
 
         it(
+          `size cap, ${shape}: create with a principal, then get, touch and terminate the session at the cap`,
+          async () => {
+            const store = mk();
+            const c = await store.create('s', metadata, { principal: 'ada' });
+            const s = expectOk(c).session;
+            expect(s.principal).toBe('ada');
+            expectSameMetadata(s.metadata, metadata);
+            const got = await store.get('s');
+            expect(got?.generation).toBe(s.generation);
+            expectSameMetadata(got?.metadata, metadata);
+            expect(await store.touch('s', { ttlMs: 50_000 })).toEqual({ ok: true, generation: s.generation });
+            expect(await store.terminate('s')).toEqual({ ok: true, generation: s.generation });
+            expect(await store.peek('s')).toBeNull();
+            expect(await store.create('s', { a: '1' })).toEqual({ ok: false, reason: 'terminated' });
+          },
+          CAP_TEST_MS,
+        );
+
+        it(
           `size cap, ${shape}: mutate reads a session at the cap and writes one at the cap`,
           async () => {
             const store = mk();
@@ -928,6 +948,14 @@ export function contractSuite(target: ContractTarget): void {
         );
         await expectInvalid(store, /^opts\.touched$/, () =>
           (store as SessionStore & GenerationReader).generationOf('s', typo({ touched: false })),
+        );
+        await expectInvalid(store, /^opts\.wait\.timeout$/, () =>
+          store.update('s', s.generation, {}, typo({ wait: { replicas: 1, timeout: 10 } })),
+        );
+        await expectInvalid(store, /^opts\.exept$/, () => store.terminateAll('p', typo({ exept: ['s'] })));
+        // subscribe throws synchronously (before a Redis store even checks for its eventsChannel).
+        await expectInvalid(store, /^opts\.onstatus$/, async () =>
+          (store as SessionStore & ChangeFeed).subscribe(() => undefined, typo({ onstatus: () => undefined })),
         );
         // An unknown key is a typo even when its value is undefined.
         await expectInvalid(store, /^opts\.ttlMS$/, () => store.touch('s', typo({ ttlMS: undefined })));

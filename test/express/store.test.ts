@@ -79,6 +79,8 @@ describe('CasSessionStore construction', () => {
       ],
       [target.client(), { prefx: 'app:' }, /options\.prefx`: unknown option \(did you mean prefix\?\)/],
       [{ client: target.client(), scancount: 10 }, undefined, /options\.scancount/],
+      [{ clinet: target.client() }, undefined, /options\.clinet`: unknown option \(did you mean client\?\)/],
+      [{ ttlMs: 1_000 }, undefined, /storeOrClient/], // known keys, but neither client nor store
     ];
     for (const [arg, opts, message] of bad) {
       let thrown: unknown;

@@ -45,6 +45,7 @@ describe('CasSessionStore construction', () => {
       [{}, undefined, /storeOrClient/],
       [null, undefined, /storeOrClient/],
       [{ client: {} }, undefined, /storeOrClient/],
+      [{ sotre: new MemorySessionStore() }, undefined, /options\.sotre`: unknown option \(did you mean store\?\)/],
       [new MemorySessionStore(), { prefix: 'x:' }, /options\.prefix/],
       [{ store: new MemorySessionStore(), prefix: 'x:' }, undefined, /options\.prefix/],
       [new MemorySessionStore(), { sameField: 'first' }, /options\.sameField/],

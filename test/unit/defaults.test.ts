@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkCacheOptions } from '../../src/cache/options.js';
 import { DEFAULTS } from '../../src/core/defaults.js';
+import { resolveConfig } from '../../src/express/options.js';
 import { MemorySessionStore, RedisSessionStore } from '../../src/index.js';
 
 const client = new Redis({ lazyConnect: true });
@@ -45,6 +47,25 @@ describe('DEFAULTS', () => {
     expect(DEFAULTS.tombstoneTtlMs).toBe('ttlMs');
   });
 
+  it('the SessionCache and CasSessionStore rows of docs/api.md are what those resolve to', () => {
+    const rows = defaultsTable();
+    const row = (where: string, option: string): string | undefined =>
+      rows.find((r) => r[0]!.startsWith(where) && r[1] === `\`${option}\``)?.[2];
+    const cache = checkCacheOptions(undefined);
+    expect(row('`SessionCache`', 'maxEntries')).toBe(
+      `\`${cache.maxEntries.toLocaleString('en-US').replace(/,/g, '_')}\``,
+    );
+    expect(row('`SessionCache`', 'validate')).toBe(`\`'${cache.validate}'\``);
+    expect(row('`SessionCache`', 'maxStaleMs')).toBe(
+      `\`${cache.maxStaleMs.toLocaleString('en-US').replace(/,/g, '_')}\``,
+    );
+    expect(row('`SessionCache`', 'staleIfErrorMs')).toBe(`\`${cache.staleIfErrorMs}\``);
+    const express = resolveConfig(new MemorySessionStore(), undefined);
+    expect(row('`CasSessionStore`', 'sameField')).toBe(`\`'${express.sameField}'\``);
+    expect(row('`CasSessionStore`', 'maxAttempts')).toBe(`\`${express.maxAttempts}\``);
+    expect(row('`CasSessionStore`', 'scanCount')).toBe(`\`${express.scanCount}\``);
+  });
+
   it('every entry is a row of the defaults table in docs/api.md, with its value', () => {
     const doc = readFileSync('docs/api.md', 'utf8');
     const table = /<!-- defaults:begin[^\n]*-->\n([\s\S]*?)<!-- defaults:end -->/.exec(doc)?.[1];
@@ -77,3 +98,18 @@ describe('DEFAULTS', () => {
     }
   });
 });
+
+/** The rows of the defaults table in docs/api.md: [where, option, default, note]. */
+function defaultsTable(): string[][] {
+  const doc = readFileSync('docs/api.md', 'utf8');
+  const table = /<!-- defaults:begin[^\n]*-->\n([\s\S]*?)<!-- defaults:end -->/.exec(doc)?.[1] ?? '';
+  return table
+    .split('\n')
+    .filter((line) => line.startsWith('|'))
+    .map((line) =>
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
+}

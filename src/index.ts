@@ -50,6 +50,7 @@ export type { MemorySessionStoreOptions } from './memory/memory-store.js';
 export { DEFAULT_PREFIX, sessionKey } from './redis/keys.js';
 export { SLOT_COUNT, keySlot } from './redis/slots.js';
 export { MAX_ID_LENGTH } from './core/validate.js';
+export { DEFAULTS } from './core/defaults.js';
 export type {
   ChangeEvent,
   ChangeFeed,

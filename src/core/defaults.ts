@@ -12,7 +12,7 @@ import { checkOptions, checkPositiveInt, checkTtl, describe } from './validate.j
  * plus `now`, default `Date.now`) and `mutate`'s `maxAttempts`.
  * `tombstoneTtlMs: 'ttlMs'` means "the store's `ttlMs`"; `null` means off.
  */
-export const DEFAULTS = {
+export const DEFAULTS = Object.freeze({
   /** Sliding TTL of a live session, ms (30 minutes). */
   ttlMs: 1_800_000,
   /** `get()` and `generationOf()` refresh the TTL. */
@@ -41,7 +41,7 @@ export const DEFAULTS = {
   onPrincipalLimit: 'evict-oldest',
   /** No absolute lifetime: only the sliding TTL. */
   maxLifetimeMs: null,
-} as const;
+} as const);
 
 /** Options after defaults and checks. */
 export interface ResolvedOptions {

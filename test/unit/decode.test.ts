@@ -26,6 +26,16 @@ describe('decodeReply', () => {
     expect(decodeReply([-1, 7, ['g', '7']]).generation).toBe(7);
   });
 
+  it('decodes the bulk-string OK reply: gen, gen:c, gen:c:p, gen::p, a principal holding colons', () => {
+    expect(decodeReply('1795889568628192')).toEqual({ code: Code.OK, generation: 1795889568628192, fields: [] });
+    expect(decodeReply('17:1795889568628').fields).toEqual(['c', '1795889568628']);
+    expect(decodeReply('17:1795889568628:alice').fields).toEqual(['c', '1795889568628', 'p', 'alice']);
+    expect(decodeReply('17::alice')).toEqual({ code: Code.OK, generation: 17, fields: ['p', 'alice'] });
+    expect(decodeReply('17:5:a:b::c').fields).toEqual(['c', '5', 'p', 'a:b::c']);
+    expect(decodeReply('17:5:').fields).toEqual(['c', '5', 'p', '']);
+    for (const bad of ['', '0', '-1', 'x', '1.5', ':5', '9007199254740992', '017:5']) unexpected(() => decodeReply(bad));
+  });
+
   it('decodes the two hot-path forms: an integer generation, and a record as HGETALL gives it', () => {
     expect(decodeReply(1795889568628192)).toEqual({ code: Code.OK, generation: 1795889568628192, fields: [] });
     expect(decodeReply(['g', '9', 'ma', 'b'])).toEqual({

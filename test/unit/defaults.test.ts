@@ -8,12 +8,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkCacheOptions } from '../../src/cache/options.js';
 import { DEFAULTS } from '../../src/core/defaults.js';
 import { resolveConfig } from '../../src/express/options.js';
-import { MemorySessionStore, RedisSessionStore } from '../../src/index.js';
+import { DEFAULTS as EXPORTED_DEFAULTS, MemorySessionStore, RedisSessionStore } from '../../src/index.js';
 
 const client = new Redis({ lazyConnect: true });
 afterAll(() => client.disconnect());
 
 describe('DEFAULTS', () => {
+  it('is exported from the package root, frozen', () => {
+    expect(EXPORTED_DEFAULTS).toBe(DEFAULTS);
+    expect(Object.isFrozen(EXPORTED_DEFAULTS)).toBe(true);
+    expect(EXPORTED_DEFAULTS.tombstoneTtlMs).toBe('ttlMs');
+    expect(EXPORTED_DEFAULTS.prefix).toBe('scas:');
+  });
+
   it('is what both stores use when an option is left out', () => {
     const resolved = {
       ttlMs: DEFAULTS.ttlMs,

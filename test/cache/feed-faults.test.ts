@@ -26,7 +26,7 @@ import { sleep, uniquePrefix } from '../infra/clients.js';
 import { type FaultProxy, startProxy } from '../infra/proxy.js';
 import { type RedisServer, startRedisServer } from '../../harness/redis-server.js';
 import { runFeedLoad } from './feed-load.js';
-import { eventMessage, evictions, publishEvent, uid, waitFor } from './helpers.js';
+import { eventMessage, evictions, gated, publishEvent, uid, waitFor } from './helpers.js';
 
 let server: RedisServer;
 let proxy: FaultProxy;
@@ -106,6 +106,34 @@ describe('finding 3: events carry the full key; other namespaces are ignored', (
     expect(await sameNamespace.terminate(id)).toMatchObject({ ok: true });
     expect(await waitFor(() => ev.list.length === 1)).toBe(true);
     expect(ev.list).toEqual([{ id, generation: s1.generation, reason: 'terminated' }]);
+    await sub.unsubscribe();
+    await cache.close();
+  });
+
+  it("with a load of X in flight, another namespace's terminate of X does not make the get return null", async () => {
+    const channel = `${uniquePrefix('nsl')}events`;
+    const mine = new RedisSessionStore(client(), { prefix: uniquePrefix('l1'), eventsChannel: channel });
+    const theirs = new RedisSessionStore(client(), { prefix: uniquePrefix('l2'), eventsChannel: channel });
+    const g = gated(mine, ['get']);
+    const cache = new SessionCache(g.store as RedisSessionStore, { validate: 'events', maxStaleMs: 600_000 });
+    await cache.ready;
+    const spy = feedSpy();
+    const sub = await mine.subscribe(spy.listener);
+    const id = uid('load');
+    const s1 = await created(mine, id);
+    g.state.holding = true;
+    const load = cache.get(id); // cold: a store read, its reply held
+    expect(await waitFor(() => g.state.held === 1)).toBe(true);
+    g.state.holding = false;
+    await created(theirs, id);
+    expect(await theirs.terminate(id)).toMatchObject({ ok: true });
+    const marker = uid('marker'); // this namespace's event after theirs: once it is in, theirs were ignored
+    await created(mine, marker);
+    expect(await waitFor(() => spy.events.some((e) => e.id === marker))).toBe(true);
+    g.state.release();
+    expect(await load).toEqual(s1);
+    expect(cache.has(id)).toBe(true);
+    expect(await cache.get(id)).toEqual(s1);
     await sub.unsubscribe();
     await cache.close();
   });

@@ -9,6 +9,7 @@ import {
   MemorySessionStore,
   RedisSessionStore,
   type RedisSessionStoreOptions,
+  SessionCache,
   isInvalidArgument,
 } from '../../src/index.js';
 import type { Client } from '../../src/redis/scripts.js';
@@ -102,6 +103,21 @@ describe('writeWait', () => {
       terminateWait: { replicas: 1, timeoutMs: 5_000 },
     });
     expect(await both.terminate('o1')).toMatchObject({ ok: true, replication: ACKED });
+  });
+
+  it("a SessionCache's writes take wait too and return the store's replication report", async () => {
+    const cache = new SessionCache(store());
+    const on = { wait: { replicas: 1, timeoutMs: 5_000 } };
+    const c = await cache.create('cached', { a: '1' }, on);
+    expect(c).toMatchObject({ ok: true, replication: ACKED });
+    if (!c.ok) throw new Error('create failed');
+    expect(await cache.update('cached', c.session.generation, { a: '2' }, on)).toMatchObject({ replication: ACKED });
+    expect(await cache.patch('cached', { set: { b: '3' } }, on)).toMatchObject({ replication: ACKED });
+    expect(await cache.mutate('cached', (s) => ({ ...s.metadata, c: '4' }), on)).toMatchObject({
+      replication: ACKED,
+    });
+    expect(await cache.terminate('cached', on)).toMatchObject({ ok: true, replication: ACKED });
+    await cache.close();
   });
 
   it('bad wait options are INVALID_ARGUMENT before any I/O, on both stores', async () => {

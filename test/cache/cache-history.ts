@@ -25,6 +25,7 @@
  * stays linearizable and every violation is the caches' (the loss
  * asynchronous replication allows is the failover tests' subject).
  */
+import { expect } from 'vitest';
 import type { RedisSessionStore, SessionCache } from '../../src/index.js';
 import { REDIS_TIMING, type ModelConfig, type SessionOp } from '../oracles/model.js';
 import { History, type HistoryEntry, checkSessionHistory } from '../oracles/session-history.js';
@@ -203,4 +204,26 @@ export async function runCacheLoad(o: CacheLoadOptions): Promise<CacheLoadResult
     always: al.message,
     ok: { events: ev.ok, always: al.ok },
   };
+}
+
+/**
+ * What both load tests require of a run: both caches' histories linearizable,
+ * the primary killed, at least 3 pubsub kills each reported as `interrupted`,
+ * enough writes, and enough 'events' gets served from memory that the check
+ * was not vacuous.
+ */
+export function expectHistoryHeld(label: string, r: CacheLoadResult, statuses: readonly string[]): void {
+  const interrupted = statuses.filter((s) => s === 'interrupted').length;
+  console.log(
+    `${label}: ${r.writes} writes (${r.failedWrites} unknown), gets ${r.gets.events} events ` +
+      `(${r.eventsHits} from memory) + ${r.gets.always} always (${r.gets.failed} failed), ${r.kills} pubsub kills ` +
+      `(${r.killed} connections), primary killed: ${r.primaryKilled}, ${interrupted} interrupted`,
+  );
+  expect(r.events).toBe('linearizable');
+  expect(r.always).toBe('linearizable');
+  expect(r.primaryKilled).toBe(true);
+  expect(r.kills).toBeGreaterThanOrEqual(3);
+  expect(interrupted).toBeGreaterThanOrEqual(3);
+  expect(r.writes).toBeGreaterThan(150);
+  expect(r.eventsHits).toBeGreaterThan(r.gets.events / 10);
 }

@@ -33,7 +33,8 @@ describe('decodeReply', () => {
     expect(decodeReply('17::alice')).toEqual({ code: Code.OK, generation: 17, fields: ['p', 'alice'] });
     expect(decodeReply('17:5:a:b::c').fields).toEqual(['c', '5', 'p', 'a:b::c']);
     expect(decodeReply('17:5:').fields).toEqual(['c', '5', 'p', '']);
-    for (const bad of ['', '0', '-1', 'x', '1.5', ':5', '9007199254740992', '017:5']) unexpected(() => decodeReply(bad));
+    for (const bad of ['', '0', '-1', 'x', '1.5', ':5', '9007199254740992', '017:5'])
+      unexpected(() => decodeReply(bad));
   });
 
   it('decodes the two hot-path forms: an integer generation, and a record as HGETALL gives it', () => {

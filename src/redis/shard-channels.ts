@@ -124,6 +124,9 @@ interface ShardConn {
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
 /** Slot map checks against the client's (which the client refreshes on MOVED, ioredis also on a timer). */
 const MAP_CHECK_MS = 1_000;
+/** After a loss, each tick re-reads the slot map this long: a re-sync mid-failover can see the demoted
+ * primary as owner, and node-redis (no refresh on READONLY) would keep that map and a dead subscription. */
+const CONFIRM_MS = 10_000;
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2_000;
 /** Redis error replies that say "not here, not now", not "never". */
@@ -176,6 +179,9 @@ export class ShardedSubscriber {
   private failures = 0;
   private mapTimer: ReturnType<typeof setInterval> | undefined;
   private readonly mapCheckMs: number;
+  /** Until when each tick reads the slot map from the servers (see CONFIRM_MS). */
+  private confirmUntil = 0;
+  private confirming = false;
 
   constructor(
     private readonly client: ClientAdapter,
@@ -213,6 +219,7 @@ export class ShardedSubscriber {
   /** Gives up a connection: its slots are no longer covered. */
   private lose(c: ShardConn): void {
     if (c.dead || this.closed) return;
+    this.confirmUntil = Date.now() + CONFIRM_MS;
     this.discard(c);
     this.markDown();
     this.resync(true);
@@ -236,6 +243,19 @@ export class ShardedSubscriber {
 
   /** Every tick: a slot map that moved under us (the client refreshed it) is a lost subscription. */
   private checkMap(): void {
+    if (this.closed || this.syncing) return;
+    if (Date.now() < this.confirmUntil && !this.confirming) {
+      this.confirming = true;
+      void this.client.refreshSlots().finally(() => {
+        this.confirming = false;
+        this.compareMap();
+      });
+      return;
+    }
+    this.compareMap();
+  }
+
+  private compareMap(): void {
     if (this.closed || this.syncing) return;
     for (let s = 0; s < SLOT_COUNT; s++) {
       const c = this.bySlot[s];
@@ -290,6 +310,7 @@ export class ShardedSubscriber {
       const c = this.bySlot[s];
       if (c && c.key !== owner) {
         // The slot moved: its events now go to another primary.
+        this.confirmUntil = Date.now() + CONFIRM_MS;
         c.slots.delete(s);
         this.bySlot[s] = undefined;
         this.covered--;

@@ -57,12 +57,9 @@ local gen = serverMicros()
 checkAcl(key, AFTER_HSET, channel, command)
 local genStr = fmt(gen)
 local created = math.floor(gen / 1000)
-local createdStr = fmt(created)
 -- One HSET for g, r, c and the first chunk of metadata; p and d (when the
 -- session has them) in a second.
-local first = math.min(nArgs, 7 + CHUNK - 1)
-redis.call('HSET', key, 'g', genStr, 'r', opId, 'c', createdStr, unpack(ARGV, 7, first))
-callChunked('HSET', key, ARGV, first + 1, nArgs)
+writeRecord(key, genStr, opId, ARGV, 7, nArgs, fmt(created))
 if lifetime then
   if principal ~= '' then
     redis.call('HSET', key, 'p', principal, 'd', fmt(created + lifetime))

@@ -5,27 +5,22 @@ local function fail(message)
   error(redis.error_reply('ERR session-cas: ' .. message))
 end
 
-local MAX_SAFE = 9007199254740991
-
--- A whole number in [1, 2^53) written in canonical decimal, or nil. The
--- pattern comes first: tonumber() alone also takes 'inf', hex, exponents,
--- fractions and surrounding spaces.
-local function positiveInt(s)
-  if not string.find(s, '^[1-9]%d*$') then return nil end
-  local n = tonumber(s)
-  if n > MAX_SAFE then return nil end
-  return n
-end
-
--- The same check without converting (tonumber costs the server more than the
--- pattern): s itself when it is a whole number in [1, 2^53) in canonical
--- decimal, or nil. Two such strings are equal exactly when their numbers are,
--- and the server commands take them as they are.
+-- s itself when it is a whole number in [1, 2^53) written in canonical
+-- decimal, or nil. The pattern comes first: tonumber() alone also takes
+-- 'inf', hex, exponents, fractions and surrounding spaces. No conversion
+-- (tonumber costs the server more than the pattern): two such strings are
+-- equal exactly when their numbers are, and server commands take them as
+-- they are.
 local function canonicalInt(s)
   if not string.find(s, '^[1-9]%d*$') then return nil end
   local n = #s
   if n < 16 or (n == 16 and s <= '9007199254740991') then return s end
   return nil
+end
+
+-- The same, as a number.
+local function positiveInt(s)
+  return canonicalInt(s) and tonumber(s)
 end
 
 local function parseTtl(s)

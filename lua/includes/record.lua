@@ -18,10 +18,15 @@ local function callChunked(cmd, key, list, from, to)
   end
 end
 
--- HSET g, r and the field/value pairs argv[from..to], in as few calls as fit.
-local function writeRecord(key, gen, ring, argv, from, to)
+-- HSET g, r (and c, when created is given) and the field/value pairs
+-- argv[from..to], in as few calls as fit.
+local function writeRecord(key, gen, ring, argv, from, to, created)
   local first = math.min(to, from + CHUNK - 1)
-  redis.call('HSET', key, 'g', gen, 'r', ring, unpack(argv, from, first))
+  if created then
+    redis.call('HSET', key, 'g', gen, 'r', ring, 'c', created, unpack(argv, from, first))
+  else
+    redis.call('HSET', key, 'g', gen, 'r', ring, unpack(argv, from, first))
+  end
   callChunked('HSET', key, argv, first + 1, to)
 end
 
